@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The compiled CLI lives in dist/ (built by `npm install` through the `prepare` script).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write('dbwitness: the compiled CLI is missing (dist/). Run `npm install` or `npm run build` in the package directory.\n');
+  process.exit(2);
+}
+await import(entry.href);
