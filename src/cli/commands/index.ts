@@ -8,6 +8,7 @@ import { registerQuery } from './query.js';
 import { registerReport } from './report.js';
 import { registerDemo } from './demo.js';
 import { registerKeygen } from './keygen.js';
+import { registerReindex } from './reindex.js';
 
 export function registerCommands(program: Command): void {
   registerSetup(program);
@@ -17,5 +18,6 @@ export function registerCommands(program: Command): void {
   registerQuery(program);
   registerReport(program);
   registerDemo(program);
+  registerReindex(program);
   registerKeygen(program);
 }
