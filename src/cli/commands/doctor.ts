@@ -1,11 +1,57 @@
 import type { Command } from 'commander';
+import type { Finding } from '../../core/ports.js';
+import { redactUrl } from '../../core/errors.js';
+import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
+import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
+import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
+
+interface DoctorFlags extends GlobalFlags, SourceFlags {
+  json?: boolean;
+}
 
 export function registerDoctor(program: Command): void {
-  program
+  const cmd = program
     .command('doctor')
-    .description('(not yet implemented)')
-    .action(() => {
-      process.stderr.write('dbwitness doctor: not yet implemented\n');
-      process.exitCode = 2;
-    });
+    .description('check a database and dbwitness setup; print what is wrong and how to fix it (exit 1 on any failure)')
+    .option('--json', 'print findings as JSON')
+    .addHelpText(
+      'after',
+      `
+Each finding is ok, warn or FAIL, with what was observed and the fix.
+Exit codes: 0 no failures, 1 at least one failure, 2 usage or connection error.
+
+Examples:
+  dbwitness doctor --url postgres://admin@db:5432/clinic --tables clinic.patients
+  dbwitness doctor --config dbwitness.yaml --source-id clinic-pg --json`,
+    );
+  addSourceOptions(cmd, '--url');
+  addGlobalOptions(cmd);
+  cmd.action(async (flags: DoctorFlags) => {
+    const { config, logger } = await loadContext(flags);
+    const entry = sourceEntryFrom(flags, config);
+    const adapter = await adapterForUrl(String(entry.url));
+    const sourceConfig = parseSourceConfig(adapter, entry, 'source');
+    const findings = await adapter.doctor(sourceConfig, { logger });
+    const failed = findings.some((f) => f.status === 'fail');
+    if (flags.json) {
+      process.stdout.write(JSON.stringify({ target: redactUrl(String(entry.url)), ok: !failed, findings }, null, 2) + '\n');
+    } else {
+      process.stdout.write(formatFindings(findings, redactUrl(String(entry.url))));
+    }
+    if (failed) process.exitCode = 1;
+  });
+}
+
+const LABEL: Record<Finding['status'], string> = { ok: '[ ok ]', warn: '[warn]', fail: '[FAIL]' };
+
+export function formatFindings(findings: readonly Finding[], target: string): string {
+  const out = [`dbwitness doctor: ${target}`, ''];
+  for (const f of findings) {
+    out.push(`${LABEL[f.status]} ${f.title}  (${f.id})`);
+    if (f.detail) out.push(`       ${f.detail}`);
+    if (f.status !== 'ok' && f.fix) for (const line of f.fix.split('\n')) out.push(`       fix: ${line}`);
+  }
+  const count = (s: Finding['status']): number => findings.filter((f) => f.status === s).length;
+  out.push('', `${count('ok')} ok, ${count('warn')} warnings, ${count('fail')} failures`, '');
+  return out.join('\n');
 }

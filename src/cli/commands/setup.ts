@@ -1,11 +1,79 @@
 import type { Command } from 'commander';
+import type { SetupPlan } from '../../core/ports.js';
+import { redactUrl } from '../../core/errors.js';
+import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
+import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
+import { adapterByName, parseSourceConfig } from '../source-resolution.js';
+
+interface SetupFlags extends GlobalFlags, SourceFlags {
+  apply?: boolean;
+  uninstall?: boolean;
+}
 
 export function registerSetup(program: Command): void {
-  program
+  const cmd = program
     .command('setup')
-    .description('(not yet implemented)')
-    .action(() => {
-      process.stderr.write('dbwitness setup: not yet implemented\n');
-      process.exitCode = 2;
-    });
+    .argument('<engine>', 'postgres | mysql | mariadb')
+    .description('print (or, with --apply, run) the SQL that prepares a database for auditing')
+    .option('--apply', 'run the plan (idempotent); without it nothing is executed')
+    .option('--uninstall', 'plan the removal of everything setup created (run it with --apply)')
+    .addHelpText(
+      'after',
+      `
+Without --apply the complete plan is printed for review and nothing runs.
+Server settings that need a restart are printed as configuration lines for
+the DBA; setup never edits server configuration files.
+
+Examples:
+  dbwitness setup postgres --url postgres://admin@db:5432/clinic --tables clinic.patients,clinic.encounters
+  dbwitness setup postgres --url postgres://admin@db:5432/clinic --schema clinic --apply
+  dbwitness setup mariadb --url mysql://root@db:3306/clinic --database clinic --apply
+  dbwitness setup postgres --config dbwitness.yaml --uninstall`,
+    );
+  addSourceOptions(cmd, '--url');
+  addGlobalOptions(cmd);
+  cmd.action(async (engine: string, flags: SetupFlags) => {
+    const { config, logger } = await loadContext(flags);
+    const adapter = await adapterByName(engine);
+    const entry = sourceEntryFrom(flags, config);
+    const sourceConfig = parseSourceConfig(adapter, entry, 'source');
+    const ctx = { logger };
+    const plan = flags.uninstall ? await adapter.planUninstall(sourceConfig, ctx) : await adapter.planSetup(sourceConfig, ctx);
+    const target = redactUrl(String(entry.url));
+    if (!flags.apply) {
+      process.stdout.write(formatPlan(plan, target, flags.uninstall === true));
+      return;
+    }
+    await adapter.applyPlan(sourceConfig, plan, ctx);
+    const manual = plan.steps.filter((s) => (s.config?.length ?? 0) > 0);
+    process.stdout.write(`${flags.uninstall ? 'uninstall' : 'setup'} applied to ${target}: ${plan.steps.length} steps\n`);
+    if (manual.length > 0) {
+      process.stdout.write('\nServer settings to review (not applied by dbwitness):\n');
+      for (const step of manual) process.stdout.write(formatConfigLines(step.config ?? [], step.requiresRestart === true));
+    }
+    process.stdout.write(`\nCheck the result with: dbwitness doctor --url ${target}\n`);
+  });
+}
+
+/** The plan as a SQL script a DBA can read, diff, and run by hand. */
+export function formatPlan(plan: SetupPlan, target: string, uninstall: boolean): string {
+  const out: string[] = [
+    `-- dbwitness ${uninstall ? 'uninstall' : 'setup'} plan for ${plan.engine} at ${target}`,
+    '-- Nothing has been executed. Review every statement, then run this command again with --apply',
+    '-- (or run the statements yourself).',
+    '',
+  ];
+  plan.steps.forEach((step, i) => {
+    out.push(`-- Step ${i + 1}/${plan.steps.length}: ${step.title}`);
+    for (const line of step.why.split('\n')) out.push(`--   ${line}`);
+    for (const sql of step.sql) out.push(sql.trimEnd().endsWith(';') ? sql.trimEnd() : `${sql.trimEnd()};`);
+    if (step.config && step.config.length > 0) out.push(formatConfigLines(step.config, step.requiresRestart === true).trimEnd());
+    out.push('');
+  });
+  return out.join('\n');
+}
+
+function formatConfigLines(lines: readonly string[], restart: boolean): string {
+  const head = `-- server configuration${restart ? ' (requires a restart)' : ''}:`;
+  return [head, ...lines.map((l) => `--   ${l}`)].join('\n') + '\n';
 }

@@ -1,0 +1,43 @@
+/**
+ * Store flags shared by run (and later archive): where the store is, the
+ * signing key, the encryption key and rotation limits.
+ */
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { ConfigFile } from '../config/config-schema.js';
+import { durationMs } from '../config/config-schema.js';
+import { usageError } from '../core/errors.js';
+import type { AuditStore } from '../core/ports.js';
+import { openStore, loadEncryptionKey } from '../store/index.js';
+
+export interface StoreFlags {
+  store?: string;
+  signingKey?: string;
+  encryptionKeyFile?: string;
+}
+
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('--store <dir>', 'store directory (created if missing)')
+    .option('--signing-key <file>', 'Ed25519 private key that seals segments (create with dbwitness keygen)')
+    .option('--encryption-key-file <file>', 'AES-256 key (base64 or hex) for encryption at rest; or set DBWITNESS_ENCRYPTION_KEY');
+}
+
+export async function openStoreFrom(flags: StoreFlags, config: ConfigFile, logger: Logger): Promise<AuditStore> {
+  const dir = flags.store ?? config.store?.dir;
+  if (dir === undefined) {
+    throw usageError('E_STORE_DIR', 'no store directory given', 'pass --store DIR or set store.dir in the config file');
+  }
+  const keyFile = flags.encryptionKeyFile ?? config.store?.encryption_key_file;
+  const keyEnv = config.store?.encryption_key_env ?? 'DBWITNESS_ENCRYPTION_KEY';
+  const encryptionKey = await loadEncryptionKey({ file: keyFile, env: keyEnv });
+  const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
+  const maxAge = config.store?.segment_max_age;
+  return openStore(dir, {
+    logger,
+    ...(signingKeyFile !== undefined ? { signingKeyFile } : {}),
+    ...(encryptionKey !== undefined ? { encryptionKey } : {}),
+    ...(config.store?.segment_max_bytes !== undefined ? { segmentMaxBytes: config.store.segment_max_bytes } : {}),
+    ...(maxAge !== undefined ? { segmentMaxAgeMs: durationMs(maxAge) } : {}),
+  });
+}

@@ -1,0 +1,236 @@
+/**
+ * source -> events -> store -> acknowledge.
+ *
+ * The one rule this file exists to keep: a source position is acknowledged
+ * only after `chain.append` has resolved for the events it covers together
+ * with the checkpoint, i.e. after they are fsync'd. The server may discard
+ * WAL/binlog up to an acknowledged position forever (DESIGN.md), so an early
+ * acknowledgement is data loss.
+ *
+ * Batching: complete transactions accumulate while the source has more
+ * messages ready, and are stored as soon as it has none (or the batch is
+ * full), so a busy source gets large group commits and an idle one gets low
+ * latency. A transaction larger than a batch is written in several appends;
+ * only the last carries the checkpoint. After a crash in between, the
+ * source replays the whole transaction and the already-stored part is
+ * skipped (the chain's `tail`) or dropped by id in the store.
+ */
+import type { Logger } from 'pino';
+import type { AuditEvent, DraftEvent } from '../core/event.js';
+import type { Chain, ChainTail, ChangeSource, SourceMessage } from '../core/ports.js';
+import { DbwitnessError } from '../core/errors.js';
+import { alertDraft, changeDraft, unattributedAlert, UnattributedTally, type CommitInfo } from './event-builder.js';
+import { TxBuffer } from './tx-buffer.js';
+
+export interface PipelineOptions {
+  readonly source: ChangeSource;
+  readonly chain: Chain;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Applied to every draft before it is hashed and stored (subject mapping, redaction). */
+  readonly transform?: ((draft: DraftEvent) => DraftEvent) | undefined;
+  /** Called with events once they are durable (index, alert outputs, metrics). Must not throw. */
+  readonly onDurable?: ((events: readonly AuditEvent[]) => void) | undefined;
+  /** Events per store append (default 1000). */
+  readonly batchMaxEvents?: number | undefined;
+  /** Buffered changes per transaction kept in memory before spilling (default 5000). */
+  readonly txMemoryLimit?: number | undefined;
+  readonly spillDir?: string | undefined;
+  /** Minimum interval between checkpoints written for idle progress (default 10 s). */
+  readonly idleCheckpointIntervalMs?: number | undefined;
+}
+
+export interface PipelineStats {
+  transactions: number;
+  events: number;
+  unattributed: number;
+  alerts: number;
+  appends: number;
+  lastCheckpoint: string | null;
+}
+
+export async function runPipeline(options: PipelineOptions): Promise<PipelineStats> {
+  return new Pipeline(options).run();
+}
+
+class Pipeline {
+  readonly #o: PipelineOptions;
+  readonly #log: Logger;
+  readonly #batchMax: number;
+  readonly #stats: PipelineStats = { transactions: 0, events: 0, unattributed: 0, alerts: 0, appends: 0, lastCheckpoint: null };
+  /** Drafts of complete transactions not yet stored, and the checkpoint that covers them. */
+  #pending: DraftEvent[] = [];
+  #pendingCheckpoint: string | null = null;
+  /** How many of `#pending` the pending checkpoint covers (the rest belong to an open transaction). */
+  #covered = 0;
+  #tx: TxBuffer | null = null;
+  #tail: ChainTail | null;
+  #lastIdleWrite = 0;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'pipeline', source: options.source.source.id });
+    this.#batchMax = options.batchMaxEvents ?? 1000;
+    this.#tail = options.chain.tail();
+  }
+
+  async run(): Promise<PipelineStats> {
+    const start = this.#o.chain.checkpoint()?.checkpoint ?? null;
+    this.#log.info({ checkpoint: start, seq: this.#o.chain.head().seq }, 'pipeline starting');
+    const iterator = this.#o.source.messages(start, this.#o.signal)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = iterator.next();
+        // Store what is complete whenever the source has nothing ready right now.
+        if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
+          const ready = await Promise.race([next, nextTick()]);
+          if (ready === NOT_READY) await this.#flush();
+        }
+        const result = await next;
+        if (result.done) break;
+        await this.#handle(result.value);
+      }
+      // Source ended (signal aborted): store what is complete. An open
+      // transaction is dropped; the source replays it on the next start.
+      await this.#flush();
+    } finally {
+      await this.#tx?.dispose();
+      this.#tx = null;
+      await iterator.return?.();
+    }
+    this.#log.info({ ...this.#stats }, 'pipeline stopped');
+    return this.#stats;
+  }
+
+  async #handle(msg: SourceMessage): Promise<void> {
+    switch (msg.kind) {
+      case 'begin':
+        if (this.#tx !== null) {
+          throw new DbwitnessError('E_PIPELINE_PROTOCOL', `source ${this.#o.source.source.id} began transaction ${msg.txId} inside ${this.#tx.txId}`, 'this is a bug in the source adapter; restart resumes from the last durable checkpoint');
+        }
+        this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, spillDir: this.#o.spillDir });
+        return;
+      case 'identity':
+        this.#requireTx('identity').setIdentity(msg.identity);
+        return;
+      case 'change':
+        await this.#requireTx('change').add(msg.change);
+        return;
+      case 'commit':
+        await this.#commit(this.#requireTx('commit'), msg);
+        return;
+      case 'idle':
+        await this.#idle(msg.checkpoint);
+        return;
+      case 'alert':
+        this.#pending.push(alertDraft(this.#o.source.source, msg.position, msg.time, null, msg.code, { ...(msg.detail ?? {}), message: msg.message }));
+        this.#stats.alerts++;
+        if (this.#pending.length >= this.#batchMax) await this.#flush();
+        return;
+    }
+  }
+
+  #requireTx(kind: string): TxBuffer {
+    if (this.#tx === null) {
+      throw new DbwitnessError('E_PIPELINE_PROTOCOL', `source ${this.#o.source.source.id} sent ${kind} outside a transaction`, 'this is a bug in the source adapter; restart resumes from the last durable checkpoint');
+    }
+    return this.#tx;
+  }
+
+  async #commit(tx: TxBuffer, msg: Extract<SourceMessage, { kind: 'commit' }>): Promise<void> {
+    this.#tx = null;
+    try {
+      const commit: CommitInfo = { txId: tx.txId, position: msg.position, commitTime: msg.commitTime, count: tx.count };
+      const source = this.#o.source.source;
+      const skipThrough = this.#skipThrough(commit);
+      const tally = new UnattributedTally();
+      let index = 0;
+      if (tx.count > 0) {
+        for await (const { change, identity } of tx.entries()) {
+          if (identity === null) tally.note(change);
+          if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
+          index++;
+          // A transaction larger than a batch is stored in parts, without a checkpoint.
+          if (this.#pending.length >= this.#batchMax) await this.#flush();
+        }
+      }
+      if (tally.total > 0) {
+        this.#pending.push(unattributedAlert(source, commit, tally));
+        this.#stats.unattributed += tally.total;
+        this.#stats.alerts++;
+      }
+      this.#pendingCheckpoint = msg.checkpoint;
+      this.#covered = this.#pending.length;
+      this.#stats.transactions++;
+      if (this.#pending.length >= this.#batchMax) await this.#flush();
+    } finally {
+      await tx.dispose();
+    }
+  }
+
+  /** Index through which this transaction's events are already stored (crash mid-transaction), else -1. */
+  #skipThrough(commit: CommitInfo): number {
+    const tail = this.#tail;
+    if (tail === null) return -1;
+    this.#tail = null; // only the first replayed transaction can be the cut one
+    if (tail.position === commit.position && tail.txId === commit.txId && tail.txIndex !== null) {
+      this.#log.info({ position: commit.position, stored: tail.txIndex + 1, count: commit.count }, 'resuming a transaction cut by a crash');
+      return tail.txIndex;
+    }
+    return -1;
+  }
+
+  #push(draft: DraftEvent): void {
+    this.#pending.push(this.#o.transform ? this.#o.transform(draft) : draft);
+  }
+
+  async #idle(checkpoint: string): Promise<void> {
+    if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
+      // Idle arrives between transactions: every pending draft is complete.
+      this.#pendingCheckpoint = checkpoint;
+      this.#covered = this.#pending.length;
+      return;
+    }
+    const now = Date.now();
+    if (checkpoint === this.#stats.lastCheckpoint || now - this.#lastIdleWrite < (this.#o.idleCheckpointIntervalMs ?? 10_000)) return;
+    this.#lastIdleWrite = now;
+    this.#pendingCheckpoint = checkpoint;
+    this.#covered = 0;
+    await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    const drafts = this.#pending;
+    const checkpoint = this.#pendingCheckpoint;
+    const covered = this.#covered;
+    if (drafts.length === 0 && checkpoint === null) return;
+    this.#pending = [];
+    this.#pendingCheckpoint = null;
+    this.#covered = 0;
+    if (checkpoint === null) {
+      await this.#append(drafts, undefined);
+      return;
+    }
+    // The checkpoint line must follow exactly the events it covers, so that
+    // events stored after it are recognisably the cut transaction (`tail`).
+    await this.#append(drafts.slice(0, covered), checkpoint);
+    // Durable: append resolved after the fsync of these events and this checkpoint.
+    await this.#o.source.acknowledge(checkpoint);
+    this.#stats.lastCheckpoint = checkpoint;
+    if (covered < drafts.length) await this.#append(drafts.slice(covered), undefined);
+  }
+
+  async #append(drafts: DraftEvent[], checkpoint: string | undefined): Promise<void> {
+    const stored = await this.#o.chain.append(drafts, checkpoint);
+    this.#stats.appends++;
+    this.#stats.events += stored.length;
+    if (stored.length > 0) this.#o.onDurable?.(stored);
+  }
+}
+
+const NOT_READY = Symbol('not-ready');
+
+/** Resolves after pending I/O callbacks, i.e. once already-arrived data has been delivered. */
+function nextTick(): Promise<typeof NOT_READY> {
+  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
+}

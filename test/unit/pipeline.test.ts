@@ -1,0 +1,220 @@
+/**
+ * Pipeline rules, with a scripted source and a recording chain: the real
+ * store and real servers are exercised by the integration suites; here we
+ * pin down ordering (acknowledge after append), batching, spilling, replay
+ * skipping and unattributed alerts precisely.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GENESIS_HASH, type AuditEvent, type DraftEvent, type Source } from '../../src/core/event.js';
+import type { Chain, ChainTail, ChangeSource, RowChange, SessionIdentity, SourceMessage, StoredCheckpoint } from '../../src/core/ports.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { runPipeline } from '../../src/pipeline/index.js';
+
+const SOURCE: Source = { id: 'test', engine: 'postgres', server: 'localhost:5432', database: 'clinic' };
+const ALICE: SessionIdentity = { db_user: 'alice', role: 'alice', app_user: 'dr-a', client_addr: '127.0.0.1', client_port: 5000, application: 'ehr', session_id: 'abc.1' };
+
+function row(i: number): RowChange {
+  return { action: 'insert', schema: 'clinic', table: 'patients', key: { id: String(i) }, before: null, after: { id: String(i), name: `p${i}` }, columns: ['id', 'name'], statement: null, detail: null };
+}
+
+function tx(n: number, rows: number, identity: SessionIdentity | null = ALICE): SourceMessage[] {
+  const msgs: SourceMessage[] = [{ kind: 'begin', txId: String(n) }];
+  if (identity) msgs.push({ kind: 'identity', identity });
+  for (let i = 0; i < rows; i++) msgs.push({ kind: 'change', change: row(n * 1_000_000 + i) });
+  msgs.push({ kind: 'commit', position: `0/${n}`, checkpoint: `cp${n}`, commitTime: '2026-11-26T10:00:00.123456Z' });
+  return msgs;
+}
+
+type Log = Array<{ kind: 'append'; ids: string[]; checkpoint: string | undefined } | { kind: 'ack'; checkpoint: string }>;
+
+class RecordingChain implements Chain {
+  readonly source = SOURCE;
+  readonly stored: AuditEvent[] = [];
+  #cp: StoredCheckpoint | null = null;
+  #tail: ChainTail | null;
+  constructor(readonly log: Log, tail: ChainTail | null = null) {
+    this.#tail = tail;
+  }
+  head() {
+    return { seq: this.stored.length, hash: GENESIS_HASH };
+  }
+  checkpoint() {
+    return this.#cp;
+  }
+  tail() {
+    return this.#tail;
+  }
+  async append(drafts: readonly DraftEvent[], checkpoint?: string) {
+    await new Promise((r) => setImmediate(r));
+    const out = drafts.map((d, i) => ({ ...d, seq: this.stored.length + i + 1, recorded_at: d.time, prev: GENESIS_HASH, hash: GENESIS_HASH }));
+    this.stored.push(...out);
+    if (checkpoint !== undefined) this.#cp = { checkpoint, seq: this.stored.length, at: '' };
+    this.log.push({ kind: 'append', ids: out.map((e) => e.id), checkpoint });
+    return out;
+  }
+  async close() {}
+}
+
+function scripted(messages: SourceMessage[], log: Log, opts: { pauseAt?: number } = {}): ChangeSource & { started: string | null } {
+  const src = {
+    source: SOURCE,
+    started: null as string | null,
+    async *messages(checkpoint: string | null, signal: AbortSignal) {
+      src.started = checkpoint;
+      for (let i = 0; i < messages.length; i++) {
+        if (signal.aborted) return;
+        // Simulate network arrival: some messages arrive later than others.
+        if (opts.pauseAt !== undefined && i === opts.pauseAt) await new Promise((r) => setTimeout(r, 5));
+        yield messages[i]!;
+      }
+    },
+    async acknowledge(checkpoint: string) {
+      log.push({ kind: 'ack', checkpoint });
+    },
+    async close() {},
+  };
+  return src;
+}
+
+const run = (source: ChangeSource, chain: Chain, extra: Partial<Parameters<typeof runPipeline>[0]> = {}) =>
+  runPipeline({ source, chain, logger: silentLogger(), signal: new AbortController().signal, ...extra });
+
+describe('pipeline', () => {
+  it('acknowledges a checkpoint only after the append that carries it', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    await run(scripted([...tx(1, 2), ...tx(2, 3)], log, { pauseAt: 4 }), chain);
+    expect(chain.stored.map((e) => e.tx)).toEqual([
+      { id: '1', index: 0, count: 2 },
+      { id: '1', index: 1, count: 2 },
+      { id: '2', index: 0, count: 3 },
+      { id: '2', index: 1, count: 3 },
+      { id: '2', index: 2, count: 3 },
+    ]);
+    for (const [i, entry] of log.entries()) {
+      if (entry.kind !== 'ack') continue;
+      const appendIdx = log.findIndex((e) => e.kind === 'append' && e.checkpoint === entry.checkpoint);
+      expect(appendIdx).toBeGreaterThanOrEqual(0);
+      expect(appendIdx).toBeLessThan(i);
+    }
+    expect(log.filter((e) => e.kind === 'ack').map((e) => e.checkpoint)).toContain('cp2');
+  });
+
+  it('batches transactions that are ready into one append', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const msgs = Array.from({ length: 50 }, (_, i) => tx(i + 1, 2)).flat();
+    await run(scripted(msgs, log), chain, { batchMaxEvents: 1000 });
+    const appends = log.filter((e) => e.kind === 'append');
+    expect(chain.stored).toHaveLength(100);
+    expect(appends.length).toBeLessThan(5);
+  });
+
+  it('attaches the identity in force and alerts on changes without one', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const bob: SessionIdentity = { ...ALICE, db_user: 'bob', role: 'billing' };
+    const msgs: SourceMessage[] = [
+      { kind: 'begin', txId: '7' },
+      { kind: 'change', change: row(1) },
+      { kind: 'identity', identity: ALICE },
+      { kind: 'change', change: row(2) },
+      { kind: 'identity', identity: bob },
+      { kind: 'change', change: row(3) },
+      { kind: 'commit', position: '0/7', checkpoint: 'cp7', commitTime: '2026-11-26T10:00:00.000001Z' },
+    ];
+    await run(scripted(msgs, log), chain);
+    const [e1, e2, e3, alert] = chain.stored;
+    expect(e1!.actor.identity).toBe('unattributed');
+    expect(e2!.actor).toMatchObject({ db_user: 'alice', identity: 'verified' });
+    expect(e3!.actor).toMatchObject({ db_user: 'bob', role: 'billing', identity: 'verified' });
+    expect(alert!.action).toBe('alert');
+    expect(alert!.detail).toMatchObject({ code: 'unattributed_change', tx_id: '7', changes: '1', tables: 'clinic.patients' });
+    expect(chain.stored).toHaveLength(4);
+  });
+
+  it('spills a large transaction to disk and removes the spill file', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const spillDir = await mkdtemp(join(tmpdir(), 'dbw-spill-test-'));
+    await run(scripted(tx(1, 2500), log), chain, { txMemoryLimit: 100, batchMaxEvents: 1000, spillDir });
+    expect(chain.stored).toHaveLength(2500);
+    expect(chain.stored.map((e) => e.tx!.index)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+    expect(chain.stored.every((e) => e.tx!.count === 2500)).toBe(true);
+    // Parts without checkpoint, the last with it, then the acknowledgement.
+    const appends = log.filter((e) => e.kind === 'append');
+    expect(appends.slice(0, -1).every((a) => a.kind === 'append' && a.checkpoint === undefined)).toBe(true);
+    expect(appends.at(-1)).toMatchObject({ checkpoint: 'cp1' });
+    expect(log.at(-1)).toEqual({ kind: 'ack', checkpoint: 'cp1' });
+    expect(await readdir(spillDir)).toEqual([]);
+  });
+
+  it('writes the checkpoint right after the events it covers when a later transaction is cut into parts', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    await run(scripted([...tx(1, 3), ...tx(2, 25)], log), chain, { batchMaxEvents: 10 });
+    const first = log.find((e) => e.kind === 'append' && e.checkpoint === 'cp1');
+    expect(first).toBeDefined();
+    expect(first!.kind === 'append' && first!.ids.length).toBe(3);
+  });
+
+  it('skips the stored part of a transaction cut by a crash', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log, { position: '0/2', txId: '2', txIndex: 5 });
+    await run(scripted(tx(2, 10), log), chain);
+    expect(chain.stored.map((e) => e.tx!.index)).toEqual([6, 7, 8, 9]);
+  });
+
+  it('produces the same ids on replay', async () => {
+    const a = new RecordingChain([]);
+    const b = new RecordingChain([]);
+    await run(scripted(tx(3, 4), []), a);
+    await run(scripted(tx(3, 4), []), b);
+    expect(a.stored.map((e) => e.id)).toEqual(b.stored.map((e) => e.id));
+    expect(new Set(a.stored.map((e) => e.id)).size).toBe(4);
+  });
+
+  it('on abort stores complete transactions and drops the open one', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const controller = new AbortController();
+    const source: ChangeSource = {
+      source: SOURCE,
+      async *messages() {
+        yield* tx(1, 2);
+        yield { kind: 'begin', txId: '2' } as SourceMessage;
+        yield { kind: 'change', change: row(9) } as SourceMessage;
+        controller.abort();
+      },
+      async acknowledge(checkpoint) {
+        log.push({ kind: 'ack', checkpoint });
+      },
+      async close() {},
+    };
+    await runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal });
+    expect(chain.stored).toHaveLength(2);
+    expect(log.at(-1)).toEqual({ kind: 'ack', checkpoint: 'cp1' });
+  });
+
+  it('stores idle progress as a checkpoint without events', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    await run(scripted([{ kind: 'idle', checkpoint: 'cpIdle' }], log), chain, { idleCheckpointIntervalMs: 0 });
+    expect(log).toEqual([
+      { kind: 'append', ids: [], checkpoint: 'cpIdle' },
+      { kind: 'ack', checkpoint: 'cpIdle' },
+    ]);
+  });
+
+  it('starts from the stored checkpoint', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    await chain.append([], 'cp41');
+    const src = scripted(tx(42, 1), log);
+    await run(src, chain);
+    expect(src.started).toBe('cp41');
+  });
+});
