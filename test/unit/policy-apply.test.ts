@@ -1,0 +1,149 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { DraftEvent, Row } from '../../src/core/event.js';
+import { UNATTRIBUTED_ACTOR } from '../../src/core/event.js';
+import { canonicalJson } from '../../src/core/canonical.js';
+import { DbwitnessError } from '../../src/core/errors.js';
+import { compilePolicy, PolicyConfig, type PolicyConfigInput } from '../../src/policy/index.js';
+
+const KEY = Buffer.alloc(32, 7);
+const hmacHex = (v: string | Buffer) => createHmac('sha256', KEY).update(v).digest('hex');
+
+function draft(table: string, action: 'insert' | 'update' | 'delete', key: Row, before: Row | null, after: Row | null, statement: string | null = null): DraftEvent {
+  const [schema, name] = table.split('.') as [string, string];
+  const columns = Object.keys(after ?? before ?? {});
+  return {
+    v: 1,
+    id: '0'.repeat(32),
+    time: '2026-11-26T10:00:00.000001Z',
+    source: { id: 'pg1', engine: 'postgres', server: 'db', database: 'clinic' },
+    position: '0/1',
+    tx: { id: '1', index: 0, count: 1 },
+    actor: UNATTRIBUTED_ACTOR,
+    action,
+    outcome: 'success',
+    object: { schema, table: name, key },
+    subject: null,
+    changes: { columns, before, after },
+    statement,
+    detail: null,
+  };
+}
+
+const clinic: PolicyConfigInput = {
+  subjects: {
+    'clinic.patients': { patient_id: { column: 'id' } },
+    'clinic.encounters': { patient_id: { column: 'patient_id' } },
+    'clinic.prescriptions': { patient_id: { lookup: { table: 'clinic.encounters', key: 'encounter_id', column: 'patient_id' } } },
+  },
+  redaction: {
+    tables: { 'clinic.patients': { name: 'redact', dob: 'drop', balance: 'keep' } },
+  },
+};
+
+const SECRETS = ['Jane Q. Public', 'MRN-000123', '1970-02-03', 'severe migraine', 'oxycodone'];
+
+describe('compilePolicy', () => {
+  it('parses the documented config example', () => {
+    const parsed = PolicyConfig.parse(clinic);
+    expect(parsed.redaction.default).toBe('hmac');
+    expect(parsed.redaction.statement).toBe('redact_literals');
+  });
+
+  it('keeps keys and subject columns, hmacs by default, honours redact/drop/keep, lists every column', () => {
+    const policy = compilePolicy(clinic, { hmacKey: KEY });
+    const input = draft('clinic.patients', 'insert', { id: '42' }, null, { id: '42', mrn: 'MRN-000123', name: 'Jane Q. Public', dob: '1970-02-03', balance: '12.50' });
+    const frozen = canonicalJson(input);
+    const out = policy.apply(input);
+    expect(canonicalJson(input)).toBe(frozen); // argument untouched
+    expect(out.subject).toEqual({ patient_id: '42' });
+    expect(out.object?.key).toEqual({ id: '42' });
+    expect(out.changes?.after).toEqual({ id: '42', mrn: { hmac: hmacHex('MRN-000123') }, name: { redacted: true }, balance: '12.50' });
+    expect(out.changes?.columns).toEqual(['id', 'mrn', 'name', 'dob', 'balance']);
+    const text = canonicalJson(out);
+    for (const s of SECRETS) expect(text).not.toContain(s);
+  });
+
+  it('hmacs binary values over their bytes and leaves nulls and unsent TOAST alone', () => {
+    const policy = compilePolicy({ redaction: { default: 'hmac' } }, { hmacKey: KEY });
+    const out = policy.apply(draft('x.t', 'update', { id: '1' }, { id: '1', b: { base64: 'AAEC' }, n: null }, { id: '1', b: { unchanged_toast: true }, n: 'v' }));
+    expect(out.changes?.before).toEqual({ id: '1', b: { hmac: hmacHex(Buffer.from([0, 1, 2])) }, n: null });
+    expect(out.changes?.after).toEqual({ id: '1', b: { unchanged_toast: true }, n: { hmac: hmacHex('v') } });
+  });
+
+  it('an explicit rule beats the primary-key default, and a dropped key column is redacted, not removed', () => {
+    const policy = compilePolicy({ redaction: { default: 'keep', tables: { 'x.t': { ssn: 'drop' } } } }, {});
+    const out = policy.apply(draft('x.t', 'delete', { ssn: '123-45-6789' }, { ssn: '123-45-6789', v: 'a' }, null));
+    expect(out.object?.key).toEqual({ ssn: { redacted: true } });
+    expect(out.changes?.before).toEqual({ v: 'a' });
+    expect(out.changes?.columns).toEqual(['ssn', 'v']);
+    expect(canonicalJson(out)).not.toContain('123-45-6789');
+  });
+
+  it('a table "*" rule sets that table\'s default', () => {
+    const policy = compilePolicy({ redaction: { default: 'keep', tables: { 'x.t': { '*': 'redact', ok: 'keep' } } } }, {});
+    const out = policy.apply(draft('x.t', 'insert', { id: '1' }, null, { id: '1', ok: 'fine', secret: 'hidden' }));
+    expect(out.changes?.after).toEqual({ id: '1', ok: 'fine', secret: { redacted: true } });
+  });
+
+  it('refuses a policy that needs an HMAC key without one, naming the fix', () => {
+    let err: unknown;
+    try {
+      compilePolicy(clinic, {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DbwitnessError);
+    expect((err as DbwitnessError).code).toBe('E_HMAC_KEY_MISSING');
+    expect((err as DbwitnessError).fix).toMatch(/hmac_key/);
+    expect(() => compilePolicy({ redaction: { default: 'redact', statement: 'drop' } }, {})).not.toThrow();
+  });
+
+  it('maps subjects through a lookup to an earlier parent row, and says null when the parent is unknown', () => {
+    const policy = compilePolicy(clinic, { hmacKey: KEY });
+    policy.apply(draft('clinic.encounters', 'insert', { id: '900' }, null, { id: '900', patient_id: '42', note: 'severe migraine' }));
+    const rx = policy.apply(draft('clinic.prescriptions', 'insert', { id: '5' }, null, { id: '5', encounter_id: '900', drug: 'oxycodone' }));
+    expect(rx.subject).toEqual({ patient_id: '42' });
+    expect(rx.changes?.after?.['encounter_id']).toBe('900'); // lookup key column kept
+    expect(rx.changes?.after?.['drug']).toEqual({ hmac: hmacHex('oxycodone') });
+    const orphan = policy.apply(draft('clinic.prescriptions', 'insert', { id: '6' }, null, { id: '6', encounter_id: '901', drug: 'x' }));
+    expect(orphan.subject).toEqual({ patient_id: null });
+    expect(policy.stats()).toMatchObject({ lookupHits: 1, unresolved: 1 });
+    // A parent deleted before its children (cascade order) is still known.
+    policy.apply(draft('clinic.encounters', 'delete', { id: '900' }, { id: '900', patient_id: '42', note: 'n' }, null));
+    const cascaded = policy.apply(draft('clinic.prescriptions', 'delete', { id: '5' }, { id: '5', encounter_id: '900', drug: 'x' }, null));
+    expect(cascaded.subject).toEqual({ patient_id: '42' });
+  });
+
+  it('uses the fallback for parents not in memory, and keeps memory bounded', () => {
+    const asked: string[] = [];
+    const policy = compilePolicy(clinic, {
+      hmacKey: KEY,
+      lookupCacheSize: 2,
+      lookupFallback: (table, key) => {
+        asked.push(`${table}:${key}`);
+        return key === '77' ? '7' : undefined;
+      },
+    });
+    for (const id of ['1', '2', '3']) policy.apply(draft('clinic.encounters', 'insert', { id }, null, { id, patient_id: `p${id}` }));
+    // '1' was evicted (cache of 2), so it goes to the fallback, which does not know it.
+    expect(policy.apply(draft('clinic.prescriptions', 'insert', { id: '1' }, null, { id: '1', encounter_id: '1' })).subject).toEqual({ patient_id: null });
+    expect(policy.apply(draft('clinic.prescriptions', 'insert', { id: '2' }, null, { id: '2', encounter_id: '3' })).subject).toEqual({ patient_id: 'p3' });
+    expect(policy.apply(draft('clinic.prescriptions', 'insert', { id: '3' }, null, { id: '3', encounter_id: '77' })).subject).toEqual({ patient_id: '7' });
+    expect(asked).toEqual(['clinic.encounters:1', 'clinic.encounters:77']);
+  });
+
+  it('records both patients when an update moves a row to another patient', () => {
+    const policy = compilePolicy(clinic, { hmacKey: KEY });
+    const out = policy.apply(draft('clinic.encounters', 'update', { id: '9' }, { id: '9', patient_id: '1' }, { id: '9', patient_id: '2' }));
+    expect(out.subject).toEqual({ patient_id: '2', patient_id_before: '1' });
+  });
+
+  it('redacts literals from statements by default, and can drop or hmac them', () => {
+    const sql = "INSERT INTO clinic.patients (id, name, dob) VALUES (42, 'Jane Q. Public', '1970-02-03') -- MRN-000123";
+    const out = compilePolicy(clinic, { hmacKey: KEY }).apply(draft('clinic.patients', 'insert', { id: '42' }, null, { id: '42' }, sql));
+    expect(out.statement).toBe('INSERT INTO clinic.patients (id, name, dob) VALUES (?, ?, ?)');
+    expect(compilePolicy({ redaction: { default: 'keep', statement: 'drop' } }).apply(draft('x.t', 'insert', { id: '1' }, null, {}, sql)).statement).toBeNull();
+    expect(compilePolicy({ redaction: { default: 'keep', statement: 'hmac' } }, { hmacKey: KEY }).apply(draft('x.t', 'insert', { id: '1' }, null, {}, sql)).statement).toBe(`hmac-sha256:${hmacHex(sql)}`);
+  });
+});
