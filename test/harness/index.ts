@@ -1,0 +1,4 @@
+export { availablePgVersions, startPostgres, type PgServer, type StartPostgresOptions } from './postgres.js';
+export { waitFor } from './wait.js';
+export { cliEntry, repoRoot, runCli, spawnCli, tempDir, type CliResult, type RunCliOptions } from './cli.js';
+export { freePort } from './ports.js';
