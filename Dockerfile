@@ -1,0 +1,28 @@
+# dbwitness: a small image for the daemon. Build: docker build -t dbwitness .
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+# The embedded PostgreSQL packages are only for the demo and tests; the image omits them.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm rebuild better-sqlite3
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY adapters ./adapters
+COPY bin ./bin
+COPY schema ./schema
+RUN npx --yes typescript@5.9 tsc -p tsconfig.build.json
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/schema ./schema
+COPY package.json ./
+# The store holds ePHI-derived evidence: run unprivileged, keep it on a volume.
+RUN useradd --system --uid 10001 --home /var/lib/dbwitness dbwitness && mkdir -p /var/lib/dbwitness /etc/dbwitness && chown dbwitness /var/lib/dbwitness
+USER dbwitness
+VOLUME ["/var/lib/dbwitness"]
+ENTRYPOINT ["node", "/app/bin/dbwitness.js"]
+CMD ["run", "--config", "/etc/dbwitness/dbwitness.yaml"]
