@@ -2,3 +2,4 @@ export { availablePgVersions, startPostgres, type PgServer, type StartPostgresOp
 export { waitFor } from './wait.js';
 export { cliEntry, repoRoot, runCli, spawnCli, tempDir, type CliResult, type RunCliOptions } from './cli.js';
 export { freePort } from './ports.js';
+export { startMariaDB, type MariaDbServer, type StartMariaDbOptions } from './mariadb.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { availablePgVersions, startPostgres, waitFor } from '../harness/index.js';
+import { availablePgVersions, startMariaDB, startPostgres, waitFor } from '../harness/index.js';
 
 describe('postgres harness', () => {
   it('finds PostgreSQL 15 and at least one npm build', () => {
@@ -37,6 +37,29 @@ describe('postgres harness', () => {
     await waitFor(async () => (await pg.query('select 1 as ok'))[0], { what: 'restarted server' });
     await pg.close();
     await pg.close();
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('mariadb harness', () => {
+  it('starts with a row-based, full-image binlog and root over TCP, survives a crash, cleans up', async () => {
+    const db = await startMariaDB({ database: 'clinic', config: { 'max-connections': '77' } });
+    const dataDir = db.dataDir;
+    const [vars] = await db.query<Record<string, string>>(
+      'select @@log_bin as log_bin, @@binlog_format as format, @@binlog_row_image as image, @@binlog_row_metadata as metadata, @@gtid_strict_mode as strict, @@server_id as server_id, @@max_connections as max_conn',
+    );
+    expect(vars).toEqual({ log_bin: '1', format: 'ROW', image: 'FULL', metadata: 'FULL', strict: '1', server_id: String(db.serverId), max_conn: '77' });
+    expect(db.url({ database: 'clinic' })).toBe(`mysql://root@127.0.0.1:${db.port}/clinic`);
+    await db.query('create table t (id bigint primary key, amount decimal(20,2))', [], { database: 'clinic' });
+    await db.query('insert into t values (?, ?)', ['9223372036854775807', '12345678901234567.89'], { database: 'clinic' });
+    await db.stop('immediate');
+    await db.start();
+    const rows = await db.query<{ id: string; amount: string }>('select id, amount from t', [], { database: 'clinic' });
+    expect(rows).toEqual([{ id: '9223372036854775807', amount: '12345678901234567.89' }]);
+    const logs = await db.query<{ Log_name: string }>('show binary logs');
+    expect(logs.length).toBeGreaterThanOrEqual(2);
+    await db.close();
+    await db.close();
     expect(existsSync(dataDir)).toBe(false);
   });
 });
