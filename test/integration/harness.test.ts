@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { availablePgVersions, startMariaDB, startPostgres, waitFor } from '../harness/index.js';
+import { connect } from 'node:net';
+import { availablePgVersions, startMariaDB, startNats, startPostgres, waitFor } from '../harness/index.js';
 
 describe('postgres harness', () => {
   it('finds PostgreSQL 15 and at least one npm build', () => {
@@ -61,5 +62,46 @@ describe('mariadb harness', () => {
     await db.close();
     await db.close();
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+/** Reads the INFO line a NATS server sends first on every client connection. */
+function natsInfo(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      const end = buffer.indexOf('\r\n');
+      if (end === -1) return;
+      socket.destroy();
+      const line = buffer.slice(0, end);
+      if (!line.startsWith('INFO ')) reject(new Error(`unexpected greeting: ${line}`));
+      else resolve(JSON.parse(line.slice(5)) as Record<string, unknown>);
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('nats harness', () => {
+  it('starts with JetStream, restarts on the same port, cleans up', async () => {
+    const nats = await startNats();
+    expect(nats.url()).toBe(`nats://127.0.0.1:${nats.port}`);
+    const info = await natsInfo(nats.port);
+    expect(info['jetstream']).toBe(true);
+    await nats.stop();
+    await expect(natsInfo(nats.port)).rejects.toThrow();
+    await nats.start();
+    expect((await natsInfo(nats.port))['port']).toBe(nats.port);
+    const storeDir = nats.storeDir;
+    await nats.close();
+    await nats.close();
+    expect(existsSync(storeDir)).toBe(false);
+  });
+
+  it('can run without JetStream', async () => {
+    await using nats = await startNats({ jetstream: false });
+    expect((await natsInfo(nats.port))['jetstream']).toBeUndefined();
   });
 });
