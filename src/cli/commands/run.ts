@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { redactUrl } from '../../core/errors.js';
-import { runPipeline } from '../../pipeline/index.js';
+import type { Logger } from 'pino';
+import type { ConfigFile } from '../../config/config-schema.js';
+import { loadConfigFile } from '../../config/load-config.js';
+import { usageError } from '../../core/errors.js';
+import { Supervisor, type SourceSpec } from '../../daemon/supervisor.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
@@ -11,7 +14,7 @@ interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags {}
 export function registerRun(program: Command): void {
   const cmd = program
     .command('run')
-    .description('tail a database and write its changes, with the session that made them, to the store')
+    .description('tail databases and write their changes, with the session that made them, to the store')
     .addHelpText(
       'after',
       `
@@ -20,8 +23,14 @@ LSN) or persisted (binlog GTID / file:offset) only after every event up to
 it is fsync'd in the store. After a crash, run resumes from the store's own
 checkpoint and drops replayed events by id.
 
-SIGTERM or Ctrl-C drains: complete transactions are stored and acknowledged,
-then run exits 0.
+One source (from flags, or a config file listing one): an error the adapter
+cannot recover from (slot missing or invalidated, binlog purged) ends run
+with exit code 2. Several sources (config file): each has its own chain and
+checkpoint; a failing source is retried with backoff while the others flow.
+
+Signals: SIGTERM or Ctrl-C drains (complete transactions are stored and
+acknowledged) and exits 0; SIGHUP re-reads --config and starts, stops or
+restarts the sources that changed.
 
 Examples:
   dbwitness run --source postgres://dbwitness_daemon@db:5432/clinic --password-env DBWITNESS_PG_PASSWORD \\
@@ -33,39 +42,71 @@ Examples:
   addGlobalOptions(cmd);
   cmd.action(async (flags: RunFlags) => {
     const { config, logger } = await loadContext(flags);
-    const entry = sourceEntryFrom(flags, config);
-    const adapter = await adapterForUrl(String(entry.url));
-    const sourceConfig = parseSourceConfig(adapter, entry, 'source');
+    const specs = await sourceSpecs(flags, config);
     const store = await openStoreFrom(flags, config, logger);
-    const controller = new AbortController();
-    let signals = 0;
-    const onSignal = (name: NodeJS.Signals): void => {
-      signals++;
-      if (signals === 1) {
-        logger.info({ signal: name }, 'draining: storing complete transactions, then exiting');
-        controller.abort();
-      } else {
+    const supervisor = new Supervisor({ store, logger, failFast: specs.length === 1 });
+    let stopping = false;
+    let resolveStop: () => void = () => undefined;
+    const stopped = new Promise<void>((r) => (resolveStop = r));
+    const onStop = (name: NodeJS.Signals): void => {
+      if (stopping) {
         // Nothing is acknowledged before it is durable, so leaving now loses nothing.
         logger.warn({ signal: name }, 'second signal: exiting without draining');
         process.exit(130);
       }
+      stopping = true;
+      logger.info({ signal: name }, 'draining: storing complete transactions, then exiting');
+      resolveStop();
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    try {
-      const source = await adapter.openSource(sourceConfig, { logger });
-      try {
-        const chain = await store.openChain(source.source);
-        logger.info({ source: source.source.id, target: redactUrl(String(entry.url)) }, 'streaming');
-        await runPipeline({ source, chain, logger, signal: controller.signal });
-        await chain.close();
-      } finally {
-        await source.close();
+    const onReload = (): void => {
+      if (flags.config === undefined) {
+        logger.warn('SIGHUP ignored: run was started without --config');
+        return;
       }
+      void reload(flags, supervisor, logger);
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onReload);
+    try {
+      await supervisor.apply(specs);
+      await Promise.race([stopped, supervisor.fatal()]);
     } finally {
+      await supervisor.stopAll();
       await store.close();
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onReload);
     }
   });
+}
+
+async function sourceSpecs(flags: RunFlags, config: ConfigFile): Promise<SourceSpec[]> {
+  const fromFlags = flags.source !== undefined || flags.url !== undefined || flags.sourceId !== undefined || config.sources.length <= 1;
+  const entries = fromFlags ? [sourceEntryFrom(flags, config)] : config.sources.map((s) => ({ ...s }) as Record<string, unknown>);
+  const specs: SourceSpec[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const adapter = await adapterForUrl(String(entry.url));
+    const parsed = parseSourceConfig(adapter, entry, fromFlags ? 'source' : `config sources[${i}]`);
+    specs.push({ id: String(entry.id), adapter, config: parsed, fingerprint: JSON.stringify(entry) });
+  }
+  const ids = specs.map((s) => s.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup !== undefined) {
+    throw usageError('E_SOURCE_DUPLICATE', `two sources share the id "${dup}"`, 'give every source its own id: the id names its chain in the store');
+  }
+  return specs;
+}
+
+async function reload(flags: RunFlags, supervisor: Supervisor, logger: Logger): Promise<void> {
+  try {
+    const config = await loadConfigFile(flags.config!);
+    const { source: _source, url: _url, ...rest } = flags;
+    const specs = await sourceSpecs(rest, config);
+    await supervisor.apply(specs);
+    logger.info({ sources: specs.map((s) => s.id) }, 'configuration reloaded');
+  } catch (e) {
+    // A bad edit must not stop capture: keep running with the previous sources.
+    logger.error({ err: e instanceof Error ? e.message : String(e) }, 'SIGHUP reload failed; keeping the running configuration');
+  }
 }
