@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { availablePgVersions, startMariaDB, startNats, startPostgres, waitFor } from '../harness/index.js';
+import { availablePgVersions, runCli, spawnCli, startMariaDB, startNats, startPostgres, tempDir, waitFor } from '../harness/index.js';
 
 describe('postgres harness', () => {
-  it('finds PostgreSQL 15 and at least one npm build', () => {
-    const versions = availablePgVersions();
-    expect(versions).toContain(15);
+  it('finds Debian PostgreSQL 15 and the npm build of 17 (a dependency)', () => {
+    if (process.env['DBWITNESS_PG_VERSIONS'] !== undefined) return;
+    expect(availablePgVersions()).toEqual(expect.arrayContaining([15, 17]));
   });
 
   it.each(availablePgVersions())('PostgreSQL %i starts with wal_level=logical', async (version) => {
@@ -103,5 +103,42 @@ describe('nats harness', () => {
   it('can run without JetStream', async () => {
     await using nats = await startNats({ jetstream: false });
     expect((await natsInfo(nats.port))['jetstream']).toBeUndefined();
+  });
+});
+
+describe('cli, wait and temp helpers', () => {
+  it('runs the built CLI and reports its exit code and output', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('dbwitness');
+    const bad = await runCli(['no-such-command']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command/i);
+  });
+
+  it('spawns a long-running CLI that the test can kill', async () => {
+    const child = spawnCli(['--version']);
+    const exit = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(exit).toBe(0);
+  });
+
+  it('waitFor returns the first truthy value and names what timed out', async () => {
+    let calls = 0;
+    await expect(waitFor(() => (++calls >= 3 ? `done after ${calls}` : undefined), { intervalMs: 1 })).resolves.toBe('done after 3');
+    await expect(
+      waitFor(
+        () => {
+          throw new Error('connection refused');
+        },
+        { timeoutMs: 50, intervalMs: 5, what: 'the marker row' },
+      ),
+    ).rejects.toThrow(/waiting for the marker row; last error: connection refused/);
+  });
+
+  it('tempDir creates a fresh directory', async () => {
+    const a = await tempDir('x-');
+    const b = await tempDir('x-');
+    expect(a).not.toBe(b);
+    expect(existsSync(a) && existsSync(b)).toBe(true);
   });
 });
