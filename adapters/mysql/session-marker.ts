@@ -1,0 +1,139 @@
+/**
+ * Session identity on MariaDB 10.11, whose binlog carries no thread id for
+ * DML: AFTER INSERT/UPDATE/DELETE row triggers on every audited table write
+ * one row per transaction into a small marker table, inside the same
+ * transaction. The decoder turns that row into an `identity` message and
+ * drops it from the trail. A rolled-back transaction takes its marker with it.
+ *
+ * Why AFTER, not BEFORE: MariaDB writes the Annotate_rows event (the SQL
+ * text) from the first row event of a statement; with a BEFORE trigger that
+ * is the trigger's INSERT into the marker table and the user's statement
+ * text is lost. With AFTER the user's first row precedes the marker, so the
+ * decoder holds a transaction's changes until its marker (bounded).
+ *
+ * Once per transaction: the trigger skips the write when the marker row of
+ * this connection already holds this session's id (@dbwitness_sid, a UUID
+ * set on first use) and @@SESSION.last_gtid, the GTID of the session's
+ * previous commit. A later transaction of the session sees a new last_gtid;
+ * after a ROLLBACK the marker row reverts, so the next transaction marks
+ * again. A session that pre-sets @dbwitness_sid can only suppress markers,
+ * which makes its changes arrive unattributed (an alert), never misattributed.
+ *
+ * Inside a trigger CURRENT_USER() and CURRENT_ROLE() are the DEFINER's, so
+ * the marker records USER() (login user @ client host, resolved by the
+ * server) and the client port from the PROCESSLIST row of the connection.
+ */
+import type { SessionIdentity } from '../../src/core/ports.js';
+import type { Row } from '../../src/core/event.js';
+import { quoteAccount, quoteIdent, quoteQualified } from './sql-quote.js';
+import { createHash } from 'node:crypto';
+
+export interface MarkerNames {
+  readonly database: string;
+  readonly table: string;
+  /** user@host of the locked account the triggers run as. */
+  readonly definerUser: string;
+  readonly definerHost: string;
+}
+
+export const MARK_PROCEDURE = 'mark_session';
+export const TRIGGER_PREFIX = 'dbwitness_';
+
+export type TriggerOp = 'insert' | 'update' | 'delete';
+const OPS: readonly TriggerOp[] = ['insert', 'update', 'delete'];
+
+export function markerTableDdl(n: MarkerNames): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteQualified(n.database, n.table)} (
+  conn_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  sid CHAR(36) NOT NULL,
+  after_gtid VARCHAR(255) NOT NULL,
+  login VARCHAR(400) NULL,
+  client_host VARCHAR(300) NULL,
+  app_user VARCHAR(255) NULL,
+  application VARCHAR(255) NULL,
+  marked_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='dbwitness session markers: one row per connection, rewritten once per audited transaction'`;
+}
+
+export function markProcedureDdl(n: MarkerNames): string {
+  const marker = quoteQualified(n.database, n.table);
+  return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} PROCEDURE ${quoteQualified(n.database, MARK_PROCEDURE)}()
+SQL SECURITY DEFINER MODIFIES SQL DATA
+BEGIN
+  IF @dbwitness_sid IS NULL THEN SET @dbwitness_sid = UUID(); END IF;
+  INSERT INTO ${marker} (conn_id, sid, after_gtid, login, client_host, app_user, application, marked_at)
+  VALUES (CONNECTION_ID(), @dbwitness_sid, @@SESSION.last_gtid, USER(),
+          (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID()),
+          LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
+  ON DUPLICATE KEY UPDATE sid = VALUES(sid), after_gtid = VALUES(after_gtid), login = VALUES(login),
+    client_host = VALUES(client_host), app_user = VALUES(app_user), application = VALUES(application),
+    marked_at = VALUES(marked_at);
+END`;
+}
+
+/** Trigger names are at most 64 characters: readable prefix + hash of the exact table name. */
+export function triggerName(table: string, op: TriggerOp): string {
+  const readable = table.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 30);
+  const h = createHash('sha256').update(table).digest('hex').slice(0, 8);
+  return `${TRIGGER_PREFIX}${readable}_${h}_${op[0]}`;
+}
+
+export function triggerDdl(n: MarkerNames, database: string, table: string, op: TriggerOp): string {
+  const marker = quoteQualified(n.database, n.table);
+  return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} TRIGGER ${quoteQualified(database, triggerName(table, op))}
+AFTER ${op.toUpperCase()} ON ${quoteQualified(database, table)} FOR EACH ROW
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${marker} m WHERE m.conn_id = CONNECTION_ID() AND m.sid = @dbwitness_sid AND m.after_gtid = @@SESSION.last_gtid) THEN
+    CALL ${quoteQualified(n.database, MARK_PROCEDURE)}();
+  END IF;
+END`;
+}
+
+export function triggerDdls(n: MarkerNames, database: string, table: string): string[] {
+  return OPS.map((op) => triggerDdl(n, database, table, op));
+}
+
+export function dropTriggerSql(database: string, table: string): string[] {
+  return OPS.map((op) => `DROP TRIGGER IF EXISTS ${quoteQualified(database, triggerName(table, op))}`);
+}
+
+export function allTriggerNames(table: string): string[] {
+  return OPS.map((op) => triggerName(table, op));
+}
+
+export { quoteIdent };
+
+function text(v: Row[string] | undefined): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+/**
+ * The identity a marker row (its after-image) carries. `login` is USER():
+ * user@client-host; `client_host` is PROCESSLIST.HOST: host:port over TCP,
+ * 'localhost' over the Unix socket.
+ */
+export function identityFromMarker(row: Row): SessionIdentity {
+  const login = text(row['login']);
+  let dbUser: string | null = null;
+  let addr: string | null = null;
+  if (login !== null) {
+    const at = login.lastIndexOf('@');
+    dbUser = at >= 0 ? login.slice(0, at) : login;
+    addr = at >= 0 ? login.slice(at + 1) : null;
+  }
+  const host = text(row['client_host']);
+  let port: number | null = null;
+  if (host !== null) {
+    const m = /:(\d{1,5})$/.exec(host);
+    if (m) port = Number(m[1]);
+  }
+  return {
+    db_user: dbUser,
+    role: null,
+    app_user: text(row['app_user']),
+    client_addr: addr,
+    client_port: port,
+    application: text(row['application']),
+    session_id: text(row['conn_id']),
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Turns binlog events into the SourceMessage stream of ports.ts: one
+ * `begin`/`commit` pair per transaction that touched an audited table, an
+ * `identity` from the session marker (MariaDB triggers) or from the
+ * connection registry (thread id of MySQL 8 BEGIN / MariaDB 11.5+ GTID),
+ * one `change` per row, DDL as its own transaction, and `idle` checkpoints
+ * while only unaudited work (or nothing) passes.
+ *
+ * Pure and synchronous: the same events give the same messages, which is
+ * what makes a replay after reconnect line up with what was already sent.
+ */
+import { GtidSet } from '@vlasky/zongji';
+import type { Row } from '../../src/core/event.js';
+import { isoMicros } from '../../src/core/ids.js';
+import type { RowChange, SessionIdentity, SourceMessage } from '../../src/core/ports.js';
+import type { BinlogEvent } from './binlog-events.js';
+import { advanceMariaPos, encodeCheckpoint, mariaGtidText, type Checkpoint, type MariaGtid } from './binlog-checkpoint.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import { identityFromMarker } from './session-marker.js';
+
+export interface AssemblerOptions {
+  readonly start: Checkpoint;
+  /** [database, table] of the session-marker table. */
+  readonly marker: readonly [string, string];
+  /** [database, table] of the MySQL connection registry, if installed. */
+  readonly registryTable?: readonly [string, string] | undefined;
+  readonly registry?: ConnectionRegistry | undefined;
+  /** Databases whose DDL is audited (lower-cased match on schema or statement text). */
+  readonly ddlDatabases: readonly string[];
+  /**
+   * Changes held while waiting for the transaction's marker row (the AFTER
+   * trigger writes it just after the first row). Beyond this, changes flow
+   * without identity so memory stays bounded.
+   */
+  readonly holdLimit?: number;
+  /** Minimum milliseconds between `idle` messages for unaudited traffic. */
+  readonly idleIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+interface OpenTx {
+  readonly txId: string;
+  readonly gtid: { readonly maria?: MariaGtid; readonly mysql?: string } | null;
+  threadId: number | null;
+  begun: boolean;
+  identityKnown: boolean;
+  held: RowChange[];
+  statement: string | null;
+  changes: number;
+}
+
+const IGNORED_QUERIES = /^(SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT|XA START|XA END|XA PREPARE)\b/i;
+const COMMIT_QUERIES = /^(COMMIT|ROLLBACK|XA COMMIT|XA ROLLBACK)\b/i;
+
+export class TxAssembler {
+  #pos: Checkpoint;
+  #file = '';
+  #offset = 0;
+  #tx: OpenTx | null = null;
+  #lastIdleAt = 0;
+  readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry'>> & Pick<AssemblerOptions, 'registryTable' | 'registry'>;
+
+  constructor(o: AssemblerOptions) {
+    this.#o = { holdLimit: 10_000, idleIntervalMs: 1000, now: Date.now, ...o };
+    this.#pos = o.start;
+    if (o.start.kind === 'file') {
+      this.#file = o.start.file;
+      this.#offset = o.start.offset;
+    }
+  }
+
+  /** The checkpoint after the last complete transaction. */
+  get checkpoint(): string {
+    return encodeCheckpoint(this.#pos);
+  }
+
+  get inTransaction(): boolean {
+    return this.#tx !== null;
+  }
+
+  push(e: BinlogEvent): SourceMessage[] {
+    const out: SourceMessage[] = [];
+    switch (e.type) {
+      case 'mariadb-gtid': {
+        if (this.#tx) this.#commit(out, e.timestampMs, this.#offset);
+        const g: MariaGtid = { domain: e.domain, server: e.server, seq: e.seq };
+        this.#open(mariaGtidText(g), { maria: g }, e.threadId);
+        break;
+      }
+      case 'mysql-gtid':
+        if (this.#tx) this.#commit(out, e.timestampMs, this.#offset);
+        this.#open(e.gtid, { mysql: e.gtid }, null);
+        break;
+      case 'query':
+        this.#query(e, out);
+        break;
+      case 'statement':
+        if (this.#tx) this.#tx.statement = e.text;
+        break;
+      case 'rows':
+        this.#rows(e, out);
+        break;
+      case 'xid':
+        if (e.nextPosition > 0) this.#offset = e.nextPosition;
+        if (this.#tx) this.#commit(out, e.timestampMs, e.nextPosition);
+        break;
+      case 'rotate':
+        this.#file = e.file;
+        this.#offset = e.position;
+        if (!this.#tx) this.#idle(out, true);
+        break;
+      case 'heartbeat':
+        if (e.file) this.#file = e.file;
+        if (e.position > 0 && !this.#tx) this.#offset = e.position;
+        if (!this.#tx) this.#idle(out, true);
+        break;
+    }
+    return out;
+  }
+
+  #open(txId: string, gtid: OpenTx['gtid'], threadId: number | null): void {
+    this.#tx = { txId, gtid, threadId, begun: false, identityKnown: false, held: [], statement: null, changes: 0 };
+  }
+
+  #query(e: Extract<BinlogEvent, { type: 'query' }>, out: SourceMessage[]): void {
+    const q = e.query.trim();
+    if (/^BEGIN\b/i.test(q)) {
+      if (!this.#tx) this.#open(`${this.#file}:${this.#offset}`, null, e.threadId);
+      else this.#tx.threadId = e.threadId;
+      if (e.nextPosition > 0) this.#offset = e.nextPosition;
+      return;
+    }
+    if (e.nextPosition > 0) this.#offset = e.nextPosition;
+    if (IGNORED_QUERIES.test(q)) return;
+    if (COMMIT_QUERIES.test(q)) {
+      if (this.#tx) this.#commit(out, e.timestampMs, e.nextPosition);
+      return;
+    }
+    // DDL (or another statement-logged query): its own event group.
+    if (!this.#tx) this.#open(`${this.#file}:${e.nextPosition}`, null, e.threadId);
+    const tx = this.#tx!;
+    if (this.#ddlAudited(e.schema, q)) {
+      this.#begin(tx, out);
+      out.push({
+        kind: 'change',
+        change: {
+          action: 'ddl',
+          schema: e.schema || null,
+          table: null,
+          key: null,
+          before: null,
+          after: null,
+          columns: [],
+          statement: q,
+          detail: { thread_id: String(e.threadId) },
+        },
+      });
+      tx.changes++;
+    }
+    this.#commit(out, e.timestampMs, e.nextPosition);
+  }
+
+  #ddlAudited(schema: string, q: string): boolean {
+    const dbs = this.#o.ddlDatabases.map((d) => d.toLowerCase());
+    if (dbs.includes(schema.toLowerCase())) return true;
+    const lower = q.toLowerCase();
+    return dbs.some((d) => lower.includes(d));
+  }
+
+  #rows(e: Extract<BinlogEvent, { type: 'rows' }>, out: SourceMessage[]): void {
+    const tx = this.#tx ?? (this.#open(`${this.#file}:${this.#offset}`, null, null), this.#tx!);
+    const [mdb, mtable] = this.#o.marker;
+    if (e.schema === mdb && e.table === mtable) {
+      for (const r of e.rows) {
+        if (!r.after) continue; // marker clean-up deletes carry no identity
+        this.#identity(tx, identityFromMarker(r.after), out);
+      }
+      return;
+    }
+    const reg = this.#o.registryTable;
+    if (reg && e.schema === reg[0] && e.table === reg[1]) {
+      for (const r of e.rows) if (r.after) this.#o.registry?.observe(r.after, tx.threadId);
+      return;
+    }
+    if (!tx.identityKnown && tx.threadId !== null && this.#o.registry) {
+      const id = this.#o.registry.lookup(tx.threadId);
+      if (id) this.#identity(tx, id, out);
+    }
+    for (const r of e.rows) {
+      const change = toChange(e, r.before, r.after, tx.statement);
+      if (!tx.identityKnown && tx.held.length < this.#o.holdLimit) {
+        tx.held.push(change);
+      } else {
+        this.#flushHeld(tx, out);
+        this.#begin(tx, out);
+        out.push({ kind: 'change', change });
+        tx.changes++;
+      }
+    }
+  }
+
+  #identity(tx: OpenTx, identity: SessionIdentity, out: SourceMessage[]): void {
+    this.#begin(tx, out);
+    out.push({ kind: 'identity', identity });
+    tx.identityKnown = true;
+    this.#flushHeld(tx, out);
+  }
+
+  #flushHeld(tx: OpenTx, out: SourceMessage[]): void {
+    if (tx.held.length === 0) return;
+    this.#begin(tx, out);
+    for (const change of tx.held) out.push({ kind: 'change', change });
+    tx.changes += tx.held.length;
+    tx.held = [];
+  }
+
+  #begin(tx: OpenTx, out: SourceMessage[]): void {
+    if (tx.begun) return;
+    tx.begun = true;
+    out.push({ kind: 'begin', txId: tx.txId });
+  }
+
+  #commit(out: SourceMessage[], timestampMs: number, endOffset: number): void {
+    const tx = this.#tx!;
+    this.#flushHeld(tx, out);
+    this.#tx = null;
+    if (endOffset > 0) this.#offset = endOffset;
+    this.#advance(tx);
+    if (tx.begun) {
+      out.push({
+        kind: 'commit',
+        position: tx.gtid?.maria ? mariaGtidText(tx.gtid.maria) : tx.gtid?.mysql ?? `${this.#file}:${this.#offset}`,
+        checkpoint: this.checkpoint,
+        // Binlog event timestamps have whole seconds; the microseconds are zero.
+        commitTime: isoMicros(new Date(timestampMs)),
+      });
+      this.#lastIdleAt = this.#o.now();
+    } else {
+      this.#idle(out, false);
+    }
+  }
+
+  #advance(tx: OpenTx): void {
+    const p = this.#pos;
+    if (p.kind === 'mariadb-gtid' && tx.gtid?.maria) {
+      this.#pos = { kind: 'mariadb-gtid', pos: advanceMariaPos(p.pos, tx.gtid.maria) };
+    } else if (p.kind === 'mysql-gtid' && tx.gtid?.mysql) {
+      const set = GtidSet.parse(p.set);
+      set.add(tx.gtid.mysql);
+      this.#pos = { kind: 'mysql-gtid', set: set.toString() };
+    } else if (p.kind === 'file') {
+      this.#pos = { kind: 'file', file: this.#file, offset: this.#offset };
+    }
+  }
+
+  #idle(out: SourceMessage[], force: boolean): void {
+    const now = this.#o.now();
+    if (!force && now - this.#lastIdleAt < this.#o.idleIntervalMs) return;
+    this.#lastIdleAt = now;
+    if (this.#pos.kind === 'file' && this.#file) this.#pos = { kind: 'file', file: this.#file, offset: this.#offset };
+    out.push({ kind: 'idle', checkpoint: this.checkpoint });
+  }
+}
+
+function toChange(e: Extract<BinlogEvent, { type: 'rows' }>, before: Row | null, after: Row | null, statement: string | null): RowChange {
+  const image = after ?? before;
+  const key: Row | null = image && e.keyColumns.length > 0 ? Object.fromEntries(e.keyColumns.map((c) => [c, image[c] ?? null])) : null;
+  let columns: readonly string[] = e.columns;
+  if (e.action === 'update' && before && after) {
+    columns = e.columns.filter((c) => !sameValue(before[c], after[c]));
+  }
+  return { action: e.action, schema: e.schema, table: e.table, key, before, after, columns, statement, detail: null };
+}
+
+function sameValue(a: Row[string] | undefined, b: Row[string] | undefined): boolean {
+  if (a === b) return true;
+  if (a && b && typeof a === 'object' && typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
+  return false;
+}
