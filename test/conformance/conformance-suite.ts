@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import type { AuditEvent } from '../../src/core/event.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readEvents } from '../../src/store/reader.js';
+import { generateSigningKeyPair } from '../../src/store/keys.js';
 import { runCli, spawnCli, tempDir, waitFor } from '../harness/index.js';
 import type { ConformanceTarget } from './target.js';
 
@@ -31,13 +34,19 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
     let store: string;
     let daemon: ChildProcess;
     let stderr = '';
+    let publicKey = '';
     const changes = (events: AuditEvent[]) => events.filter((e) => e.action !== 'alert' && e.action !== 'heartbeat' && e.action !== 'ddl');
 
     beforeAll(async () => {
       target = await makeTarget();
       await target.prepare();
       store = await tempDir('dbw-conformance-');
-      daemon = spawnCli(['run', ...target.runArgs(), '--store', store, '--log-level', 'info']);
+      const keys = await tempDir('dbw-conformance-keys-');
+      const pair = generateSigningKeyPair();
+      await writeFile(join(keys, 'signing.key'), pair.privatePem, { mode: 0o600 });
+      await writeFile(join(keys, 'signing.pub'), pair.publicPem);
+      publicKey = join(keys, 'signing.pub');
+      daemon = spawnCli(['run', ...target.runArgs(), '--store', store, '--signing-key', join(keys, 'signing.key'), '--log-level', 'info']);
       daemon.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       await waitFor(() => stderr.includes('"streaming"') || stderr.includes('streaming'), { timeoutMs: 30_000, what: `dbwitness run to start streaming (${name})` });
 
@@ -129,7 +138,7 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
       const events = await storedEvents(store);
       for (const e of events) expect(e.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      const verify = await runCli(['verify', store]);
+      const verify = await runCli(['verify', store, '--public-key', publicKey]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     });
   });
