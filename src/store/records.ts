@@ -16,7 +16,7 @@
  *                 at) that a reviewer can record outside the store.
  */
 import type { AuditEvent, Source } from '../core/event.js';
-import type { ChainHead, StoredCheckpoint } from '../core/ports.js';
+import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
 import { canonicalJson } from '../core/canonical.js';
 import { decryptLine, ENCRYPTED_PREFIX, missingKeyError } from './encryption.js';
 
@@ -30,6 +30,8 @@ export interface SegmentRecord {
   readonly created_at: string;
   readonly head: ChainHead;
   readonly checkpoint: StoredCheckpoint | null;
+  /** Events after that checkpoint (a transaction cut by rotation or crash). */
+  readonly tail: ChainTail | null;
 }
 
 export interface CheckpointRecord {

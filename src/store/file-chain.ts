@@ -1,0 +1,252 @@
+/**
+ * One hash chain backed by segment files, implementing core `Chain`.
+ *
+ * Group commit: `append` only queues; one runner at a time takes everything
+ * queued, builds the lines (seq, prev, hash, recorded_at), writes them with
+ * one write and one fdatasync, then resolves every caller in the group. The
+ * checkpoint of each `append` is written right after its own events in the
+ * same write, so events and checkpoint become durable together or not at all.
+ *
+ * After a failed write the file may end in a partial batch, so the chain
+ * refuses further appends; reopening the store repairs the torn tail.
+ */
+import { canonicalJson } from '../core/canonical.js';
+import { DbwitnessError } from '../core/errors.js';
+import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
+import { nowMicros } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { Chain, ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
+import { buildEvent } from './event-line.js';
+import { DedupeWindow } from './dedupe-window.js';
+import { encryptLine } from './encryption.js';
+import { headSigningPayload, type CheckpointRecord, type HeadRecord, type SegmentRecord } from './records.js';
+import type { RecoveredChain, TornTailRepair } from './recovery.js';
+import { SegmentFile, type WriteStats } from './segment-file.js';
+import { sealSegment } from './rotation.js';
+import { signText, type SigningKey } from './keys.js';
+
+export interface ChainSettings {
+  readonly chainDir: string;
+  readonly signingKey: SigningKey | null;
+  readonly encryptionKey: Buffer | undefined;
+  readonly segmentMaxBytes: number;
+  readonly segmentMaxAgeMs: number;
+  readonly groupCommitMaxDelayMs: number;
+  readonly dedupeWindow: number;
+  readonly logger: Logger;
+}
+
+type Request =
+  | { kind: 'append'; drafts: readonly DraftEvent[]; checkpoint: string | undefined; resolve: (e: readonly AuditEvent[]) => void; reject: (e: unknown) => void }
+  | { kind: 'rotate'; resolve: (e: readonly AuditEvent[]) => void; reject: (e: unknown) => void };
+
+export class FileChain implements Chain {
+  readonly source: Source;
+  readonly repair: TornTailRepair | null;
+  readonly stats: WriteStats = { fsyncs: 0, writes: 0, events: 0, bytes: 0 };
+  readonly #s: ChainSettings;
+  readonly #window: DedupeWindow;
+  #head: ChainHead;
+  #checkpoint: StoredCheckpoint | null;
+  #tail: ChainTail | null;
+  #segment: SegmentFile | null;
+  #nextSegment: number;
+  #queue: Request[] = [];
+  #running = false;
+  #failed: unknown = null;
+  #closed = false;
+  #idle: Promise<void> = Promise.resolve();
+  #idleResolve: (() => void) | null = null;
+  readonly #timer: NodeJS.Timeout | null;
+
+  constructor(source: Source, recovered: RecoveredChain, segment: SegmentFile | null, settings: ChainSettings) {
+    this.source = source;
+    this.#s = settings;
+    this.repair = recovered.repair;
+    this.#head = recovered.head;
+    this.#checkpoint = recovered.checkpoint;
+    this.#tail = recovered.tail;
+    this.#segment = segment;
+    this.#nextSegment = recovered.nextSegment;
+    this.#window = new DedupeWindow(settings.dedupeWindow);
+    for (const id of recovered.recentIds) this.#window.add(id);
+    // Age rotation must also happen on an idle chain, so a quiet source's
+    // events still get sealed within segmentMaxAgeMs.
+    if (Number.isFinite(settings.segmentMaxAgeMs)) {
+      const every = Math.max(50, Math.min(settings.segmentMaxAgeMs / 4, 60_000));
+      this.#timer = setInterval(() => this.#maybeRotateByAge(), every);
+      this.#timer.unref();
+    } else {
+      this.#timer = null;
+    }
+  }
+
+  head(): ChainHead {
+    return this.#head;
+  }
+
+  checkpoint(): StoredCheckpoint | null {
+    return this.#checkpoint;
+  }
+
+  tail(): ChainTail | null {
+    return this.#tail;
+  }
+
+  append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
+    if (this.#closed) return Promise.reject(new DbwitnessError('E_STORE_CLOSED', `the chain of ${this.source.id} is closed`, 'open the store again'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ kind: 'append', drafts, checkpoint, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** Seals the open segment now (if it holds events) and starts a new one on the next write. */
+  rotate(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ kind: 'rotate', resolve: () => resolve(), reject });
+      this.#kick();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await this.#idle;
+    await this.#segment?.close();
+    this.#segment = null;
+  }
+
+  #maybeRotateByAge(): void {
+    const seg = this.#segment;
+    if (this.#closed || this.#running || seg === null || seg.count === 0) return;
+    if (Date.now() - seg.createdAtMs >= this.#s.segmentMaxAgeMs) void this.rotate().catch(() => undefined);
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#idle = new Promise((r) => (this.#idleResolve = r));
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        if (this.#s.groupCommitMaxDelayMs > 0) await new Promise((r) => setTimeout(r, this.#s.groupCommitMaxDelayMs));
+        const group = this.#queue.splice(0);
+        if (this.#failed !== null) {
+          for (const r of group) r.reject(this.#failedError());
+          continue;
+        }
+        try {
+          const results = await this.#commit(group);
+          group.forEach((r, i) => r.resolve(results[i] ?? []));
+        } catch (e) {
+          this.#failed = e;
+          this.#s.logger.error({ source: this.source.id, err: e instanceof Error ? e.message : String(e) }, 'store write failed; chain stopped until reopened');
+          for (const r of group) r.reject(e);
+        }
+      }
+    } finally {
+      this.#running = false;
+      this.#idleResolve?.();
+    }
+  }
+
+  #failedError(): DbwitnessError {
+    const why = this.#failed instanceof Error ? this.#failed.message : String(this.#failed);
+    return new DbwitnessError('E_STORE_FAILED', `an earlier write to the chain of ${this.source.id} failed (${why})`, 'fix the cause (disk space, permissions) and restart; the store repairs a partial write on open');
+  }
+
+  async #commit(group: Request[]): Promise<(readonly AuditEvent[])[]> {
+    const seg0 = this.#segment;
+    if (seg0 !== null && seg0.count > 0 && Date.now() - seg0.createdAtMs >= this.#s.segmentMaxAgeMs) await this.#rotateNow();
+    const recordedAt = nowMicros();
+    const lines: string[] = [];
+    const results: (readonly AuditEvent[])[] = [];
+    const newIds: string[] = [];
+    const groupIds = new Set<string>();
+    let head = this.#head;
+    let checkpoint = this.#checkpoint;
+    let tail = this.#tail;
+    let rotate = false;
+    for (const req of group) {
+      if (req.kind === 'rotate') {
+        rotate = true;
+        results.push([]);
+        continue;
+      }
+      const stored: AuditEvent[] = [];
+      for (const d of req.drafts) {
+        if (this.#window.has(d.id) || groupIds.has(d.id)) continue;
+        const built = buildEvent(d, head.seq + 1, recordedAt, head.hash);
+        lines.push(built.line);
+        stored.push(built.event);
+        groupIds.add(d.id);
+        newIds.push(d.id);
+        head = { seq: built.event.seq, hash: built.event.hash };
+        tail = { position: d.position, txId: d.tx?.id ?? null, txIndex: d.tx?.index ?? null };
+      }
+      if (req.checkpoint !== undefined && !(checkpoint?.checkpoint === req.checkpoint && checkpoint.seq === head.seq)) {
+        const rec: CheckpointRecord = { '@': 'checkpoint', at: recordedAt, checkpoint: req.checkpoint, hash: head.hash, seq: head.seq };
+        lines.push(canonicalJson(rec));
+        checkpoint = { checkpoint: req.checkpoint, seq: head.seq, at: recordedAt };
+        tail = null;
+      }
+      results.push(stored);
+    }
+    if (lines.length > 0) {
+      const key = this.#s.signingKey;
+      if (key !== null) {
+        const rec: HeadRecord = { '@': 'head', at: recordedAt, hash: head.hash, key_id: key.keyId, seq: head.seq, sig: signText(key.privateKey, headSigningPayload(this.source.id, head.seq, head.hash, recordedAt)) };
+        lines.push(canonicalJson(rec));
+      }
+      const seg = this.#segment ?? (await this.#createSegment());
+      const enc = this.#s.encryptionKey;
+      const text = (enc === undefined ? lines : lines.map((l) => encryptLine(enc, l))).join('\n') + '\n';
+      await seg.append(Buffer.from(text, 'utf8'), this.stats);
+      // Durable: only now does the in-memory state move.
+      this.stats.events += newIds.length;
+      if (newIds.length > 0) seg.firstSeq ??= this.#head.seq + 1;
+      seg.count += newIds.length;
+      this.#head = head;
+      this.#checkpoint = checkpoint;
+      this.#tail = tail;
+      for (const id of newIds) this.#window.add(id);
+      if (seg.size >= this.#s.segmentMaxBytes) rotate = true;
+    }
+    if (rotate && this.#segment !== null && (this.#segment.count > 0 || this.#segment.size >= this.#s.segmentMaxBytes)) await this.#rotateNow();
+    return results;
+  }
+
+  async #createSegment(): Promise<SegmentFile> {
+    const now = Date.now();
+    const rec: SegmentRecord = {
+      '@': 'segment',
+      v: 1,
+      source: this.source,
+      segment: this.#nextSegment,
+      created_at: nowMicros(),
+      head: this.#head,
+      checkpoint: this.#checkpoint,
+      tail: this.#tail,
+    };
+    const plain = canonicalJson(rec);
+    const enc = this.#s.encryptionKey;
+    const seg = await SegmentFile.create(this.#s.chainDir, this.#nextSegment, enc === undefined ? plain : encryptLine(enc, plain), now, this.#head);
+    this.#nextSegment++;
+    this.#segment = seg;
+    return seg;
+  }
+
+  async #rotateNow(): Promise<void> {
+    const seg = this.#segment;
+    if (seg === null) return;
+    await sealSegment(this.#s.chainDir, this.source.id, seg, this.#head, this.#s.signingKey);
+    await seg.close();
+    this.#segment = null;
+    this.#s.logger.info({ source: this.source.id, segment: seg.number, lastSeq: this.#head.seq }, 'segment sealed');
+  }
+}

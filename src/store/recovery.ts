@@ -1,0 +1,182 @@
+/**
+ * Recovering a chain's state from its files when it is opened.
+ *
+ * Only the newest segment is read in full: its first line (the segment
+ * record) carries the chain head and newest checkpoint at the moment it was
+ * created. Older segments are read only to refill the dedupe window.
+ *
+ * A crash mid-write leaves at most a torn last line (bytes after the last
+ * newline) in the newest, unsealed segment; it is truncated and reported.
+ * Anything else that does not parse is damage, not a crash: the chain
+ * refuses to open and points at `dbwitness verify`. Sealed segments are
+ * never modified.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DbwitnessError } from '../core/errors.js';
+import { GENESIS_HASH } from '../core/event.js';
+import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
+import { listSegments, segmentFileName } from './layout.js';
+import { readLineBatches } from './line-reader.js';
+import { parsePlainLine, plainLine, type ParsedLine } from './records.js';
+import { fsyncDir } from './durable-fs.js';
+
+export interface TornTailRepair {
+  readonly sourceId: string;
+  readonly file: string;
+  /** Offset the file was truncated to. */
+  readonly offset: number;
+  /** Bytes removed. */
+  readonly bytes: number;
+}
+
+export interface OpenSegmentState {
+  readonly number: number;
+  readonly size: number;
+  readonly createdAtMs: number;
+  readonly digest: Hash;
+  readonly firstSeq: number | null;
+  readonly count: number;
+  /** Chain head when the segment was created. */
+  readonly startHead: ChainHead;
+}
+
+export interface RecoveredChain {
+  readonly head: ChainHead;
+  readonly checkpoint: StoredCheckpoint | null;
+  readonly tail: ChainTail | null;
+  /** The open segment, or null when a new one must be created (none yet, or the newest is sealed). */
+  readonly open: OpenSegmentState | null;
+  /** Number of the segment to create when `open` is null. */
+  readonly nextSegment: number;
+  /** Most recent event ids, oldest first (at most `window`). */
+  readonly recentIds: string[];
+  readonly repair: TornTailRepair | null;
+}
+
+export function corruptError(what: string): DbwitnessError {
+  return new DbwitnessError('E_STORE_CORRUPT', what, 'run `dbwitness verify` on the store to locate the damage; do not write to this chain until it is explained', { exitCode: 1 });
+}
+
+interface SegmentScan {
+  head: ChainHead;
+  checkpoint: StoredCheckpoint | null;
+  tail: ChainTail | null;
+  ids: string[];
+  firstSeq: number | null;
+  count: number;
+  createdAtMs: number;
+  startHead: ChainHead;
+  digest: Hash;
+  /** Offset of the torn trailing bytes, or null. */
+  tornAt: number | null;
+  size: number;
+}
+
+async function scanSegment(file: string, key: Buffer | undefined, keepIds: boolean): Promise<SegmentScan> {
+  const s: SegmentScan = {
+    head: { seq: 0, hash: GENESIS_HASH },
+    checkpoint: null,
+    tail: null,
+    ids: [],
+    firstSeq: null,
+    count: 0,
+    createdAtMs: Date.now(),
+    startHead: { seq: 0, hash: GENESIS_HASH },
+    digest: createHash('sha256'),
+    tornAt: null,
+    size: 0,
+  };
+  let sawHeader = false;
+  for await (const batch of readLineBatches(file)) {
+    for (const line of batch) {
+      if (!line.complete) {
+        s.tornAt = line.offset;
+        continue;
+      }
+      const where = `${file} at byte ${line.offset}`;
+      let parsed: ParsedLine;
+      try {
+        parsed = parsePlainLine(plainLine(line.bytes.toString('utf8'), key, where));
+      } catch (e) {
+        if (e instanceof DbwitnessError) throw e;
+        throw corruptError(`${where} is not a valid line`);
+      }
+      s.digest.update(line.bytes).update('\n');
+      s.size = line.offset + line.bytes.length + 1;
+      if (parsed.kind === 'record') {
+        const r = parsed.record;
+        if (r['@'] === 'segment') {
+          sawHeader = true;
+          s.head = r.head;
+          s.startHead = r.head;
+          s.checkpoint = r.checkpoint;
+          s.tail = r.tail;
+          s.createdAtMs = Date.parse(r.created_at);
+        } else if (r['@'] === 'checkpoint') {
+          s.checkpoint = { checkpoint: r.checkpoint, seq: r.seq, at: r.at };
+          s.tail = null;
+        }
+        continue;
+      }
+      if (!sawHeader) throw corruptError(`${file} does not start with a segment record`);
+      const ev = parsed.event;
+      s.head = { seq: ev.seq, hash: ev.hash };
+      s.firstSeq ??= ev.seq;
+      s.count++;
+      if (keepIds) s.ids.push(ev.id);
+      s.tail = { position: ev.position, txId: ev.tx?.id ?? null, txIndex: ev.tx?.index ?? null };
+    }
+  }
+  if (!sawHeader) throw corruptError(`${file} has no segment record`);
+  return s;
+}
+
+async function truncateTo(file: string, size: number): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.truncate(size);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function recoverChain(chainDir: string, sourceId: string, key: Buffer | undefined, window: number): Promise<RecoveredChain> {
+  const { segments, seals } = await listSegments(chainDir);
+  const sealed = new Set(seals);
+  if (segments.length === 0) {
+    if (seals.length > 0) throw corruptError(`${chainDir} has seals but no segment files`);
+    return { head: { seq: 0, hash: GENESIS_HASH }, checkpoint: null, tail: null, open: null, nextSegment: 1, recentIds: [], repair: null };
+  }
+  for (const n of segments.slice(0, -1)) {
+    if (!sealed.has(n)) throw corruptError(`segment ${segmentFileName(n)} of ${sourceId} is not the newest but has no seal`);
+  }
+  for (const n of seals) {
+    if (!segments.includes(n)) throw corruptError(`the seal of segment ${n} of ${sourceId} has no segment file`);
+  }
+  const last = segments[segments.length - 1] as number;
+  const lastFile = join(chainDir, segmentFileName(last));
+  const scan = await scanSegment(lastFile, key, true);
+  let repair: TornTailRepair | null = null;
+  if (scan.tornAt !== null) {
+    if (sealed.has(last)) throw corruptError(`sealed segment ${lastFile} ends with a partial line`);
+    const fh = await open(lastFile, 'r');
+    const { size } = await fh.stat();
+    await fh.close();
+    await truncateTo(lastFile, scan.tornAt);
+    await fsyncDir(chainDir);
+    repair = { sourceId, file: lastFile, offset: scan.tornAt, bytes: size - scan.tornAt };
+  }
+  // Refill the dedupe window from older segments, newest first.
+  let ids = scan.ids.slice(-window);
+  for (let i = segments.length - 2; i >= 0 && ids.length < window; i--) {
+    const older = await scanSegment(join(chainDir, segmentFileName(segments[i] as number)), key, true);
+    ids = older.ids.concat(ids).slice(-window);
+  }
+  const open_: OpenSegmentState | null = sealed.has(last)
+    ? null
+    : { number: last, size: scan.size, createdAtMs: scan.createdAtMs, digest: scan.digest, firstSeq: scan.firstSeq, count: scan.count, startHead: scan.startHead };
+  return { head: scan.head, checkpoint: scan.checkpoint, tail: scan.tail, open: open_, nextSegment: last + 1, recentIds: ids, repair };
+}

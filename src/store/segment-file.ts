@@ -1,0 +1,89 @@
+/**
+ * The open segment of a chain: an append-only file, its running SHA-256
+ * (for the seal) and counters. Every write is followed by fdatasync before
+ * the caller may treat the bytes as durable; fdatasync also persists the
+ * file size, which is all an append needs (fdatasync(2)).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChainHead } from '../core/ports.js';
+import { FILE_MODE, segmentFileName } from './layout.js';
+import { writeFileDurable } from './durable-fs.js';
+import type { OpenSegmentState } from './recovery.js';
+
+export interface WriteStats {
+  /** fdatasync calls on segment files (one per group commit). */
+  fsyncs: number;
+  writes: number;
+  events: number;
+  /** Bytes appended to segment files. */
+  bytes: number;
+}
+
+export class SegmentFile {
+  readonly number: number;
+  readonly path: string;
+  readonly createdAtMs: number;
+  readonly startHead: ChainHead;
+  readonly #fh: FileHandle;
+  readonly #digest: Hash;
+  #size: number;
+  firstSeq: number | null;
+  count: number;
+
+  private constructor(path: string, fh: FileHandle, state: OpenSegmentState) {
+    this.path = path;
+    this.#fh = fh;
+    this.number = state.number;
+    this.createdAtMs = state.createdAtMs;
+    this.startHead = state.startHead;
+    this.#digest = state.digest;
+    this.#size = state.size;
+    this.firstSeq = state.firstSeq;
+    this.count = state.count;
+  }
+
+  /** Creates segment `n` holding only `headerLine`, atomically (a segment file always starts with its record). */
+  static async create(chainDir: string, n: number, headerLine: string, createdAtMs: number, startHead: ChainHead): Promise<SegmentFile> {
+    const path = join(chainDir, segmentFileName(n));
+    const bytes = Buffer.from(headerLine + '\n', 'utf8');
+    await writeFileDurable(path, bytes, FILE_MODE);
+    const digest = createHash('sha256').update(bytes);
+    return SegmentFile.reopen(chainDir, { number: n, size: bytes.length, createdAtMs, digest, firstSeq: null, count: 0, startHead });
+  }
+
+  static async reopen(chainDir: string, state: OpenSegmentState): Promise<SegmentFile> {
+    const path = join(chainDir, segmentFileName(state.number));
+    const fh = await open(path, 'a', FILE_MODE);
+    return new SegmentFile(path, fh, state);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends and fdatasyncs. On failure the file may hold a partial write: the chain must stop and be reopened (recovery truncates it). */
+  async append(data: Buffer, stats: WriteStats): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await this.#fh.write(data, off, data.length - off);
+      off += bytesWritten;
+    }
+    stats.writes++;
+    await this.#fh.datasync();
+    stats.fsyncs++;
+    stats.bytes += data.length;
+    this.#digest.update(data);
+    this.#size += data.length;
+  }
+
+  /** SHA-256 of every byte in the file so far. */
+  digestHex(): string {
+    return this.#digest.copy().digest('hex');
+  }
+
+  async close(): Promise<void> {
+    await this.#fh.close();
+  }
+}
