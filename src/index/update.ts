@@ -1,0 +1,192 @@
+/**
+ * Building the index from the store: a full rebuild (into a new file that
+ * replaces the old one only when complete) or an incremental catch-up from
+ * each source's watermark. Both read the same bytes in the same order, so
+ * they produce the same rows (a unit test holds them to it).
+ */
+import { existsSync } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DbwitnessError, isDbwitnessError } from '../core/errors.js';
+import { listSources } from '../store/reader.js';
+import { finishBulk, INDEX_FILE, INDEX_SCHEMA_VERSION, indexVersion, openIndexDb, type Db } from './schema.js';
+import { chainSegments, readEventAt, scanChain, staleIndex } from './store-scan.js';
+import { IndexWriter, readWatermarks, type IndexEntry, type ScanPosition } from './writer.js';
+
+export interface IndexProgress {
+  readonly events: number;
+  readonly bytes: number;
+  readonly totalBytes: number;
+}
+
+export interface UpdateIndexOptions {
+  /** Default: DIR/index.sqlite. */
+  readonly indexPath?: string | undefined;
+  /** Required when the store is encrypted. */
+  readonly encryptionKey?: Buffer | undefined;
+  /** Called every few thousand events (e.g. a TTY progress line). */
+  readonly onProgress?: ((p: IndexProgress) => void) | undefined;
+}
+
+export interface UpdateIndexResult {
+  readonly added: number;
+  /** True when the index was (re)built from scratch. */
+  readonly rebuilt: boolean;
+  readonly indexPath: string;
+}
+
+const BATCH = 5000;
+
+export function defaultIndexPath(dir: string): string {
+  return join(dir, INDEX_FILE);
+}
+
+/**
+ * Brings the index up to date with the store: catches up from the
+ * watermarks, or rebuilds when there is no index yet, it is of another
+ * version, or it no longer matches the store (a replaced or pruned store).
+ * Safe to call periodically from `run` and before every report.
+ */
+export async function updateIndex(dir: string, opts: UpdateIndexOptions = {}): Promise<UpdateIndexResult> {
+  const indexPath = opts.indexPath ?? defaultIndexPath(dir);
+  if (!existsSync(indexPath)) return rebuildIndex(dir, opts);
+  const db = openIndexDb(indexPath);
+  try {
+    if (indexVersion(db) !== INDEX_SCHEMA_VERSION) throw staleIndex('index version differs');
+    const added = await catchUp(db, dir, opts, false);
+    return { added, rebuilt: false, indexPath };
+  } catch (e) {
+    if (!isDbwitnessError(e) || e.code !== 'E_INDEX_STALE') throw e;
+    db.close();
+    return rebuildIndex(dir, opts);
+  } finally {
+    if (db.open) db.close();
+  }
+}
+
+/** Builds the index from scratch; the old index stays usable until the new one is complete. */
+export async function rebuildIndex(dir: string, opts: UpdateIndexOptions = {}): Promise<UpdateIndexResult> {
+  const indexPath = opts.indexPath ?? defaultIndexPath(dir);
+  const building = `${indexPath}.building`;
+  await rm(building, { force: true });
+  const db = openIndexDb(building, { bulk: true });
+  let added: number;
+  try {
+    added = await catchUp(db, dir, opts, true);
+    finishBulk(db);
+  } catch (e) {
+    db.close();
+    await rm(building, { force: true });
+    if (isDbwitnessError(e) && e.code === 'E_INDEX_STALE') {
+      throw new DbwitnessError('E_STORE_SEQUENCE', `the store cannot be indexed: ${e.message}`, 'run `dbwitness verify` on the store to locate the damage', { exitCode: 1 });
+    }
+    throw e;
+  }
+  db.close();
+  await rm(`${indexPath}-wal`, { force: true });
+  await rm(`${indexPath}-shm`, { force: true });
+  await rename(building, indexPath);
+  return { added, rebuilt: true, indexPath };
+}
+
+async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boolean): Promise<number> {
+  const writer = new IndexWriter(db);
+  const sources = await listSources(dir);
+  for (const mark of writer.watermarks()) {
+    if (!sources.includes(mark.source)) throw staleIndex(`source ${mark.source} is no longer in the store`);
+  }
+  const starts = new Map<string, ScanPosition | null>();
+  let totalBytes = 0;
+  for (const sourceId of sources) {
+    const from = fresh ? null : await resumePoint(writer, dir, sourceId, opts.encryptionKey);
+    starts.set(sourceId, from);
+    totalBytes += await remainingBytes(dir, sourceId, from);
+  }
+  let events = 0;
+  let bytes = 0;
+  let lastReport = 0;
+  for (const sourceId of sources) {
+    let pending: IndexEntry[] = [];
+    let scan: ScanPosition | null = null;
+    const flush = (): void => {
+      if (!scan) return;
+      const before = writer.watermark(sourceId)?.seq ?? 0;
+      const fresh = pending.filter((p) => p.event.seq > before).length;
+      // A gap or reordering in what the store handed us means the index cannot follow it.
+      if (writer.add(pending, new Map([[sourceId, scan]])) !== fresh) throw staleIndex(`chain ${sourceId} does not continue the indexed sequence`);
+      events += fresh;
+      pending = [];
+    };
+    for await (const batch of scanChain(dir, sourceId, starts.get(sourceId) ?? null, opts.encryptionKey)) {
+      pending.push(...batch.entries);
+      scan = batch.scan;
+      bytes += batch.bytes;
+      if (pending.length >= BATCH) flush();
+      if (opts.onProgress && events - lastReport >= BATCH) {
+        lastReport = events;
+        opts.onProgress({ events, bytes, totalBytes });
+      }
+    }
+    flush();
+  }
+  opts.onProgress?.({ events, bytes, totalBytes });
+  return events;
+}
+
+/** Where to continue reading a chain; throws E_INDEX_STALE when the store no longer holds what the index recorded. */
+async function resumePoint(writer: IndexWriter, dir: string, sourceId: string, key: Buffer | undefined): Promise<ScanPosition | null> {
+  const mark = writer.watermark(sourceId);
+  if (!mark) return null;
+  if (mark.eventFile !== null && mark.eventOffset !== null) {
+    // Not a line start any more (a replaced store) reads as garbage: treat it like a mismatch.
+    const ev = await readEventAt(dir, mark.eventFile, mark.eventOffset, key).catch(() => null);
+    if (!ev || ev.seq !== mark.seq || ev.hash !== mark.hash) throw staleIndex(`event ${mark.seq} of ${sourceId} is not where the index recorded it`);
+  }
+  if (mark.scanFile !== null && mark.scanBytes !== null) return { file: mark.scanFile, bytes: mark.scanBytes };
+  if (mark.eventFile !== null && mark.eventOffset !== null) return { file: mark.eventFile, bytes: mark.eventOffset };
+  return null; // rows came from the pipeline without locations: read the chain, skipping indexed seqs
+}
+
+async function remainingBytes(dir: string, sourceId: string, from: ScanPosition | null): Promise<number> {
+  const files = await chainSegments(dir, sourceId);
+  let total = 0;
+  let counting = from === null;
+  for (const f of files) {
+    if (!counting && f === from?.file) counting = true;
+    if (!counting) continue;
+    const size = (await stat(join(dir, f))).size;
+    total += f === from?.file ? Math.max(0, size - from.bytes) : size;
+  }
+  return total;
+}
+
+export interface IndexStatus {
+  readonly exists: boolean;
+  /** Every event of the store is indexed (nothing after any watermark). */
+  readonly current: boolean;
+  readonly sources: readonly { readonly source: string; readonly indexedSeq: number }[];
+}
+
+/** Cheap check (file sizes only) whether the index covers the whole store. */
+export async function indexStatus(dir: string, indexPath = defaultIndexPath(dir)): Promise<IndexStatus> {
+  if (!existsSync(indexPath)) return { exists: false, current: false, sources: [] };
+  const db = openIndexDb(indexPath, { readonly: true });
+  try {
+    if (indexVersion(db) !== INDEX_SCHEMA_VERSION) return { exists: true, current: false, sources: [] };
+    const bySource = readWatermarks(db);
+    const marks = [...bySource.values()];
+    const sources = await listSources(dir);
+    let current = marks.every((m) => sources.includes(m.source));
+    for (const sourceId of sources) {
+      const files = await chainSegments(dir, sourceId);
+      const mark = bySource.get(sourceId);
+      const lastFile = files[files.length - 1];
+      if (lastFile === undefined) continue;
+      const size = (await stat(join(dir, lastFile))).size;
+      if (!mark || mark.scanFile !== lastFile || mark.scanBytes !== size) current = false;
+    }
+    return { exists: true, current, sources: marks.map((m) => ({ source: m.source, indexedSeq: m.seq })) };
+  } finally {
+    db.close();
+  }
+}
