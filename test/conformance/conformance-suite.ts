@@ -46,7 +46,7 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
       await writeFile(join(keys, 'signing.key'), pair.privatePem, { mode: 0o600 });
       await writeFile(join(keys, 'signing.pub'), pair.publicPem);
       publicKey = join(keys, 'signing.pub');
-      daemon = spawnCli(['run', ...target.runArgs(), '--store', store, '--signing-key', join(keys, 'signing.key'), '--log-level', 'info']);
+      daemon = spawnCli(['run', ...target.runArgs(), '--store', store, '--signing-key', join(keys, 'signing.key'), '--redaction', 'keep', '--log-level', 'info']);
       daemon.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       await waitFor(() => stderr.includes('"streaming"') || stderr.includes('streaming'), { timeoutMs: 30_000, what: `dbwitness run to start streaming (${name})` });
 

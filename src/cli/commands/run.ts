@@ -8,8 +8,9 @@ import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-cont
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { addStoreOptions, openStoreFrom, type StoreFlags } from '../store-options.js';
+import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
 
-interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags {}
+interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags, PolicyFlags {}
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -39,12 +40,14 @@ Examples:
     );
   addSourceOptions(cmd, '--source');
   addStoreOptions(cmd);
+  addPolicyOptions(cmd);
   addGlobalOptions(cmd);
   cmd.action(async (flags: RunFlags) => {
     const { config, logger } = await loadContext(flags);
     const specs = await sourceSpecs(flags, config);
+    const transform = policyTransform(flags, config);
     const store = await openStoreFrom(flags, config, logger);
-    const supervisor = new Supervisor({ store, logger, failFast: specs.length === 1 });
+    const supervisor = new Supervisor({ store, logger, transform, failFast: specs.length === 1 });
     let stopping = false;
     let resolveStop: () => void = () => undefined;
     const stopped = new Promise<void>((r) => (resolveStop = r));

@@ -1,0 +1,43 @@
+/**
+ * The event policy for `run`: subject mapping and redaction from the config
+ * file (`subjects`, `redaction`), with flags for the common choices.
+ *
+ * The default keeps keys and subject ids and HMACs every other value, which
+ * needs a key that lives outside the store. Without one, run refuses to
+ * start rather than silently store ePHI in clear: the operator either gives
+ * a key or states `--redaction keep` (evaluation, or stores that are
+ * themselves protected as ePHI).
+ */
+import type { Command } from 'commander';
+import type { ConfigFile } from '../config/config-schema.js';
+import { validate } from '../config/load-config.js';
+import type { DraftEvent } from '../core/event.js';
+import { usageError } from '../core/errors.js';
+import { PolicyConfig, policyFromConfig, type PolicyConfigInput } from '../policy/index.js';
+
+export interface PolicyFlags {
+  redaction?: string;
+  hmacKeyFile?: string;
+}
+
+const RULES = ['keep', 'hmac', 'redact', 'drop'] as const;
+
+export function addPolicyOptions(cmd: Command): Command {
+  return cmd
+    .option('--redaction <rule>', `default rule for column values that are not keys or subject ids: ${RULES.join('|')} (default hmac)`)
+    .option('--hmac-key-file <file>', 'key (>= 32 random bytes, hex or base64) for HMAC redaction; keep it outside the store');
+}
+
+export function policyTransform(flags: PolicyFlags, config: ConfigFile): (draft: DraftEvent) => DraftEvent {
+  const raw = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
+  const input: PolicyConfigInput = { subjects: raw.subjects, redaction: { ...raw.redaction } };
+  if (flags.redaction !== undefined) {
+    if (!(RULES as readonly string[]).includes(flags.redaction)) {
+      throw usageError('E_REDACTION_RULE', `unknown redaction rule "${flags.redaction}"`, `use one of: ${RULES.join(', ')}`);
+    }
+    input.redaction!.default = flags.redaction as (typeof RULES)[number];
+  }
+  if (flags.hmacKeyFile !== undefined) input.redaction!.hmac_key = { file: flags.hmacKeyFile };
+  const policy = policyFromConfig(input);
+  return (draft) => policy.apply(draft);
+}
