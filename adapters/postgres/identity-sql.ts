@@ -1,0 +1,178 @@
+/**
+ * The SQL objects that put the session identity into the WAL.
+ *
+ * PostgreSQL's WAL holds no session user, client address or application,
+ * so a BEFORE ... FOR EACH STATEMENT trigger writes them with a
+ * transactional `pg_logical_emit_message(true, 'dbwitness', json)`. The
+ * message is decoded between BEGIN and COMMIT, before the statement's rows,
+ * and vanishes with a rolled-back (sub)transaction.
+ *
+ * Forgery: EXECUTE on pg_logical_emit_message is revoked from PUBLIC, so
+ * only the SECURITY DEFINER trigger function (owned by a NOLOGIN role) can
+ * write a `dbwitness` message. A function returning `trigger` cannot be
+ * called directly ("trigger functions can only be called as triggers"), so
+ * nobody can make it emit someone else's identity.
+ *
+ * Hot path: the function runs on every audited statement, so it has no
+ * `SET search_path` clause (that adds a GUC save/restore per call, DESIGN.md).
+ * Instead every function, type and comparison is schema-qualified
+ * (`pg_catalog.texteq` rather than `=`), which is what makes a SECURITY
+ * DEFINER function safe against a caller's hostile search_path.
+ *
+ * What a SECURITY DEFINER function can see: SESSION_USER (the login) and the
+ * `role` setting (SET ROLE) are the caller's; CURRENT_USER is the function's
+ * owner. The effective user inside an application's own SECURITY DEFINER
+ * function is therefore not observable; the login and active role are.
+ */
+import { IDENTITY_PREFIX, DDL_PREFIX, IDENTITY_TRIGGER } from './postgres-config.js';
+import { quoteIdent, quoteLiteral } from './sql-quote.js';
+
+/**
+ * JSON object fields every identity-bearing message carries. Expects
+ * plpgsql variables `started` (backend start), `r` (role setting), `au` (app user).
+ */
+const IDENTITY_FIELDS = `'v', 1,
+      'db_user', SESSION_USER,
+      'role', CASE WHEN pg_catalog.texteq(r, 'none') THEN NULL ELSE r END,
+      'app_user', CASE WHEN pg_catalog.texteq(au, '') THEN NULL ELSE au END,
+      'client_addr', pg_catalog.host(pg_catalog.inet_client_addr()),
+      'client_port', pg_catalog.inet_client_port(),
+      'application', pg_catalog.current_setting('application_name'),
+      'pid', pg_catalog.pg_backend_pid(),
+      'session_id', pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM started))::pg_catalog.int8), '.'), pg_catalog.to_hex(pg_catalog.pg_backend_pid()))`;
+
+/**
+ * The statement-trigger function. Emits once per (transaction, active
+ * role): the transaction-local setting `dbwitness.emitted` remembers the key
+ * and is reverted with a rolled-back savepoint, like the message itself.
+ * A session that pre-sets the key only suppresses its own identity; its
+ * changes then arrive unattributed and become alerts.
+ */
+export function emitIdentityFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.emit_identity() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $dbw$
+DECLARE
+  r pg_catalog.text := pg_catalog.current_setting('role');
+  k pg_catalog.text := pg_catalog.textcat(pg_catalog.textcat(pg_catalog.pg_current_xact_id()::pg_catalog.text, ':'), r);
+  au pg_catalog.text;
+  started pg_catalog.timestamptz;
+BEGIN
+  IF pg_catalog.current_setting('dbwitness.emitted', true) IS NOT NULL
+     AND pg_catalog.texteq(pg_catalog.current_setting('dbwitness.emitted', true), k) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM pg_catalog.set_config('dbwitness.emitted', k, true);
+  au := pg_catalog.current_setting('dbwitness.app_user', true);
+  SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
+  PERFORM pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, pg_catalog.json_build_object(
+      ${IDENTITY_FIELDS}
+    )::pg_catalog.text);
+  RETURN NULL;
+END
+$dbw$`;
+}
+
+/**
+ * Keeps every member of an audited partition tree (and every new table of
+ * an audited schema) covered: trigger present and ENABLE ALWAYS, REPLICA
+ * IDENTITY FULL, table in the publication. Called from the DDL event
+ * trigger, so partitions created or attached later are covered in the same
+ * transaction as the DDL that made them. DDL is rare, so a pinned
+ * search_path is affordable here.
+ */
+export function ensureCoverageFunctionSql(schema: string, publication: string): string {
+  const s = quoteIdent(schema);
+  return `CREATE OR REPLACE FUNCTION ${s}.ensure_coverage(rel pg_catalog.oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $dbw$
+DECLARE
+  root oid;
+  m oid;
+  in_schema boolean;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = rel AND relkind IN ('r', 'p')) THEN
+    RETURN;
+  END IF;
+  root := coalesce(pg_partition_root(rel), rel);
+  in_schema := EXISTS (SELECT 1 FROM pg_class c JOIN ${s}.audited_schemas a ON a.nspname = c.relnamespace::regnamespace::name WHERE c.oid = root);
+  IF NOT in_schema AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = root AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)}) THEN
+    RETURN;
+  END IF;
+  FOR m IN SELECT relid FROM pg_partition_tree(root) LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = m AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)} AND tgenabled = 'A') THEN
+      EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.emit_identity()', ${quoteLiteral(IDENTITY_TRIGGER)}, m::regclass, ${quoteLiteral(schema)});
+      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', m::regclass, ${quoteLiteral(IDENTITY_TRIGGER)});
+    END IF;
+    IF (SELECT relreplident FROM pg_class WHERE oid = m) <> 'f' THEN
+      EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', m::regclass);
+    END IF;
+  END LOOP;
+  IF in_schema AND NOT EXISTS (
+    SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+    WHERE p.pubname = ${quoteLiteral(publication)} AND pr.prrelid = root) THEN
+    EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', ${quoteLiteral(publication)}, root::regclass);
+  END IF;
+END
+$dbw$`;
+}
+
+/**
+ * DDL goes into the same stream as the rows: one `dbwitness.ddl` message per
+ * command, with the identity, command tag, object identity and the
+ * statement text (current_query(): the whole client statement).
+ */
+export function ddlEndFunctionSql(schema: string): string {
+  const s = quoteIdent(schema);
+  return `CREATE OR REPLACE FUNCTION ${s}.on_ddl_command_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $dbw$
+DECLARE
+  c record;
+  r text := current_setting('role');
+  au text := current_setting('dbwitness.app_user', true);
+  started timestamptz;
+BEGIN
+  SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
+  FOR c IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    CONTINUE WHEN c.schema_name IS NOT NULL AND starts_with(c.schema_name, 'pg_temp');
+    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, json_build_object(
+      ${IDENTITY_FIELDS},
+      'command_tag', c.command_tag,
+      'object_type', c.object_type,
+      'object_identity', c.object_identity,
+      'schema', c.schema_name,
+      'statement', current_query()
+    )::text);
+    IF c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO') THEN
+      PERFORM ${s}.ensure_coverage(c.objid);
+    END IF;
+  END LOOP;
+END
+$dbw$`;
+}
+
+/** DROP commands are reported by sql_drop, not ddl_command_end. */
+export function sqlDropFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $dbw$
+DECLARE
+  c record;
+  r text := current_setting('role');
+  au text := current_setting('dbwitness.app_user', true);
+  started timestamptz;
+BEGIN
+  SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
+  FOR c IN SELECT * FROM pg_event_trigger_dropped_objects() WHERE original AND NOT is_temporary LOOP
+    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, json_build_object(
+      ${IDENTITY_FIELDS},
+      'command_tag', tg_tag,
+      'object_type', c.object_type,
+      'object_identity', c.object_identity,
+      'schema', c.schema_name,
+      'statement', current_query()
+    )::text);
+  END LOOP;
+END
+$dbw$`;
+}
+
+export const DDL_EVENT_TRIGGER = 'dbwitness_ddl';
+export const DROP_EVENT_TRIGGER = 'dbwitness_drop';

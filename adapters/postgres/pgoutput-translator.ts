@@ -1,0 +1,216 @@
+/**
+ * Turns decoded pgoutput messages into the SourceMessages of ports.ts.
+ *
+ * Keys: under REPLICA IDENTITY FULL pgoutput flags every column as key, so
+ * the primary key columns are looked up in the catalog (`KeyColumnLookup`)
+ * once per relation message; PostgreSQL re-sends the relation message after
+ * a schema change, which refreshes the cache.
+ */
+import type { Row, ColumnValue } from '../../src/core/event.js';
+import { microsToIso, nowMicros, PG_EPOCH_MICROS } from '../../src/core/ids.js';
+import type { RowChange, SourceMessage } from '../../src/core/ports.js';
+import { DDL_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
+import { DdlPayload, IdentityPayload, parsePayload, toSessionIdentity } from './identity-message.js';
+import { checkpointOf, formatLsn } from './lsn.js';
+import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
+
+/** Primary key (or replica identity index) columns of a relation, in key order; null when it has none. */
+export type KeyColumnLookup = (relation: Relation) => Promise<readonly string[] | null>;
+
+interface OpenTx {
+  readonly xid: string;
+  readonly finalLsn: bigint;
+  readonly commitTime: bigint;
+}
+
+interface CachedRelation {
+  readonly relation: Relation;
+  readonly key: readonly string[] | null;
+}
+
+export function pgTimeToIso(pgMicros: bigint): string {
+  return microsToIso(pgMicros + PG_EPOCH_MICROS);
+}
+
+export class PgoutputTranslator {
+  readonly #relations = new Map<number, CachedRelation>();
+  readonly #lookupKey: KeyColumnLookup;
+  #tx: OpenTx | null = null;
+
+  constructor(lookupKey: KeyColumnLookup) {
+    this.#lookupKey = lookupKey;
+  }
+
+  get inTransaction(): boolean {
+    return this.#tx !== null;
+  }
+
+  async translate(msg: PgoutputMessage): Promise<SourceMessage[]> {
+    switch (msg.tag) {
+      case 'begin':
+        // xid is an unsigned 32-bit counter (the decoder reads it unsigned).
+        this.#tx = { xid: String(msg.xid), finalLsn: msg.finalLsn, commitTime: msg.commitTime };
+        return [{ kind: 'begin', txId: String(msg.xid) }];
+      case 'commit':
+        this.#tx = null;
+        return [{ kind: 'commit', position: formatLsn(msg.commitLsn), checkpoint: checkpointOf(msg.endLsn), commitTime: pgTimeToIso(msg.commitTime) }];
+      case 'relation': {
+        const key = await this.#keyFor(msg.relation);
+        this.#relations.set(msg.relation.id, { relation: msg.relation, key });
+        return [];
+      }
+      case 'insert': {
+        const rel = this.#relation(msg.relationId);
+        const after = toRow(rel.relation, msg.after, null);
+        return [change(rel, 'insert', null, after, Object.keys(after))];
+      }
+      case 'update': {
+        const rel = this.#relation(msg.relationId);
+        const before = msg.before === null ? null : toRow(rel.relation, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
+        const after = toRow(rel.relation, msg.after, msg.oldKind === 'O' ? before : null);
+        return [change(rel, 'update', before, after, changedColumns(before, after))];
+      }
+      case 'delete': {
+        const rel = this.#relation(msg.relationId);
+        const before = toRow(rel.relation, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
+        return [change(rel, 'delete', before, null, Object.keys(before))];
+      }
+      case 'truncate':
+        return msg.relationIds.map((id) => {
+          const rel = this.#relation(id);
+          return {
+            kind: 'change',
+            change: {
+              action: 'truncate',
+              schema: rel.relation.schema,
+              table: rel.relation.name,
+              key: null,
+              before: null,
+              after: null,
+              columns: [],
+              statement: null,
+              detail: { cascade: String(msg.cascade), restart_identity: String(msg.restartIdentity) },
+            },
+          } satisfies SourceMessage;
+        });
+      case 'message':
+        return this.#message(msg);
+      case 'ignored':
+        return [];
+    }
+  }
+
+  #message(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {
+    if (msg.prefix !== IDENTITY_PREFIX && msg.prefix !== DDL_PREFIX) return [];
+    const tx = this.#tx;
+    if (!msg.transactional || tx === null) {
+      // The emitter only writes transactional messages; anything else with our prefix is not ours.
+      return [this.#alert('identity_not_transactional', `a non-transactional "${msg.prefix}" message at ${formatLsn(msg.lsn)} was ignored`, msg.lsn)];
+    }
+    if (msg.prefix === IDENTITY_PREFIX) {
+      const r = parsePayload(IdentityPayload, msg.content);
+      if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
+      return [{ kind: 'identity', identity: toSessionIdentity(r.value) }];
+    }
+    const r = parsePayload(DdlPayload, msg.content);
+    if (!r.ok) return [this.#alert('ddl_invalid', `DDL message at ${formatLsn(msg.lsn)} failed validation (${r.problem})`, msg.lsn)];
+    const d = r.value;
+    const detail: Record<string, string> = { command_tag: d.command_tag };
+    if (d.object_type !== null) detail['object_type'] = d.object_type;
+    if (d.object_identity !== null) detail['object_identity'] = d.object_identity;
+    return [
+      { kind: 'identity', identity: toSessionIdentity(d) },
+      {
+        kind: 'change',
+        change: { action: 'ddl', schema: d.schema, table: null, key: null, before: null, after: null, columns: [], statement: d.statement, detail },
+      },
+    ];
+  }
+
+  #alert(code: string, message: string, lsn: bigint): SourceMessage {
+    const tx = this.#tx;
+    return {
+      kind: 'alert',
+      code,
+      message,
+      position: formatLsn(tx?.finalLsn ?? lsn),
+      time: tx === null ? nowMicros() : pgTimeToIso(tx.commitTime),
+      detail: { message_lsn: formatLsn(lsn) },
+    };
+  }
+
+  #relation(id: number): CachedRelation {
+    const rel = this.#relations.get(id);
+    if (rel === undefined) {
+      // pgoutput sends a relation message before the first change of each relation per connection.
+      throw new Error(`pgoutput change for relation ${id} arrived before its relation message`);
+    }
+    return rel;
+  }
+
+  async #keyFor(relation: Relation): Promise<readonly string[] | null> {
+    if (relation.replicaIdentity !== 'f') {
+      const flagged = relation.columns.filter((c) => (c.flags & 1) !== 0).map((c) => c.name);
+      if (flagged.length > 0) return flagged;
+    }
+    return this.#lookupKey(relation);
+  }
+}
+
+function keyOnly(relation: Relation): ReadonlySet<string> {
+  return new Set(relation.columns.filter((c) => (c.flags & 1) !== 0).map((c) => c.name));
+}
+
+function value(v: TupleValue): ColumnValue {
+  switch (v.kind) {
+    case 'null':
+      return null;
+    case 'toast':
+      return { unchanged_toast: true };
+    case 'text':
+      return v.text;
+    case 'binary':
+      return { base64: v.data.toString('base64') };
+  }
+}
+
+/**
+ * A tuple as a row. `u` in a new tuple means "unchanged and not sent": when
+ * the old tuple (REPLICA IDENTITY FULL, which stores it flattened) has the
+ * value, that is the value; otherwise the marker stays.
+ * `only`: a key-only old tuple ('K') carries nulls for non-key columns,
+ * which are placeholders, not values, so they are left out.
+ */
+function toRow(relation: Relation, tuple: Tuple, old: Row | null, only: ReadonlySet<string> | null = null): Row {
+  const row: Row = {};
+  tuple.forEach((v, i) => {
+    const col = relation.columns[i];
+    if (col === undefined) return;
+    if (only !== null && !only.has(col.name)) return;
+    const oldValue = old?.[col.name];
+    row[col.name] = v.kind === 'toast' && typeof oldValue === 'string' ? oldValue : value(v);
+  });
+  return row;
+}
+
+function changedColumns(before: Row | null, after: Row): string[] {
+  if (before === null) return Object.keys(after).filter((c) => !isToastMarker(after[c]));
+  return Object.keys(after).filter((c) => !isToastMarker(after[c]) && JSON.stringify(before[c]) !== JSON.stringify(after[c]));
+}
+
+function isToastMarker(v: ColumnValue | undefined): boolean {
+  return typeof v === 'object' && v !== null && 'unchanged_toast' in v;
+}
+
+function change(rel: CachedRelation, action: 'insert' | 'update' | 'delete', before: Row | null, after: Row | null, columns: string[]): SourceMessage {
+  const image = after ?? before ?? {};
+  let key: Row | null = null;
+  if (rel.key !== null) {
+    key = {};
+    // The row as it is after the change; a delete's row is its before-image.
+    const source = action === 'delete' ? before ?? image : image;
+    for (const k of rel.key) key[k] = source[k] ?? null;
+  }
+  const c: RowChange = { action, schema: rel.relation.schema, table: rel.relation.name, key, before, after, columns, statement: null, detail: null };
+  return { kind: 'change', change: c };
+}

@@ -1,0 +1,232 @@
+/**
+ * `dbwitness doctor` for PostgreSQL: each check returns a finding with what
+ * was observed and how to fix it. Works as the daemon role (catalogs and
+ * pg_settings only, no table reads).
+ */
+import type { Finding } from '../../src/core/ports.js';
+import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
+import type { PgClient } from './postgres-connection.js';
+import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER } from './identity-sql.js';
+import { qualified, tableKey, type TableName } from './sql-quote.js';
+
+const SETUP_FIX = 'run `dbwitness setup postgres --url URL --tables ... --apply` (review the plan without --apply first)';
+/** Warn when the slot holds back more WAL than this (or half of max_slot_wal_keep_size). */
+const LAG_WARN_BYTES = 1024n ** 3n;
+
+type Check = (client: PgClient, config: PostgresSourceConfig, scope: Scope) => Promise<Finding[]>;
+
+export async function doctorWith(client: PgClient, config: PostgresSourceConfig): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const version = Number((await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version_num') AS v")).rows[0]?.v ?? 0);
+  findings.push(
+    version >= 140000
+      ? ok('pg.version', 'PostgreSQL version', `server_version_num ${version}`)
+      : fail('pg.version', 'PostgreSQL version', `server_version_num ${version}`, 'upgrade to PostgreSQL 14 or newer (pgoutput logical messages need 14)'),
+  );
+  let scope: Scope;
+  try {
+    scope = await resolveScope(client, config);
+  } catch (e) {
+    findings.push(fail('pg.scope', 'Audited tables exist', e instanceof Error ? e.message : String(e), 'check --tables/--schema and the database in --url'));
+    scope = { tables: [], schemas: [] };
+  }
+  for (const check of [settings, slot, publication, tables, emitter, eventTriggers, transport]) {
+    findings.push(...(await check(client, config, scope)));
+  }
+  return findings;
+}
+
+function ok(id: string, title: string, detail: string): Finding {
+  return { id, status: 'ok', title, detail };
+}
+function warn(id: string, title: string, detail: string, fix: string): Finding {
+  return { id, status: 'warn', title, detail, fix };
+}
+function fail(id: string, title: string, detail: string, fix: string): Finding {
+  return { id, status: 'fail', title, detail, fix };
+}
+
+async function setting(client: PgClient, name: string): Promise<string | null> {
+  const r = await client.query<{ v: string | null }>('SELECT pg_catalog.current_setting($1, true) AS v', [name]);
+  return r.rows[0]?.v ?? null;
+}
+
+const settings: Check = async (client) => {
+  const walLevel = await setting(client, 'wal_level');
+  const logConnections = await setting(client, 'log_connections');
+  return [
+    walLevel === 'logical'
+      ? ok('pg.wal_level', 'wal_level is logical', 'wal_level = logical')
+      : fail('pg.wal_level', 'wal_level is logical', `wal_level = ${walLevel ?? 'unknown'}`, "ALTER SYSTEM SET wal_level = 'logical'; then restart PostgreSQL"),
+    // PG17 accepts a list of aspects ('receipt,authentication,...'); anything but off/empty logs connections.
+    logConnections !== null && logConnections !== 'off' && logConnections !== ''
+      ? ok('pg.log_connections', 'Connections are logged', `log_connections = ${logConnections}`)
+      : warn('pg.log_connections', 'Connections are logged', `log_connections = ${logConnections ?? 'unknown'}`, 'ALTER SYSTEM SET log_connections = on; SELECT pg_reload_conf(); — logins and session ids then join the audit trail'),
+  ];
+};
+
+const slot: Check = async (client, config) => {
+  const { rows } = await client.query<{ plugin: string | null; active: boolean; wal_status: string | null; lag: string | null; keep: string | null }>(
+    `SELECT s.plugin, s.active, s.wal_status,
+            pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::pg_catalog.int8::pg_catalog.text AS lag,
+            pg_catalog.current_setting('max_slot_wal_keep_size') AS keep
+     FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = $1 AND s.database = pg_catalog.current_database()`,
+    [config.slot],
+  );
+  const s = rows[0];
+  if (s === undefined) return [fail('pg.slot', `Replication slot ${config.slot}`, 'slot does not exist in this database', SETUP_FIX)];
+  const out: Finding[] = [];
+  if (s.plugin !== 'pgoutput') out.push(fail('pg.slot', `Replication slot ${config.slot}`, `plugin is ${s.plugin ?? 'none'}, not pgoutput`, 'drop it and let setup create a pgoutput slot, or choose another --slot'));
+  else if (s.wal_status === 'lost') out.push(fail('pg.slot', `Replication slot ${config.slot}`, 'wal_status = lost: the slot was invalidated and changes were lost to the audit trail', 'record the gap, then recreate the slot (setup --uninstall, setup --apply) and raise max_slot_wal_keep_size'));
+  else if (s.wal_status === 'unreserved') out.push(warn('pg.slot', `Replication slot ${config.slot}`, 'wal_status = unreserved: WAL the slot needs is about to be removed', 'make sure dbwitness run is connected and keeping up, or raise max_slot_wal_keep_size'));
+  else out.push(ok('pg.slot', `Replication slot ${config.slot}`, `pgoutput, wal_status = ${s.wal_status ?? 'n/a'}`));
+  out.push(s.active ? ok('pg.slot_active', 'The daemon is connected to the slot', 'active') : warn('pg.slot_active', 'The daemon is connected to the slot', 'no process is streaming from the slot', 'start `dbwitness run`; until then WAL accumulates on the server'));
+  const lag = BigInt(s.lag ?? '0');
+  const keepMb = s.keep === null || s.keep === '-1' ? null : parseSizeMb(s.keep);
+  const limit = keepMb === null ? LAG_WARN_BYTES : BigInt(keepMb) * 1024n * 1024n / 2n;
+  out.push(
+    lag > limit
+      ? warn('pg.slot_lag', 'Slot lag', `${lag} bytes of WAL not yet confirmed durable`, 'check that dbwitness run is keeping up (store disk, CPU)')
+      : ok('pg.slot_lag', 'Slot lag', `${lag} bytes of WAL not yet confirmed durable`),
+  );
+  out.push(
+    keepMb === null
+      ? warn('pg.max_slot_wal_keep_size', 'Retained WAL is bounded', 'max_slot_wal_keep_size = -1: a stopped daemon lets WAL grow until the disk is full', "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); — sized to outlast your longest expected outage")
+      : ok('pg.max_slot_wal_keep_size', 'Retained WAL is bounded', `max_slot_wal_keep_size = ${s.keep ?? ''}`),
+  );
+  return out;
+};
+
+function parseSizeMb(text: string): number | null {
+  const m = /^(\d+)\s*(kB|MB|GB|TB)?$/.exec(text.trim());
+  if (m === null || m[1] === undefined) return null;
+  const n = Number(m[1]);
+  switch (m[2]) {
+    case 'kB':
+      return Math.floor(n / 1024);
+    case 'GB':
+      return n * 1024;
+    case 'TB':
+      return n * 1024 * 1024;
+    default:
+      return n;
+  }
+}
+
+const publication: Check = async (client, config, scope) => {
+  const title = `Publication ${config.publication}`;
+  const { rows } = await client.query<{ puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean; pubtruncate: boolean }>(
+    'SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_catalog.pg_publication WHERE pubname = $1',
+    [config.publication],
+  );
+  const p = rows[0];
+  if (p === undefined) return [fail('pg.publication', title, 'publication does not exist', SETUP_FIX)];
+  const out: Finding[] = [];
+  const ops = [p.pubinsert && 'insert', p.pubupdate && 'update', p.pubdelete && 'delete', p.pubtruncate && 'truncate'].filter(Boolean);
+  out.push(ops.length === 4 ? ok('pg.publication', title, 'publishes insert, update, delete, truncate') : fail('pg.publication', title, `publishes only ${ops.join(', ') || 'nothing'}`, `ALTER PUBLICATION ... SET (publish = 'insert, update, delete, truncate'), or ${SETUP_FIX}`));
+  const missing: string[] = [];
+  if (!p.puballtables) {
+    for (const t of scope.tables) {
+      const r = await client.query(
+        `SELECT 1 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pb ON pb.oid = pr.prpubid
+         WHERE pb.pubname = $1 AND pr.prrelid = pg_catalog.format('%I.%I', $2::text, $3::text)::pg_catalog.regclass`,
+        [config.publication, t.schema, t.name],
+      );
+      if (r.rowCount === 0) missing.push(tableKey(t));
+    }
+  }
+  out.push(
+    missing.length === 0
+      ? ok('pg.publication_tables', 'Publication covers every audited table', `${scope.tables.length} table(s) covered`)
+      : fail('pg.publication_tables', 'Publication covers every audited table', `not published: ${missing.join(', ')}`, SETUP_FIX),
+  );
+  return out;
+};
+
+const tables: Check = async (client, _config, scope) => {
+  const notFull: string[] = [];
+  const noTrigger: string[] = [];
+  const notAlways: string[] = [];
+  for (const t of triggerTargets(scope)) {
+    const { rows } = await client.query<{ replident: string; tgenabled: string | null }>(
+      `SELECT c.relreplident AS replident, tg.tgenabled
+       FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = $2
+       WHERE c.oid = pg_catalog.format('%I.%I', $1::text, $3::text)::pg_catalog.regclass`,
+      [t.schema, IDENTITY_TRIGGER, t.name],
+    );
+    const r = rows[0];
+    if (r === undefined) continue;
+    if (r.replident !== 'f') notFull.push(label(t));
+    if (r.tgenabled === null) noTrigger.push(label(t));
+    else if (r.tgenabled !== 'A') notAlways.push(`${label(t)} (${r.tgenabled === 'D' ? 'disabled' : r.tgenabled === 'O' ? 'origin only' : 'replica only'})`);
+  }
+  const n = triggerTargets(scope).length;
+  return [
+    notFull.length === 0
+      ? ok('pg.replica_identity', 'REPLICA IDENTITY FULL', `${n} table(s) and partitions log full before-images`)
+      : fail('pg.replica_identity', 'REPLICA IDENTITY FULL', `not FULL: ${notFull.join(', ')}`, 'ALTER TABLE ... REPLICA IDENTITY FULL on each, or ' + SETUP_FIX),
+    noTrigger.length === 0 && notAlways.length === 0
+      ? ok('pg.identity_triggers', 'Identity triggers present and ENABLE ALWAYS', `${n} table(s) and partitions`)
+      : fail(
+          'pg.identity_triggers',
+          'Identity triggers present and ENABLE ALWAYS',
+          [noTrigger.length > 0 ? `missing on: ${noTrigger.join(', ')}` : '', notAlways.length > 0 ? `not ENABLE ALWAYS: ${notAlways.join(', ')}` : ''].filter(Boolean).join('; '),
+          `ALTER TABLE ... ENABLE ALWAYS TRIGGER ${IDENTITY_TRIGGER} where disabled, or ${SETUP_FIX}; changes meanwhile arrive unattributed (alerts)`,
+        ),
+  ];
+};
+
+function label(t: TableName): string {
+  return qualified(t);
+}
+
+const emitter: Check = async (client, config) => {
+  const out: Finding[] = [];
+  const { rows } = await client.query<{ owner: string; secdef: boolean; public_exec: boolean }>(
+    `SELECT pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
+            pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = $1 AND p.proname = 'emit_identity'`,
+    [config.schema_name],
+  );
+  const f = rows[0];
+  if (f === undefined) out.push(fail('pg.emitter', 'Identity emitter function', `${config.schema_name}.emit_identity() does not exist`, SETUP_FIX));
+  else if (!f.secdef || f.owner !== config.emitter_role) out.push(fail('pg.emitter', 'Identity emitter function', `owner ${f.owner}, security definer ${f.secdef}`, `it must be SECURITY DEFINER owned by ${config.emitter_role}: ${SETUP_FIX}`));
+  else out.push(ok('pg.emitter', 'Identity emitter function', `SECURITY DEFINER, owned by ${f.owner}`));
+  const open = await client.query<{ sig: string }>(
+    `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS sig FROM pg_catalog.pg_proc p
+     WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+       AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')`,
+  );
+  out.push(
+    open.rowCount === 0
+      ? ok('pg.emit_message_revoked', 'Identity messages cannot be forged', 'PUBLIC may not execute pg_logical_emit_message')
+      : fail('pg.emit_message_revoked', 'Identity messages cannot be forged', `PUBLIC may execute ${open.rows.map((r) => r.sig).join(', ')}: any role can write a fake identity`, `REVOKE EXECUTE ON FUNCTION ... FROM PUBLIC, or ${SETUP_FIX}`),
+  );
+  return out;
+};
+
+const eventTriggers: Check = async (client) => {
+  const { rows } = await client.query<{ evtname: string; evtenabled: string }>('SELECT evtname, evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)', [[DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER]]);
+  const bad = [DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER].filter((n) => {
+    const r = rows.find((x) => x.evtname === n);
+    return r === undefined || r.evtenabled === 'D';
+  });
+  return [
+    bad.length === 0
+      ? ok('pg.ddl_capture', 'DDL capture and partition coverage', `${DDL_EVENT_TRIGGER}, ${DROP_EVENT_TRIGGER} enabled`)
+      : fail('pg.ddl_capture', 'DDL capture and partition coverage', `missing or disabled: ${bad.join(', ')}`, `ALTER EVENT TRIGGER ... ENABLE, or ${SETUP_FIX}`),
+  ];
+};
+
+const transport: Check = async (client) => {
+  const { rows } = await client.query<{ ssl: boolean | null; version: string | null; local: boolean }>(
+    `SELECT s.ssl, s.version, pg_catalog.inet_client_addr() IS NULL OR pg_catalog.host(pg_catalog.inet_client_addr()) IN ('127.0.0.1', '::1') AS local
+     FROM pg_catalog.pg_stat_ssl s WHERE s.pid = pg_catalog.pg_backend_pid()`,
+  );
+  const r = rows[0];
+  if (r?.ssl === true) return [ok('pg.tls', 'Connection is encrypted (TLS)', `TLS ${r.version ?? ''}`.trim())];
+  const fix = 'enable ssl = on on the server and connect with sslmode=verify-full (hostssl lines in pg_hba.conf)';
+  return [r?.local === true ? warn('pg.tls', 'Connection is encrypted (TLS)', 'not encrypted (local connection)', fix) : fail('pg.tls', 'Connection is encrypted (TLS)', 'not encrypted: ePHI crosses the network in clear text', fix)];
+};

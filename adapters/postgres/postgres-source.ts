@@ -1,0 +1,268 @@
+/**
+ * The PostgreSQL ChangeSource: pgoutput from a logical slot, translated
+ * into SourceMessages, with acknowledgement strictly after durability.
+ *
+ * Positions: `commit.checkpoint` is the commit's end LSN. The walsender
+ * skips a transaction whose commit record starts before the start position
+ * (confirmed_flush_lsn, or the LSN in START_REPLICATION when higher), so
+ * resuming at a commit's end LSN skips exactly the transactions stored.
+ *
+ * Reconnects: on a dropped connection or server restart the source
+ * reconnects with backoff and restarts at the last commit (or idle
+ * keepalive) it handed out. A transaction cut in the middle is replayed by
+ * the server from its BEGIN; the messages the consumer already received are
+ * skipped, so the consumer sees each transaction once and whole.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { DbwitnessError } from '../../src/core/errors.js';
+import type { Source } from '../../src/core/event.js';
+import { nowMicros } from '../../src/core/ids.js';
+import type { ChangeSource, SourceMessage } from '../../src/core/ports.js';
+import { resolveSourceUrl } from '../../src/core/source-config.js';
+import type { PostgresSourceConfig } from './postgres-config.js';
+import { serverOf } from './postgres-connection.js';
+import { fatalStreamError, slotInvalidated, slotMissing } from './postgres-errors.js';
+import { FrameQueue } from './frame-queue.js';
+import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
+import type { Relation } from './pgoutput-decoder.js';
+import { PgoutputTranslator } from './pgoutput-translator.js';
+import { ReplicationConnection } from './replication-connection.js';
+import { quoteLiteral } from './sql-quote.js';
+
+export interface PostgresSourceTuning {
+  /** Frames buffered before the socket is paused (default 2000). */
+  readonly highWater?: number;
+  readonly lowWater?: number;
+  /** Interval of unsolicited status updates; must stay below wal_sender_timeout (default 10 s). */
+  readonly statusIntervalMs?: number;
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+}
+
+interface SlotRow {
+  plugin: string | null;
+  database: string | null;
+  wal_status: string | null;
+  confirmed_flush_lsn: string | null;
+  current_db: string;
+}
+
+export class PostgresChangeSource implements ChangeSource {
+  readonly source: Source;
+  readonly #config: PostgresSourceConfig;
+  readonly #log: Logger;
+  readonly #tuning: Required<PostgresSourceTuning>;
+  /** The highest LSN declared durable by `acknowledge` (or given as the start checkpoint). */
+  #durable = 0n;
+  #conn: ReplicationConnection | null = null;
+  #lookup: pg.Client | null = null;
+  #closed = false;
+
+  constructor(config: PostgresSourceConfig, logger: Logger, tuning: PostgresSourceTuning = {}) {
+    this.#config = config;
+    this.#log = logger.child({ component: 'postgres-source', source: config.id, slot: config.slot });
+    this.#tuning = {
+      highWater: tuning.highWater ?? 2000,
+      lowWater: tuning.lowWater ?? 500,
+      statusIntervalMs: tuning.statusIntervalMs ?? 10_000,
+      reconnectMinMs: tuning.reconnectMinMs ?? 250,
+      reconnectMaxMs: tuning.reconnectMaxMs ?? 15_000,
+    };
+    this.source = { id: config.id, engine: 'postgres', ...serverOf(config.url) };
+  }
+
+  async acknowledge(checkpoint: string): Promise<void> {
+    const lsn = parseLsn(checkpoint);
+    if (lsn > this.#durable) this.#durable = lsn;
+    // The pipeline calls this only after the events up to `checkpoint` are fsync'd.
+    this.#conn?.sendStatus(this.#durable);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#conn?.close();
+    this.#conn = null;
+    await this.#lookup?.end().catch(() => undefined);
+    this.#lookup = null;
+  }
+
+  async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
+    /** Where the next connection starts: the last commit end or idle position handed out. */
+    let resume = checkpoint === null ? 0n : parseLsn(checkpoint);
+    if (resume > this.#durable) this.#durable = resume;
+    /** The transaction being handed out, and how many of its messages went out. */
+    let open: { xid: string; sent: number } | null = null;
+    /** After a reconnect inside a transaction: messages of its replay still to drop. */
+    let replay: { xid: string; drop: number; first: boolean } | null = null;
+    let failures = 0;
+    let first = true;
+
+    while (!signal.aborted && !this.#closed) {
+      let conn: ReplicationConnection;
+      try {
+        conn = await ReplicationConnection.open(resolveSourceUrl(this.#config));
+      } catch (e) {
+        const fatal = fatalStreamError(e, this.#config.slot, this.#config.publication);
+        if (fatal !== null) throw fatal;
+        failures++;
+        this.#log.warn({ attempt: failures, err: errText(e) }, 'cannot connect for replication; retrying');
+        await sleep(this.#backoff(failures), signal);
+        continue;
+      }
+      this.#conn = conn;
+      const queue = new FrameQueue(this.#tuning.highWater, this.#tuning.lowWater, conn);
+      const onAbort = (): void => {
+        queue.interrupt();
+        void conn.close();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Unsolicited status updates keep wal_sender_timeout from firing while
+      // the socket is paused by backpressure; they carry the durable LSN only.
+      const timer = setInterval(() => conn.sendStatus(this.#durable), this.#tuning.statusIntervalMs);
+      const translator = new PgoutputTranslator((rel) => this.#keyColumns(rel));
+      try {
+        const slot = await this.#checkSlot(conn);
+        if (first && resume !== 0n && slot.confirmed !== null && slot.confirmed > resume) {
+          yield {
+            kind: 'alert',
+            code: 'pg_slot_ahead_of_store',
+            message: `slot "${this.#config.slot}" was confirmed up to ${formatLsn(slot.confirmed)} but the store's checkpoint is ${formatLsn(resume)}: changes in between are not in this store`,
+            position: formatLsn(slot.confirmed),
+            time: nowMicros(),
+            detail: { store_checkpoint: formatLsn(resume), slot_confirmed_flush: formatLsn(slot.confirmed) },
+          };
+        }
+        first = false;
+        this.#log.info({ start: formatLsn(resume), replaying: replay !== null }, 'starting replication');
+        conn
+          .stream(this.#config.slot, this.#config.publication, resume, {
+            data: (msg) => queue.push({ kind: 'data', msg }),
+            keepalive: (walEnd, replyRequested) => {
+              if (replyRequested) conn.sendStatus(this.#durable);
+              queue.push({ kind: 'keepalive', walEnd });
+            },
+          })
+          .then(
+            () => queue.push({ kind: 'end', error: null }),
+            (e: unknown) => queue.push({ kind: 'end', error: e }),
+          );
+        for (;;) {
+          const frame = await queue.shift(signal);
+          if (frame === null) return;
+          if (frame.kind === 'end') throw frame.error ?? new Error('the server ended the replication stream');
+          failures = 0;
+          if (frame.kind === 'keepalive') {
+            // Every frame before this keepalive has been handed out; with no
+            // transaction open, everything up to walEnd is delivered.
+            if (!translator.inTransaction && frame.walEnd > resume) {
+              resume = frame.walEnd;
+              yield { kind: 'idle', checkpoint: checkpointOf(frame.walEnd) };
+            }
+            continue;
+          }
+          for (const m of await translator.translate(frame.msg)) {
+            if (replay !== null) {
+              if (replay.first) {
+                if (m.kind !== 'begin' || m.txId !== replay.xid) {
+                  throw new DbwitnessError('E_PG_REPLAY', `after reconnecting, transaction ${replay.xid} was expected again but ${m.kind === 'begin' ? m.txId : m.kind} arrived`, 'restart dbwitness; it resumes from the last durable checkpoint');
+                }
+                replay.first = false;
+              }
+              replay.drop--;
+              if (replay.drop === 0) replay = null;
+              continue;
+            }
+            if (m.kind === 'begin') open = { xid: m.txId, sent: 0 };
+            if (open !== null) open.sent++;
+            if (m.kind === 'commit') {
+              open = null;
+              resume = parseLsn(m.checkpoint);
+            }
+            yield m;
+          }
+        }
+      } catch (e) {
+        if (signal.aborted || this.#closed) return;
+        const fatal = fatalStreamError(e, this.#config.slot, this.#config.publication);
+        if (fatal !== null) throw fatal;
+        failures++;
+        if (open !== null) replay = { xid: open.xid, drop: open.sent, first: true };
+        this.#log.warn({ attempt: failures, err: errText(e), resume: formatLsn(resume), open_tx: open?.xid ?? null }, 'replication stream lost; reconnecting');
+        await this.#lookup?.end().catch(() => undefined);
+        this.#lookup = null;
+        await sleep(this.#backoff(failures), signal);
+      } finally {
+        clearInterval(timer);
+        signal.removeEventListener('abort', onAbort);
+        await conn.close();
+        if (this.#conn === conn) this.#conn = null;
+      }
+    }
+  }
+
+  #backoff(failures: number): number {
+    const base = Math.min(this.#tuning.reconnectMaxMs, this.#tuning.reconnectMinMs * 2 ** Math.min(failures - 1, 10));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  /** The slot must exist, be a pgoutput slot of this database, and not be invalidated; run never creates one. */
+  async #checkSlot(conn: ReplicationConnection): Promise<{ confirmed: bigint | null }> {
+    // A replication connection accepts the simple query protocol only: no bind parameters.
+    const rows = await conn.query<SlotRow>(
+      `SELECT plugin, database, wal_status, confirmed_flush_lsn::text AS confirmed_flush_lsn, pg_catalog.current_database() AS current_db
+       FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(this.#config.slot)}`,
+    );
+    const slot = rows[0];
+    if (slot === undefined) throw slotMissing(this.#config.slot);
+    if (slot.wal_status === 'lost') throw slotInvalidated(this.#config.slot, 'wal_status = lost');
+    if (slot.plugin !== 'pgoutput' || slot.database !== slot.current_db) {
+      throw new DbwitnessError(
+        'E_PG_SLOT_KIND',
+        `replication slot "${this.#config.slot}" is not a pgoutput slot of database "${slot.current_db}" (plugin ${slot.plugin ?? 'none'}, database ${slot.database ?? 'none'})`,
+        'give dbwitness its own slot (--slot NAME) and create it with `dbwitness setup postgres --apply`',
+      );
+    }
+    return { confirmed: slot.confirmed_flush_lsn === null ? null : parseLsn(slot.confirmed_flush_lsn) };
+  }
+
+  /** Primary key (else replica identity index) columns, in key order, from the catalog. */
+  async #keyColumns(relation: Relation): Promise<readonly string[] | null> {
+    if (this.#lookup === null) {
+      const client = new pg.Client({ connectionString: resolveSourceUrl(this.#config), application_name: 'dbwitness' });
+      client.on('error', () => undefined);
+      await client.connect();
+      this.#lookup = client;
+    }
+    const { rows } = await this.#lookup.query<{ indexrelid: string; attname: string }>(
+      `SELECT i.indexrelid::text AS indexrelid, a.attname
+       FROM pg_catalog.pg_index i
+       CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+       WHERE i.indrelid = $1::pg_catalog.oid AND (i.indisprimary OR i.indisreplident)
+       ORDER BY i.indisprimary DESC, i.indexrelid, k.ord`,
+      [String(relation.id)],
+    );
+    const firstIndex = rows[0]?.indexrelid;
+    if (firstIndex === undefined) return null;
+    return rows.filter((r) => r.indexrelid === firstIndex).map((r) => r.attname);
+  }
+}
+
+function errText(e: unknown): string {
+  // Server and network errors name no row values; keep only the message.
+  return e instanceof Error ? e.message : String(e);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
