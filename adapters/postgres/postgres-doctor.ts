@@ -130,7 +130,8 @@ const publication: Check = async (client, config, scope) => {
     for (const t of scope.tables) {
       const r = await client.query(
         `SELECT 1 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pb ON pb.oid = pr.prpubid
-         WHERE pb.pubname = $1 AND pr.prrelid = pg_catalog.format('%I.%I', $2::text, $3::text)::pg_catalog.regclass`,
+         JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE pb.pubname = $1 AND n.nspname = $2 AND c.relname = $3`,
         [config.publication, t.schema, t.name],
       );
       if (r.rowCount === 0) missing.push(tableKey(t));
@@ -151,8 +152,9 @@ const tables: Check = async (client, _config, scope) => {
   for (const t of triggerTargets(scope)) {
     const { rows } = await client.query<{ replident: string; tgenabled: string | null }>(
       `SELECT c.relreplident AS replident, tg.tgenabled
-       FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = $2
-       WHERE c.oid = pg_catalog.format('%I.%I', $1::text, $3::text)::pg_catalog.regclass`,
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = $2
+       WHERE n.nspname = $1 AND c.relname = $3`,
       [t.schema, IDENTITY_TRIGGER, t.name],
     );
     const r = rows[0];

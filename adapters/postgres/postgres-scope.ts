@@ -42,8 +42,8 @@ export async function resolveScope(client: PgClient, config: PostgresSourceConfi
   }
   const tables: AuditedTable[] = [];
   for (const t of wanted.values()) {
-    const { rows } = await client.query<{ schema: string; name: string; kind: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind
+    const { rows } = await client.query<{ oid: string; kind: string }>(
+      `SELECT c.oid::pg_catalog.text AS oid, c.relkind AS kind
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = $1 AND c.relname = $2`,
       [t.schema, t.name],
@@ -55,12 +55,13 @@ export async function resolveScope(client: PgClient, config: PostgresSourceConfi
     if (row.kind !== 'r' && row.kind !== 'p') {
       throw usageError('E_PG_NOT_A_TABLE', `${tableKey(t)} is not a table (relkind ${row.kind})`, 'audit the underlying tables instead of views or foreign tables');
     }
+    // By oid, not by name: a name -> regclass lookup needs USAGE on the schema, which the daemon role lacks.
     const parts = await client.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name
-       FROM pg_catalog.pg_partition_tree(pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass) p
+       FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) p
        JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE p.level > 0 ORDER BY p.level, c.relname`,
-      [t.schema, t.name],
+      [row.oid],
     );
     tables.push({ ...t, partitions: parts.rows });
   }
