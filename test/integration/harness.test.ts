@@ -42,6 +42,30 @@ describe('postgres harness', () => {
   });
 });
 
+describe('postgres harness options', () => {
+  it('applies config and hba, and PostgreSQL 15 has pgaudit and wal2json', async () => {
+    await using pg = await startPostgres({
+      version: 15,
+      // Debian's 15.19+ only lets trusted libraries act as output plugins;
+      // pgoutput and test_decoding are trusted by default, wal2json is not.
+      config: { shared_preload_libraries: 'pgaudit', 'pgaudit.log': 'write', output_plugin_libraries: 'pgoutput, test_decoding, wal2json' },
+      hba: ['host all alice 127.0.0.1/32 scram-sha-256'],
+    });
+    await pg.query("create role alice login password 'right horse'");
+    const [me] = await pg.query<{ u: string }>('select current_user as u', [], { user: 'alice', password: 'right horse' });
+    expect(me?.u).toBe('alice');
+    await expect(pg.query('select 1', [], { user: 'alice', password: 'wrong' })).rejects.toThrow(/password authentication failed/);
+    await pg.query('create extension pgaudit');
+    const [setting] = await pg.query<{ v: string }>("select current_setting('pgaudit.log') as v");
+    expect(setting?.v).toBe('write');
+    await pg.query("select pg_create_logical_replication_slot('harness_w2j', 'wal2json')");
+    const [slot] = await pg.query<{ plugin: string }>("select plugin from pg_replication_slots where slot_name = 'harness_w2j'");
+    expect(slot?.plugin).toBe('wal2json');
+    expect(pg.url({ user: 'alice', password: 'p@ss/word' })).toBe(`postgres://alice:p%40ss%2Fword@127.0.0.1:${pg.port}/postgres`);
+    expect(existsSync(`${pg.clientBinDir}/pg_recvlogical`) && existsSync(`${pg.clientBinDir}/pgbench`)).toBe(true);
+  });
+});
+
 describe('mariadb harness', () => {
   it('starts with a row-based, full-image binlog and root over TCP, survives a crash, cleans up', async () => {
     const db = await startMariaDB({ database: 'clinic', config: { 'max-connections': '77' } });
