@@ -34,7 +34,16 @@ export interface MarkerNames {
   /** user@host of the locked account the triggers run as. */
   readonly definerUser: string;
   readonly definerHost: string;
+  /**
+   * SQL naming the current transaction relative to the session: MariaDB's
+   * @@SESSION.last_gtid (default). MySQL has no last_gtid; there the
+   * InnoDB transaction id serves (INNODB_TRX lookup, costlier).
+   */
+  readonly txDiscriminator?: string;
 }
+
+export const MARIADB_TX_DISCRIMINATOR = '@@SESSION.last_gtid';
+export const MYSQL_TX_DISCRIMINATOR = "IFNULL((SELECT CAST(t.trx_id AS CHAR) FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = CONNECTION_ID()), '')";
 
 export const MARK_PROCEDURE = 'mark_session';
 export const TRIGGER_PREFIX = 'dbwitness_';
@@ -62,7 +71,7 @@ SQL SECURITY DEFINER MODIFIES SQL DATA
 BEGIN
   IF @dbwitness_sid IS NULL THEN SET @dbwitness_sid = UUID(); END IF;
   INSERT INTO ${marker} (conn_id, sid, after_gtid, login, client_host, app_user, application, marked_at)
-  VALUES (CONNECTION_ID(), @dbwitness_sid, @@SESSION.last_gtid, USER(),
+  VALUES (CONNECTION_ID(), @dbwitness_sid, ${n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR}, USER(),
           (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID()),
           LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
   ON DUPLICATE KEY UPDATE sid = VALUES(sid), after_gtid = VALUES(after_gtid), login = VALUES(login),
@@ -83,7 +92,7 @@ export function triggerDdl(n: MarkerNames, database: string, table: string, op: 
   return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} TRIGGER ${quoteQualified(database, triggerName(table, op))}
 AFTER ${op.toUpperCase()} ON ${quoteQualified(database, table)} FOR EACH ROW
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM ${marker} m WHERE m.conn_id = CONNECTION_ID() AND m.sid = @dbwitness_sid AND m.after_gtid = @@SESSION.last_gtid) THEN
+  IF NOT EXISTS (SELECT 1 FROM ${marker} m WHERE m.conn_id = CONNECTION_ID() AND m.sid = @dbwitness_sid AND m.after_gtid = ${n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR}) THEN
     CALL ${quoteQualified(n.database, MARK_PROCEDURE)}();
   END IF;
 END`;

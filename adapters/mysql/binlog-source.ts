@@ -1,0 +1,243 @@
+/**
+ * The MySQL/MariaDB ChangeSource: binlog streams from a resume point,
+ * reconnecting with backoff when the server goes away.
+ *
+ * Nothing is acknowledged to the server: a binlog reader holds no position
+ * there (unlike a PostgreSQL slot), so the store's checkpoint is the only
+ * resume point, and binlog retention (doctor checks it against the outage
+ * budget) bounds how long dbwitness may be down.
+ *
+ * Reconnect inside a transaction: the new stream replays that transaction
+ * from its GTID. Its messages come out identical (the binlog is immutable
+ * and the assembler deterministic), so the ones already delivered are
+ * skipped and the consumer sees each transaction exactly once and whole.
+ */
+import type { Logger } from 'pino';
+import { DbwitnessError, isDbwitnessError, redactUrl } from '../../src/core/errors.js';
+import type { Source } from '../../src/core/event.js';
+import type { ChangeSource, SourceMessage } from '../../src/core/ports.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './binlog-checkpoint.js';
+import { assertResumable, currentPosition } from './binlog-position.js';
+import { BinlogStream } from './binlog-stream.js';
+import { auditScope, effectiveServerId, type MysqlSourceConfig } from './mysql-config.js';
+import { connect, connectionOptions, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
+import { tableKey, type KeyColumns } from './zongji-events.js';
+
+/** Errors after which retrying cannot help: access, privileges, purged binlog. */
+const FATAL_ERRNOS = new Set([1045, 1044, 1142, 1143, 1227, 1236, 1370]);
+
+export class BinlogSource implements ChangeSource {
+  readonly source: Source;
+  readonly #config: MysqlSourceConfig;
+  readonly #logger: Logger;
+  readonly #flavor: ServerFlavor;
+  #stream: BinlogStream | null = null;
+  #acked: string | null = null;
+
+  constructor(config: MysqlSourceConfig, flavor: ServerFlavor, logger: Logger) {
+    this.#config = config;
+    this.#flavor = flavor;
+    this.#logger = logger.child({ component: 'binlog-source', source: config.id });
+    const opts = connectionOptions(config);
+    const scope = auditScope(config);
+    this.source = {
+      id: config.id,
+      engine: flavor.isMariaDb ? 'mariadb' : 'mysql',
+      server: `${opts.host}:${opts.port}`,
+      database: scope.databases[0] ?? scope.tables[0]?.[0] ?? opts.database ?? '',
+    };
+  }
+
+  get lastAcknowledged(): string | null {
+    return this.#acked;
+  }
+
+  async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
+    const cfg = this.#config;
+    const keys: KeyColumns = new Map();
+    let resume: Checkpoint;
+    {
+      const ctrl = await connect(cfg);
+      try {
+        resume = checkpoint ? decodeCheckpoint(checkpoint) : await currentPosition(ctrl, this.#flavor);
+        await assertResumable(ctrl, this.#flavor, resume);
+        await loadKeys(ctrl, cfg, keys);
+      } finally {
+        await ctrl.end().catch(() => undefined);
+      }
+    }
+    // A new chain starts "now": hand the starting point over at once so it
+    // is stored, and a crash before the first change cannot skip anything.
+    if (!checkpoint) yield { kind: 'idle', checkpoint: encodeCheckpoint(resume) };
+
+    let openTx: string | null = null;
+    let deliveredInTx = 0;
+    let skip: { txId: string; count: number } | null = null;
+    let failures = 0;
+    let downSince: number | null = null;
+
+    while (!signal.aborted) {
+      const stream = this.#openStream(resume, keys);
+      try {
+        for await (const m of stream.drain(signal)) {
+          failures = 0;
+          downSince = null;
+          if (skip) {
+            if (m.kind === 'idle') continue;
+            if (m.kind === 'begin' && m.txId !== skip.txId) {
+              throw new DbwitnessError('E_MYSQL_REPLAY_MISMATCH', `after reconnecting, transaction ${m.txId} arrived where ${skip.txId} was being replayed`, 'restart dbwitness: it resumes from the stored checkpoint');
+            }
+            if (skip.count > 0) {
+              skip.count--;
+              continue;
+            }
+            skip = null;
+          }
+          if (m.kind === 'begin') {
+            openTx = m.txId;
+            deliveredInTx = 0;
+          }
+          if (m.kind === 'commit' || m.kind === 'idle') {
+            openTx = null;
+            deliveredInTx = 0;
+          } else {
+            deliveredInTx++;
+          }
+          yield m;
+        }
+        return; // aborted
+      } catch (err) {
+        if (isDbwitnessError(err)) throw err;
+        const errno = (err as { errno?: number }).errno;
+        if (errno !== undefined && FATAL_ERRNOS.has(errno)) throw await this.#fatal(err, resume);
+        resume = decodeCheckpoint(stream.checkpoint);
+        skip = openTx ? { txId: openTx, count: deliveredInTx } : null;
+        downSince ??= Date.now();
+        const code = (err as { code?: string }).code ?? 'UNKNOWN';
+        if (cfg.reconnect_timeout_ms > 0 && Date.now() - downSince > cfg.reconnect_timeout_ms) {
+          throw new DbwitnessError('E_MYSQL_UNREACHABLE', `binlog connection to ${redactUrl(cfg.url)} lost (${code}) and not back within ${cfg.reconnect_timeout_ms} ms`, 'check the server; dbwitness resumes from its checkpoint when restarted', { cause: err });
+        }
+        const delay = Math.min(cfg.max_backoff_ms, 100 * 2 ** Math.min(failures, 10));
+        failures++;
+        this.#logger.warn({ code, errno, retryInMs: delay, inTransaction: openTx !== null }, 'binlog connection lost; reconnecting');
+        await sleep(delay, signal);
+        if (signal.aborted) return;
+        try {
+          const ctrl = await connect(cfg);
+          try {
+            await assertResumable(ctrl, this.#flavor, resume);
+          } finally {
+            await ctrl.end().catch(() => undefined);
+          }
+        } catch (e) {
+          if (isDbwitnessError(e) && e.code === 'E_MYSQL_BINLOG_PURGED') throw e;
+          // Server still down: the next stream attempt fails and backs off again.
+        }
+      } finally {
+        stream.stop();
+        if (this.#stream === stream) this.#stream = null;
+      }
+    }
+  }
+
+  #openStream(resume: Checkpoint, keys: KeyColumns): BinlogStream {
+    const cfg = this.#config;
+    const scope = auditScope(cfg);
+    const include: Record<string, string[] | true> = {};
+    for (const db of scope.databases) include[db] = true;
+    for (const [db, t] of scope.tables) {
+      const cur = include[db];
+      if (cur !== true) include[db] = [...(cur ?? []), t];
+    }
+    const addTable = (db: string, t: string): void => {
+      const cur = include[db];
+      if (cur !== true) include[db] = [...(cur ?? []), t];
+    };
+    addTable(cfg.marker_database, cfg.marker_table);
+    const stream = new BinlogStream(resume, {
+      connection: connectionOptions(cfg),
+      serverId: effectiveServerId(cfg),
+      includeSchema: include,
+      heartbeatSeconds: cfg.heartbeat_seconds,
+      highWaterMark: cfg.high_water_mark,
+      keys,
+      logger: this.#logger,
+      assembler: {
+        marker: [cfg.marker_database, cfg.marker_table],
+        ddlDatabases: [...new Set([...scope.databases, ...scope.tables.map(([d]) => d), cfg.marker_database])],
+      },
+    });
+    this.#stream = stream;
+    return stream;
+  }
+
+  async #fatal(err: unknown, resume: Checkpoint): Promise<DbwitnessError> {
+    const errno = (err as { errno?: number }).errno;
+    if (errno === 1236) {
+      // The server refused the resume point: usually purged binlogs.
+      try {
+        const ctrl = await connect(this.#config);
+        try {
+          await assertResumable(ctrl, this.#flavor, resume);
+        } finally {
+          await ctrl.end().catch(() => undefined);
+        }
+      } catch (e) {
+        if (isDbwitnessError(e)) return e;
+      }
+      return new DbwitnessError('E_MYSQL_BINLOG_PURGED', `the server cannot stream from ${encodeCheckpoint(resume)}: ${(err as Error).message}`, 'the binlogs no longer reach the resume point: record the gap, raise binlog retention, and start a new chain', { exitCode: 1, cause: err });
+    }
+    return new DbwitnessError('E_MYSQL_BINLOG_ACCESS', `the binlog connection was refused (errno ${errno})`, 'grant the replication account REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or REPLICATION CLIENT (MySQL); see `dbwitness setup mysql`', { cause: err });
+  }
+
+  async acknowledge(checkpoint: string): Promise<void> {
+    // Called only after the events up to `checkpoint` are fsync'd; the
+    // server keeps no reader position, so this only records progress.
+    this.#acked = checkpoint;
+  }
+
+  async close(): Promise<void> {
+    this.#stream?.stop();
+    this.#stream = null;
+  }
+}
+
+async function loadKeys(conn: Awaited<ReturnType<typeof connect>>, cfg: MysqlSourceConfig, keys: KeyColumns): Promise<void> {
+  const scope = auditScope(cfg);
+  const dbs = [...new Set([...scope.databases, ...scope.tables.map(([d]) => d)])];
+  if (dbs.length === 0) return;
+  const r = await rows<{ s: string; t: string; c: string }>(
+    conn,
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE
+     WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+    [dbs],
+  );
+  const acc = new Map<string, string[]>();
+  for (const x of r) {
+    const k = tableKey(x.s, x.t);
+    acc.set(k, [...(acc.get(k) ?? []), x.c]);
+  }
+  for (const [k, v] of acc) if (!keys.has(k)) keys.set(k, v);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function openBinlogSource(config: MysqlSourceConfig, logger: Logger): Promise<BinlogSource> {
+  const conn = await connect(config);
+  try {
+    const flavor = await serverFlavor(conn);
+    return new BinlogSource(config, flavor, logger);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
