@@ -200,7 +200,7 @@ export class FileChain implements Chain {
     if (lines.length > 0) {
       const key = this.#s.signingKey;
       if (key !== null) {
-        const rec: HeadRecord = { '@': 'head', at: recordedAt, hash: head.hash, key_id: key.keyId, seq: head.seq, sig: signText(key.privateKey, headSigningPayload(this.source.id, head.seq, head.hash, recordedAt)) };
+        const rec: HeadRecord = { '@': 'head', at: recordedAt, hash: head.hash, key_id: key.keyId, seq: head.seq, sig: signText(key.privateKey, headSigningPayload(this.source.id, head.seq, head.hash, recordedAt, checkpoint)) };
         lines.push(canonicalJson(rec));
       }
       const seg = this.#segment ?? (await this.#createSegment());

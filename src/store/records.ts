@@ -13,7 +13,8 @@
  *                 in the same write and fsync, with the chain head it covers.
  * - `head`:       last line of every group-commit write when the store has a
  *                 signing key: an Ed25519 signature over (source, seq, hash,
- *                 at) that a reviewer can record outside the store.
+ *                 at, newest checkpoint) that a reviewer can record outside
+ *                 the store.
  */
 import type { AuditEvent, Source } from '../core/event.js';
 import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
@@ -57,9 +58,13 @@ export type StoreRecord = SegmentRecord | CheckpointRecord | HeadRecord;
 
 export type ParsedLine = { readonly kind: 'event'; readonly event: AuditEvent } | { readonly kind: 'record'; readonly record: StoreRecord };
 
-/** The bytes an `head` record's signature covers. */
-export function headSigningPayload(sourceId: string, seq: number, hash: string, at: string): string {
-  return canonicalJson({ kind: 'dbwitness-head', source: sourceId, seq, hash, at });
+/**
+ * The bytes a `head` record's signature covers. The newest checkpoint is
+ * included so that editing a checkpoint record of the unsealed segment (the
+ * resume position) breaks the next signature.
+ */
+export function headSigningPayload(sourceId: string, seq: number, hash: string, at: string, checkpoint: StoredCheckpoint | null): string {
+  return canonicalJson({ kind: 'dbwitness-head', source: sourceId, seq, hash, at, checkpoint: checkpoint === null ? null : { checkpoint: checkpoint.checkpoint, seq: checkpoint.seq } });
 }
 
 /** Plaintext of a stored line: decrypts when the line is an encrypted frame. */
