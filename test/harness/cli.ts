@@ -6,14 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
 import { killQuietly, register } from './registry.js';
 
 export { tempDir } from './temp.js';
 
-/** The repository root (test/harness/ is two levels below it). */
-export const repoRoot: string = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { repoRoot } from './paths.js';
 export const cliEntry: string = join(repoRoot, 'bin', 'dbwitness.js');
 
 export interface CliResult {

@@ -14,7 +14,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './cli.js';
+import { repoRoot } from './paths.js';
 
 export interface PgInstall {
   readonly version: number;

@@ -7,17 +7,22 @@
  * entry provides a `killSync` (signal + spawnSync where a server needs it) and
  * the dirs are removed with rmSync.
  *
- * Every harness temp dir also records its owner pid in `owner.pid`. A worker
- * killed with SIGKILL cannot run its handlers, so on load the registry reaps
- * dirs whose owner is gone (see reapOrphans).
+ * Every harness temp dir carries its owner's pid in its name
+ * (`dbwitness-harness-<pid>-...`), so dirs handed to tests stay empty. A
+ * worker killed with SIGKILL cannot run its handlers, so on load the registry
+ * reaps dirs whose owner is gone (see reapOrphans).
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const HARNESS_DIR_PREFIX = 'dbwitness-harness-';
-const OWNER_FILE = 'owner.pid';
+const HARNESS_DIR_PREFIX = 'dbwitness-harness-';
 const PIDS_FILE = 'server.pids';
+
+/** Name prefix of this process's harness temp dirs. */
+export function ownedDirPrefix(): string {
+  return `${HARNESS_DIR_PREFIX}${process.pid}-`;
+}
 
 export interface CleanupEntry {
   /** Stops the process(es) immediately. Must not throw, must not be async. */
@@ -58,11 +63,6 @@ export function rmDirSync(dir: string): void {
   }
 }
 
-/** Marks a harness temp dir with this process as its owner. */
-export function markOwner(dir: string): void {
-  writeFileSync(join(dir, OWNER_FILE), `${process.pid}\n`);
-}
-
 /** Records pids of server processes living in a harness dir, for the orphan reaper. */
 export function recordServerPid(dir: string, pid: number): void {
   writeFileSync(join(dir, PIDS_FILE), `${pid}\n`, { flag: 'a' });
@@ -98,12 +98,11 @@ export function reapOrphans(): void {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(HARNESS_DIR_PREFIX)) continue;
+    const match = /^dbwitness-harness-(\d+)-/.exec(name);
+    if (match?.[1] === undefined) continue;
+    const owner = Number.parseInt(match[1], 10);
+    if (owner === process.pid || isAlive(owner)) continue;
     const dir = join(tmpdir(), name);
-    const ownerFile = join(dir, OWNER_FILE);
-    if (!existsSync(ownerFile)) continue;
-    const owner = Number.parseInt(readFileSync(ownerFile, 'utf8'), 10);
-    if (!Number.isFinite(owner) || isAlive(owner)) continue;
     const pidsFile = join(dir, PIDS_FILE);
     if (existsSync(pidsFile)) {
       for (const line of readFileSync(pidsFile, 'utf8').split('\n')) {

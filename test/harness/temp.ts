@@ -2,7 +2,7 @@ import { chownSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { HARNESS_DIR_PREFIX, markOwner, register, rmDirSync } from './registry.js';
+import { ownedDirPrefix, register, rmDirSync } from './registry.js';
 
 export interface RunAs {
   readonly user: string;
@@ -11,8 +11,8 @@ export interface RunAs {
 }
 
 /**
- * Creates a temp dir (prefix `dbwitness-harness-<prefix>`) removed at process
- * exit, or earlier through the returned dir's registry entry.
+ * Creates an empty temp dir (`/tmp/dbwitness-harness-<pid>-<prefix>XXXXXX`),
+ * removed at process exit.
  */
 export async function tempDir(prefix = 'tmp-'): Promise<string> {
   const dir = makeHarnessDir(prefix);
@@ -22,8 +22,7 @@ export async function tempDir(prefix = 'tmp-'): Promise<string> {
 
 /** A harness temp dir not yet registered for removal (servers register it with their own cleanup). */
 export function makeHarnessDir(prefix: string, owner?: RunAs): string {
-  const dir = mkdtempSync(join(tmpdir(), `${HARNESS_DIR_PREFIX}${prefix}`));
-  markOwner(dir);
+  const dir = mkdtempSync(join(tmpdir(), `${ownedDirPrefix()}${prefix}`));
   if (owner !== undefined) chownSync(dir, owner.uid, owner.gid);
   return dir;
 }

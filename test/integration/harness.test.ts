@@ -3,7 +3,7 @@
  * with logical decoding enabled, survives a crash-restart with its data, and
  * leaves nothing behind when closed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { availablePgVersions, runCli, spawnCli, startMariaDB, startNats, startPostgres, tempDir, waitFor } from '../harness/index.js';
@@ -159,10 +159,11 @@ describe('cli, wait and temp helpers', () => {
     ).rejects.toThrow(/waiting for the marker row; last error: connection refused/);
   });
 
-  it('tempDir creates a fresh directory', async () => {
+  it('tempDir creates a fresh, empty directory', async () => {
     const a = await tempDir('x-');
     const b = await tempDir('x-');
     expect(a).not.toBe(b);
-    expect(existsSync(a) && existsSync(b)).toBe(true);
+    expect(readdirSync(a)).toEqual([]);
+    expect(existsSync(b)).toBe(true);
   });
 });
