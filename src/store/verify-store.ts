@@ -39,7 +39,7 @@ export interface StoreVerifyReport {
 }
 
 export const TAIL_LIMIT_NOTE =
-  'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record each head below (seq and hash) outside the store and compare it on the next verify.';
+  'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record the head verify prints for each source (seq and hash) outside the store and compare it on the next verify.';
 
 export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promise<StoreVerifyReport> {
   const started = process.hrtime.bigint();

@@ -1,11 +1,60 @@
+/**
+ * `dbwitness verify DIR`: offline check of every chain and seal.
+ * Exit 0 intact, 1 tampered, 2 usage or environment error.
+ */
 import type { Command } from 'commander';
+import { usageError } from '../../core/errors.js';
+import { loadEncryptionKey } from '../../store/encryption.js';
+import { verifyStore } from '../../store/verify-store.js';
+import { formatVerifyReport, verifyReportJson } from '../../store/verify-format.js';
+import { progressMeter } from '../../store/verify-progress.js';
+
+interface VerifyFlags {
+  publicKey?: string;
+  json?: boolean;
+  encryptionKeyFile?: string;
+  maxIssues?: string;
+  progress?: boolean;
+}
 
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('(not yet implemented)')
-    .action(() => {
-      process.stderr.write('dbwitness verify: not yet implemented\n');
-      process.exitCode = 2;
+    .description('Check every hash chain and seal of a store, offline; exit 1 on any modification, deletion, insertion, reordering or truncation')
+    .argument('<dir>', 'store directory')
+    .option('--public-key <file>', 'trusted Ed25519 public key (PEM); default: the copy stored with the data, with a warning')
+    .option('--encryption-key-file <file>', 'AES-256 key of an encrypted store (or set DBWITNESS_ENCRYPTION_KEY)')
+    .option('--json', 'machine-readable report on stdout')
+    .option('--max-issues <n>', 'problems listed per source (all are counted)', '20')
+    .option('--no-progress', 'no progress bar on a terminal')
+    .addHelpText(
+      'after',
+      `
+What verify proves: every event line is unchanged and in place (hash chain),
+every sealed segment is complete and unchanged (signed digest), and signed
+heads match the chain. What it cannot prove from the files alone: that
+events were not cut from the end of the newest, unsealed segment. Record the
+head it prints (seq and hash) outside the store and compare next time.
+
+Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
+    )
+    .action(async (dir: string, flags: VerifyFlags) => {
+      const maxIssues = Number(flags.maxIssues ?? '20');
+      if (!Number.isInteger(maxIssues) || maxIssues < 1) throw usageError('E_VERIFY_MAX_ISSUES', `--max-issues must be a positive integer, got ${flags.maxIssues}`, 'pass e.g. --max-issues 50');
+      const encryptionKey = await loadEncryptionKey(flags.encryptionKeyFile);
+      const meter = flags.progress !== false && process.stderr.isTTY === true && flags.json !== true ? progressMeter(process.stderr) : null;
+      let report;
+      try {
+        report = await verifyStore(dir, {
+          maxIssues,
+          ...(flags.publicKey === undefined ? {} : { publicKeyFile: flags.publicKey }),
+          ...(encryptionKey === undefined ? {} : { encryptionKey }),
+          ...(meter === null ? {} : { onTotal: meter.total, onBytes: meter.add }),
+        });
+      } finally {
+        meter?.done();
+      }
+      process.stdout.write(flags.json === true ? JSON.stringify(verifyReportJson(report), null, 2) + '\n' : formatVerifyReport(report));
+      process.exitCode = report.ok ? 0 : 1;
     });
 }
