@@ -25,6 +25,14 @@ interface WireConnection {
   stream: { pause(): void; resume(): void; isPaused?(): boolean };
 }
 
+/**
+ * pgoutput renders values with the walsender session's output functions, so
+ * these settings fix the text form whatever the server's defaults are:
+ * timestamptz in UTC, ISO dates, PostgreSQL interval style, and the shortest
+ * float text that reads back exactly (extra_float_digits >= 1, PG12+).
+ */
+const OUTPUT_SETTINGS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=1';
+
 export interface StreamHandlers {
   /** Called synchronously, in stream order, for every XLogData frame. */
   data(msg: PgoutputMessage): void;
@@ -43,7 +51,7 @@ export class ReplicationConnection {
   }
 
   static async open(connectionString: string): Promise<ReplicationConnection> {
-    const client = new pg.Client({ connectionString, replication: 'database', application_name: 'dbwitness' } as pg.ClientConfig);
+    const client = new pg.Client({ connectionString, replication: 'database', application_name: 'dbwitness', options: OUTPUT_SETTINGS } as pg.ClientConfig);
     const conn = new ReplicationConnection(client);
     client.on('error', (e: Error) => {
       conn.#error ??= e;
