@@ -1,11 +1,189 @@
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { validate } from '../../config/load-config.js';
+import { usageError } from '../../core/errors.js';
+import { defaultIndexPath, indexStatus, IndexReader, updateIndex } from '../../index/index.js';
+import { progressLine } from '../../index/progress.js';
+import {
+  afterHoursReport,
+  bulkReport,
+  ddlReport,
+  parseRange,
+  patientReport,
+  renderReport,
+  REPORT_FORMATS,
+  ReportsConfig,
+  summaryReport,
+  unattributedReport,
+  userReport,
+  WEEKDAYS,
+  ZoneClock,
+  type Report,
+  type ReportContext,
+  type ReportFormat,
+} from '../../report/index.js';
+import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
+import { resolveEncryptionKey, resolveStoreDir, type IndexFlags } from './reindex.js';
+
+const KINDS = ['patient', 'user', 'after-hours', 'bulk', 'unattributed', 'ddl', 'summary'] as const;
+type Kind = (typeof KINDS)[number];
+
+interface ReportFlags extends GlobalFlags, IndexFlags {
+  from?: string;
+  to?: string;
+  format: string;
+  output?: string;
+  timeZone?: string;
+  workingHours?: string;
+  workingDays?: string;
+  bulkPatients?: string;
+  bulkRows?: string;
+  update: boolean;
+}
 
 export function registerReport(program: Command): void {
-  program
+  const cmd = program
     .command('report')
-    .description('(not yet implemented)')
-    .action(() => {
-      process.stderr.write('dbwitness report: not yet implemented\n');
-      process.exitCode = 2;
-    });
+    .argument('<kind>', KINDS.join('|'))
+    .argument('[subject]', 'the patient id (patient) or user name (user)')
+    .description('reviewer reports: per patient, per user, after hours, bulk access, unattributed changes, DDL, summary')
+    .addHelpText(
+      'after',
+      `
+Reports read the query index (DIR/index.sqlite), catching it up with the
+store first (--no-update skips that). The index holds no row values, only
+who, when, where, what table and which columns.
+
+  patient ID     every access to and change of one patient's records
+  user NAME      one account's activity (DB user or application user)
+  after-hours    activity outside working hours (reports.working_hours, reports.time_zone)
+  bulk           transactions or sessions touching more than N patients or rows
+  unattributed   changes without a session identity, source alerts, unresolved patient ids
+  ddl            schema changes
+  summary        counts per source, action and user
+
+--from/--to take YYYY-MM-DD (a day in the report time zone; --to includes it),
+YYYY-MM-DDTHH:MM (local) or an instant with Z or an offset.
+
+Examples:
+  dbwitness report patient 1042 --store /var/lib/dbwitness --from 2026-01-01 --format html -o patient-1042.html
+  dbwitness report after-hours --config /etc/dbwitness/dbwitness.yaml --time-zone America/New_York --from 2026-11-01
+  dbwitness report bulk --store /var/lib/dbwitness --bulk-patients 50 --format csv`,
+    )
+    .option('--store <dir>', 'store directory (or store.dir in the config file)')
+    .option('--index <file>', 'index file (default: STORE/index.sqlite)')
+    .option('--encryption-key-file <file>', 'AES-256 key of an encrypted store; or set DBWITNESS_ENCRYPTION_KEY')
+    .option('--from <time>', 'start of the period (inclusive)')
+    .option('--to <time>', 'end of the period (exclusive; a date-only value includes that day)')
+    .option('--format <format>', REPORT_FORMATS.join('|'), 'table')
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--time-zone <zone>', 'IANA time zone for working hours and dates (default reports.time_zone or UTC)')
+    .option('--working-hours <HH:MM-HH:MM>', 'working hours for after-hours (default 07:00-19:00)')
+    .option('--working-days <days>', `working days, comma-separated (${WEEKDAYS.join(',')}; default mon-fri)`)
+    .option('--bulk-patients <n>', 'bulk: list transactions/sessions touching more than n patients (default 20)')
+    .option('--bulk-rows <n>', 'bulk: ... or more than n rows (default 1000)')
+    .option('--no-update', 'use the index as it is, without catching up with the store');
+  addGlobalOptions(cmd);
+  cmd.action(async (kindArg: string, subject: string | undefined, flags: ReportFlags) => {
+    const kind = parseKind(kindArg, subject);
+    const format = parseFormat(flags.format);
+    const { config } = await loadContext(flags);
+    const reports = reportsConfig(flags, config.reports);
+    const storeDir = resolveStoreDir(flags.store, config);
+    const encryptionKey = await resolveEncryptionKey(flags, config);
+    const indexPath = flags.index ?? defaultIndexPath(storeDir);
+    const clock = new ZoneClock(reports.time_zone);
+    const range = parseRange(flags.from, flags.to, clock);
+    const staleNote: string[] = [];
+    if (flags.update) {
+      const progress = progressLine('updating the index');
+      try {
+        await updateIndex(storeDir, { indexPath, encryptionKey, onProgress: progress.onProgress });
+      } finally {
+        progress.done();
+      }
+    } else if (!(await indexStatus(storeDir, indexPath)).current) {
+      staleNote.push('The index is behind the store (run without --no-update, or `dbwitness reindex`): the newest events may be missing from this report.');
+    }
+    const reader = IndexReader.open(indexPath, storeDir, encryptionKey);
+    let report: Report;
+    try {
+      const ctx: ReportContext = { reader, range, clock, config: reports, storeDir };
+      report = build(kind, subject, ctx);
+    } finally {
+      reader.close();
+    }
+    if (staleNote.length > 0) report = { ...report, notes: [...report.notes, ...staleNote] };
+    const text = renderReport(report, format);
+    if (flags.output) await writeFile(flags.output, text, { mode: 0o600 });
+    else process.stdout.write(text);
+  });
+}
+
+function build(kind: Kind, subject: string | undefined, ctx: ReportContext): Report {
+  switch (kind) {
+    case 'patient':
+      return patientReport(ctx, subject!);
+    case 'user':
+      return userReport(ctx, subject!);
+    case 'after-hours':
+      return afterHoursReport(ctx);
+    case 'bulk':
+      return bulkReport(ctx, ctx.config.bulk);
+    case 'unattributed':
+      return unattributedReport(ctx);
+    case 'ddl':
+      return ddlReport(ctx);
+    case 'summary':
+      // Chain verification belongs to `dbwitness verify`; the summary says so in a note.
+      return summaryReport(ctx, null);
+  }
+}
+
+function parseKind(kind: string, subject: string | undefined): Kind {
+  if (!(KINDS as readonly string[]).includes(kind)) {
+    throw usageError('E_REPORT_KIND', `unknown report "${kind}"`, `use one of: ${KINDS.join(', ')}`);
+  }
+  if ((kind === 'patient' || kind === 'user') && (subject === undefined || subject === '')) {
+    throw usageError('E_REPORT_SUBJECT', `report ${kind} needs a ${kind === 'patient' ? 'patient id' : 'user name'}`, `run \`dbwitness report ${kind} ${kind === 'patient' ? 'ID' : 'NAME'}\``);
+  }
+  if (kind !== 'patient' && kind !== 'user' && subject !== undefined) {
+    throw usageError('E_REPORT_SUBJECT', `report ${kind} takes no argument (got "${subject}")`, 'remove it, or use --from/--to to narrow the report');
+  }
+  return kind as Kind;
+}
+
+function parseFormat(format: string): ReportFormat {
+  if (!(REPORT_FORMATS as readonly string[]).includes(format)) {
+    throw usageError('E_REPORT_FORMAT', `unknown format "${format}"`, `use one of: ${REPORT_FORMATS.join(', ')}`);
+  }
+  return format as ReportFormat;
+}
+
+function positiveInt(value: string, flag: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw usageError('E_REPORT_NUMBER', `${flag} "${value}" is not a positive whole number`, `pass e.g. ${flag} 20`);
+  return Number(value);
+}
+
+/** The config file's `reports` section with flags applied over it. */
+function reportsConfig(flags: ReportFlags, section: unknown): ReportsConfig {
+  const base = validate(ReportsConfig, section ?? {}, 'config: reports');
+  const wh = { ...base.working_hours };
+  if (flags.workingHours !== undefined) {
+    const m = /^(\d{2}:\d{2})-(\d{2}:\d{2})$/.exec(flags.workingHours);
+    if (!m) throw usageError('E_REPORT_HOURS', `--working-hours "${flags.workingHours}" is not HH:MM-HH:MM`, 'pass e.g. --working-hours 07:00-19:00');
+    wh.start = m[1]!;
+    wh.end = m[2]!;
+  }
+  if (flags.workingDays !== undefined) wh.days = flags.workingDays.split(',').map((d) => d.trim().toLowerCase()) as typeof wh.days;
+  const merged = {
+    time_zone: flags.timeZone ?? base.time_zone,
+    working_hours: wh,
+    bulk: {
+      patients: flags.bulkPatients !== undefined ? positiveInt(flags.bulkPatients, '--bulk-patients') : base.bulk.patients,
+      rows: flags.bulkRows !== undefined ? positiveInt(flags.bulkRows, '--bulk-rows') : base.bulk.rows,
+    },
+  };
+  // Validate again: flag values get the same checks (HH:MM, weekday names) as the file.
+  return validate(ReportsConfig, merged, 'report options');
 }
