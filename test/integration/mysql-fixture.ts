@@ -4,6 +4,7 @@
  * SQL as an account from a chosen 127.0.0.x address and collect source
  * messages until a barrier condition holds.
  */
+import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { startMariaDB, waitFor, type MariaDbServer } from '../harness/index.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -37,15 +38,19 @@ export async function applySetup(config: MysqlSourceConfig): Promise<void> {
 }
 
 /** Runs statements in one transaction as `user`, connecting from `localAddress` (127.0.0.x). */
-export async function execAs(db: MariaDbServer, user: string, statements: readonly string[], opts: { localAddress?: string; appUser?: string } = {}): Promise<number> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user, password: `${user}-pw`, localAddress: opts.localAddress ?? '127.0.0.1' });
+export async function execAs(db: MariaDbServer, user: string, statements: readonly string[], opts: { localAddress?: string; appUser?: string; rollback?: boolean } = {}): Promise<{ connId: number; localPort: number }> {
+  // mysql2 stores `localAddress` but does not pass it to net.connect, so
+  // the socket is made here, bound to the chosen loopback address.
+  const stream = net.connect({ host: '127.0.0.1', port: db.port, localAddress: opts.localAddress ?? '127.0.0.1' });
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user, password: `${user}-pw`, stream });
   try {
     if (opts.appUser !== undefined) await conn.query('SET @dbwitness_app_user = ?', [opts.appUser]);
     await conn.beginTransaction();
     for (const s of statements) await conn.query(s);
-    await conn.commit();
+    if (opts.rollback) await conn.rollback();
+    else await conn.commit();
     const [r] = await conn.query('SELECT CONNECTION_ID() AS id');
-    return Number((r as Array<{ id: number }>)[0]!.id);
+    return { connId: Number((r as Array<{ id: number }>)[0]!.id), localPort: stream.localPort! };
   } finally {
     await conn.end();
   }

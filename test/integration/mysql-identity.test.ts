@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MariaDbServer } from '../harness/index.js';
+import type { SourceMessage } from '../../src/core/ports.js';
+import type { BinlogSource } from '../../adapters/mysql/binlog-source.js';
+import { applySetup, Collector, execAs, openSource, sourceConfig, startClinic, transactions } from './mysql-fixture.js';
+
+describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
+  let db: MariaDbServer;
+  let source: BinlogSource;
+  let c: Collector;
+  beforeAll(async () => {
+    db = await startClinic();
+    await applySetup(sourceConfig(db));
+    source = await openSource(sourceConfig(db));
+    c = new Collector(source, null);
+    await c.until((x) => x.messages.some((m) => m.kind === 'idle'), 'source started');
+  });
+  afterAll(async () => {
+    await c?.stop();
+    await source?.close();
+    await db?.close();
+  });
+
+  function txWith(id: string): SourceMessage[] | undefined {
+    return transactions(c.messages).find((t) => t.some((m) => m.kind === 'change' && m.change.key?.['id'] === id));
+  }
+
+  it('attributes each transaction to its account, client address and port, app user and session', async () => {
+    const a = await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (1, 'M1', 'Ann', '1980-01-02', 10.50)", "INSERT INTO clinic.encounters VALUES (1, 1, 'note', '2026-01-01 10:00:00.123456')", "UPDATE clinic.patients SET balance = 11.25 WHERE id = 1"], { localAddress: '127.0.0.2', appUser: 'dr.alice' });
+    const b = await execAs(db, 'bob', ["INSERT INTO clinic.patients VALUES (2, 'M2', 'Ben', NULL, NULL)"], { localAddress: '127.0.0.3' });
+    const ta = await c.until(() => txWith('1'), 'alice transaction');
+    const tb = await c.until(() => txWith('2'), 'bob transaction');
+
+    const ids = ta.filter((m) => m.kind === 'identity');
+    expect(ids).toHaveLength(1); // once per transaction, though three rows in two tables fired triggers
+    expect(ta[1]?.kind).toBe('identity'); // before every change of the transaction
+    expect(ids[0]).toMatchObject({ identity: { db_user: 'alice', client_addr: '127.0.0.2', client_port: a.localPort, app_user: 'dr.alice', session_id: String(a.connId) } });
+    expect(ta.filter((m) => m.kind === 'change')).toHaveLength(3);
+    // The marker row itself never reaches the trail.
+    expect(c.changes().some((ch) => ch.table === 'session_marker')).toBe(false);
+    expect(tb.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob', client_addr: '127.0.0.3', client_port: b.localPort, app_user: null, session_id: String(b.connId) } });
+
+    // The statement text is the user's, not the trigger's.
+    const ins = ta.find((m) => m.kind === 'change' && m.change.table === 'patients' && m.change.action === 'insert');
+    expect(ins).toMatchObject({ change: { statement: "INSERT INTO clinic.patients VALUES (1, 'M1', 'Ann', '1980-01-02', 10.50)" } });
+    const upd = ta.find((m) => m.kind === 'change' && m.change.action === 'update');
+    expect(upd).toMatchObject({ change: { columns: ['balance'], before: { balance: '10.50' }, after: { balance: '11.25' }, key: { id: '1' } } });
+  });
+
+  it('marks again after a rollback, and every transaction of a session separately', async () => {
+    await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (3, 'M3', 'Cy', NULL, NULL)"], { rollback: true });
+    await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (4, 'M4', 'Di', NULL, NULL)", "DELETE FROM clinic.patients WHERE id = 2"]);
+    const t = await c.until(() => txWith('4'), 'transaction after rollback');
+    expect(t.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'alice' } });
+    expect(txWith('3')).toBeUndefined(); // rolled back: never delivered
+    const del = t.find((m) => m.kind === 'change' && m.change.action === 'delete');
+    expect(del).toMatchObject({ change: { key: { id: '2' }, before: { id: '2', mrn: 'M2' }, after: null } });
+  });
+
+  it('delivers changes without identity when the triggers were dropped (evasion), and DDL as its own event', async () => {
+    const trig = await db.query<{ n: string }>("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_TABLE = 'patients'");
+    for (const t of trig) await db.query(`DROP TRIGGER clinic.\`${t.n}\``);
+    await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (5, 'M5', 'Ed', NULL, NULL)"]);
+    const t = await c.until(() => txWith('5'), 'unattributed transaction');
+    expect(t.some((m) => m.kind === 'identity')).toBe(false);
+    const ddl = await c.until(() => c.changes().filter((ch) => ch.action === 'ddl' && /DROP TRIGGER/i.test(ch.statement ?? '')), 'drop trigger ddl');
+    expect(ddl).toHaveLength(3);
+    await applySetup(sourceConfig(db));
+    await execAs(db, 'bob', ["INSERT INTO clinic.patients VALUES (6, 'M6', 'Flo', NULL, NULL)"]);
+    const t6 = await c.until(() => txWith('6'), 'attributed again');
+    expect(t6.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob' } });
+  });
+
+  it('commits carry GTID positions, advancing checkpoints and second-precision commit times', async () => {
+    const commits = c.commits();
+    expect(commits.length).toBeGreaterThan(3);
+    for (const m of commits) {
+      expect(m.position).toMatch(/^0-\d+-\d+$/);
+      expect(m.checkpoint).toBe(`mariadb-gtid:${m.position}`);
+      expect(m.commitTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$/);
+    }
+    const seqs = commits.map((m) => BigInt(m.position.split('-')[2]!));
+    expect([...seqs].sort((a, b) => (a < b ? -1 : 1))).toEqual(seqs);
+  });
+});
