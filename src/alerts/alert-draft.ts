@@ -1,0 +1,54 @@
+/**
+ * Alert events raised by the daemon's rules. The id is derived from the
+ * triggering event's id (itself derived from the source position), so a
+ * replay after a crash rebuilds the same alert and the store drops it like
+ * the replayed change.
+ */
+import { createHash } from 'node:crypto';
+import type { Detail, DraftEvent, Source } from '../core/event.js';
+import { UNATTRIBUTED_ACTOR } from '../core/event.js';
+
+export function alertIdFor(triggerId: string, code: string, scope = ''): string {
+  return createHash('sha256').update(`${triggerId}\u0000alert\u0000${code}\u0000${scope}`).digest('hex').slice(0, 32);
+}
+
+/** An alert about `trigger`: same time, position and actor; no row values. */
+export function alertFromTrigger(trigger: DraftEvent, code: string, message: string, extra: Detail = {}, scope = ''): DraftEvent {
+  const object = trigger.object === null ? null : { schema: trigger.object.schema, table: trigger.object.table, key: null };
+  return {
+    v: 1,
+    id: alertIdFor(trigger.id, code, scope),
+    time: trigger.time,
+    source: trigger.source,
+    position: trigger.position,
+    tx: null,
+    actor: trigger.actor,
+    action: 'alert',
+    outcome: 'failure',
+    object,
+    subject: null,
+    changes: null,
+    statement: null,
+    detail: { ...extra, code, message, trigger_id: trigger.id, trigger_action: trigger.action },
+  };
+}
+
+/** An alert about the source itself (lag, silence): no triggering event. */
+export function sourceAlert(source: Source, position: string, time: string, code: string, message: string, scope: string, extra: Detail = {}): DraftEvent {
+  return {
+    v: 1,
+    id: alertIdFor(`${source.id}\u0000${position}`, code, scope),
+    time,
+    source,
+    position,
+    tx: null,
+    actor: UNATTRIBUTED_ACTOR,
+    action: 'alert',
+    outcome: 'failure',
+    object: null,
+    subject: null,
+    changes: null,
+    statement: null,
+    detail: { ...extra, code, message },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Wraps the `AuditStore` handed to the supervisor. Every chain it opens:
+ * - runs the alert rules over each append's drafts and stores the alerts in
+ *   the same append (same fsync, before the checkpoint is acknowledged);
+ * - times each append (queueing + write + fdatasync) for the metrics;
+ * - is registered with the monitor, for anchors, head metrics and the
+ *   periodic rules that append source-level alerts.
+ *
+ * Placement of rule alerts: after the drafts when the append carries a
+ * checkpoint (they are covered by it, like the events); before them in a
+ * checkpoint-less part of a large transaction, so that the chain's `tail`
+ * still names the transaction's last stored change after a crash.
+ */
+import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
+import type { AuditStore, Chain } from '../core/ports.js';
+import type { AlertRules } from '../alerts/alert-rules.js';
+import type { SourceMonitor } from './source-monitor.js';
+
+export interface AppendTimer {
+  observeAppend(sourceId: string, seconds: number): void;
+}
+
+export interface FileChainStats {
+  readonly fsyncs: number;
+  readonly bytes: number;
+  readonly events: number;
+}
+
+export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: AlertRules | null; timer: AppendTimer | null }): AuditStore {
+  return {
+    openChain: async (source: Source) => {
+      const chain = await store.openChain(source);
+      const observed = new ObservedChain(chain, opts.rules, opts.timer);
+      opts.monitor.get(source.id).chain = observed;
+      return observed;
+    },
+    close: () => store.close(),
+  };
+}
+
+export class ObservedChain implements Chain {
+  readonly #inner: Chain;
+  readonly #rules: AlertRules | null;
+  readonly #timer: AppendTimer | null;
+
+  constructor(inner: Chain, rules: AlertRules | null, timer: AppendTimer | null) {
+    this.#inner = inner;
+    this.#rules = rules;
+    this.#timer = timer;
+  }
+
+  get source(): Source {
+    return this.#inner.source;
+  }
+
+  /** Write counters of the underlying file chain, when it has them. */
+  get writeStats(): FileChainStats | null {
+    const s = (this.#inner as { stats?: FileChainStats }).stats;
+    return s !== undefined && typeof s.fsyncs === 'number' ? s : null;
+  }
+
+  head() {
+    return this.#inner.head();
+  }
+  checkpoint() {
+    return this.#inner.checkpoint();
+  }
+  tail() {
+    return this.#inner.tail();
+  }
+
+  async append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
+    const alerts = this.#rules === null || drafts.length === 0 ? [] : this.#rules.evaluate(drafts);
+    const all = alerts.length === 0 ? drafts : checkpoint === undefined ? [...alerts, ...drafts] : [...drafts, ...alerts];
+    const started = process.hrtime.bigint();
+    const stored = checkpoint === undefined ? await this.#inner.append(all) : await this.#inner.append(all, checkpoint);
+    this.#timer?.observeAppend(this.source.id, Number(process.hrtime.bigint() - started) / 1e9);
+    return stored;
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}

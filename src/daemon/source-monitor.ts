@@ -1,0 +1,97 @@
+/**
+ * What the daemon knows about each source at run time: its state, when it
+ * last showed progress, its newest durable event, its chain, and its
+ * optional capabilities. Filled by the observing wrappers
+ * (observed-adapter.ts, observed-store.ts) and the supervisor's hooks; read
+ * by metrics, /readyz, periodic alert rules and anchors.
+ */
+import type { Chain } from '../core/ports.js';
+import type { SourceState } from './supervisor.js';
+import type { HeartbeatCapable, LagCapable, SourceLag } from './source-capabilities.js';
+
+export interface SourceRuntime {
+  readonly id: string;
+  state: SourceState;
+  lastError: { code: string; message: string } | null;
+  /** Times the source was (re)opened after the first attempt. */
+  reconnects: number;
+  attempts: number;
+  /** Wall-clock ms of the last message from the source (any kind, keepalive idle included). */
+  lastMessageAt: number;
+  /** Wall-clock ms of the last acknowledgement sent to the server. */
+  lastAckAt: number;
+  lastCheckpoint: string | null;
+  /** Set when the source reported it has nothing more to send (idle); cleared by the next transaction. */
+  caughtUp: boolean;
+  /** Commit time (ms) and position of the newest durable event. */
+  lastEventTimeMs: number | null;
+  lastPosition: string | null;
+  /** recorded_at - time of the newest durable event, in seconds. */
+  captureDelaySeconds: number | null;
+  chain: Chain | null;
+  lag: LagCapable | null;
+  heartbeat: HeartbeatCapable | null;
+  lastLag: SourceLag | null;
+}
+
+export class SourceMonitor {
+  readonly #sources = new Map<string, SourceRuntime>();
+  readonly startedAt = Date.now();
+
+  get(id: string): SourceRuntime {
+    let s = this.#sources.get(id);
+    if (s === undefined) {
+      s = {
+        id,
+        state: 'starting',
+        lastError: null,
+        reconnects: 0,
+        attempts: 0,
+        lastMessageAt: 0,
+        lastAckAt: 0,
+        lastCheckpoint: null,
+        caughtUp: false,
+        lastEventTimeMs: null,
+        lastPosition: null,
+        captureDelaySeconds: null,
+        chain: null,
+        lag: null,
+        heartbeat: null,
+        lastLag: null,
+      };
+      this.#sources.set(id, s);
+    }
+    return s;
+  }
+
+  has(id: string): boolean {
+    return this.#sources.has(id);
+  }
+
+  all(): SourceRuntime[] {
+    return [...this.#sources.values()];
+  }
+
+  /** Forgets a source removed from the configuration (it stopped). */
+  remove(id: string): void {
+    this.#sources.delete(id);
+  }
+
+  /** The last time the source showed any progress. */
+  lastProgressAt(s: SourceRuntime): number {
+    return Math.max(s.lastMessageAt, s.lastAckAt);
+  }
+
+  /**
+   * Replication lag in seconds: from the adapter when it can tell; otherwise
+   * 0 while the source reports it is caught up (an idle message arrived after
+   * the newest transaction), else now - commit time of the newest durable
+   * event (the age of what we last stored while more is coming).
+   */
+  lagSeconds(s: SourceRuntime, now = Date.now()): number | null {
+    if (s.lastLag?.seconds !== null && s.lastLag?.seconds !== undefined) return s.lastLag.seconds;
+    if (s.caughtUp) return 0;
+    if (s.lastEventTimeMs === null) return null;
+    return Math.max(0, (now - s.lastEventTimeMs) / 1000);
+  }
+}
