@@ -106,7 +106,7 @@ class PrivateMariaDb implements MariaDbServer {
     this.socket = join(this.#base, 'mysqld.sock');
     this.errorLog = join(this.logDir, 'error.log');
     // Distinct per server so two test servers can replicate or be told apart.
-    this.serverId = 1 + Math.floor(Math.random() * 2 ** 31 - 2);
+    this.serverId = 1 + Math.floor(Math.random() * (2 ** 31 - 2));
     this.#unregister = register({ killSync: () => killQuietly(this.#child?.pid, 'SIGKILL'), dirs: [this.#base] });
   }
 

@@ -180,6 +180,7 @@ class PrivatePostgres implements PgServer {
 
   async start(): Promise<void> {
     this.#assertOpen();
+    if (this.#postmasterPid() !== undefined) return;
     const result = await this.#tool('pg_ctl', ['start', '-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60']);
     if (result.code !== 0) {
       const log = this.#logTail();

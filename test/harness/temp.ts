@@ -1,8 +1,8 @@
 import { chownSync, mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ownedDirPrefix, register, rmDirSync } from './registry.js';
+import { ownedDirPrefix, register } from './registry.js';
 
 export interface RunAs {
   readonly user: string;
@@ -34,10 +34,6 @@ export function makeSubdir(parent: string, name: string, owner?: RunAs): string 
   return dir;
 }
 
-export function removeDir(dir: string): void {
-  rmDirSync(dir);
-}
-
 /**
  * The unprivileged account to run a server as when the tests run as root
  * (PostgreSQL refuses to start as root; MariaDB wants --user). Returns
@@ -60,8 +56,4 @@ function lookupUser(user: string): RunAs | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function currentUserName(): string {
-  return userInfo().username;
 }
