@@ -1,0 +1,150 @@
+/**
+ * A ChangeSource over a server log: each relevant record becomes a
+ * one-record transaction (begin, identity, change, commit) whose commit
+ * carries the record's cursor as checkpoint. Records that are irrelevant or
+ * unreadable advance the checkpoint through `idle`, so a restart never
+ * re-reads them and never skips a record that produced an event.
+ *
+ * Log lines are untrusted input (any client can put quotes, newlines or
+ * megabytes into a statement): an unreadable record is counted by reason,
+ * reported as a count (never its content, which can hold PHI) in a warn log
+ * and in a `log_records_rejected` alert, and never stops the source.
+ */
+import type { Logger } from 'pino';
+import type { Source } from '../../../src/core/event.js';
+import type { ChangeSource, RowChange, SessionIdentity, SourceMessage } from '../../../src/core/ports.js';
+import { nowMicros } from '../../../src/core/ids.js';
+import { decodeCursor, encodeCursor } from './log-cursor.js';
+import { tailLog, type TailOptions } from './log-tailer.js';
+
+export type LogInterpretation =
+  | { readonly kind: 'event'; readonly time: string; readonly identity: SessionIdentity; readonly change: RowChange }
+  | { readonly kind: 'skip' }
+  | { readonly kind: 'bad'; readonly reason: string };
+
+export type Interpreter = (record: Buffer) => LogInterpretation;
+
+export interface LogSourceOptions {
+  readonly source: Source;
+  readonly tail: TailOptions;
+  /** Builds a fresh interpreter per `messages()` call (interpreters may keep per-connection state). */
+  readonly interpreter: () => Interpreter;
+  readonly logger: Logger;
+  /** Rejected records are reported at most this often while records keep arriving (ms). */
+  readonly reportEveryMs?: number;
+}
+
+export interface RejectionStats {
+  total: number;
+  byReason: Record<string, number>;
+}
+
+export class LogChangeSource implements ChangeSource {
+  readonly source: Source;
+  readonly #o: LogSourceOptions;
+  readonly #log: Logger;
+  readonly rejected: RejectionStats = { total: 0, byReason: {} };
+  #lastAck: string | null = null;
+
+  constructor(options: LogSourceOptions) {
+    this.#o = options;
+    this.source = options.source;
+    this.#log = options.logger.child({ component: 'log-source', source: options.source.id });
+  }
+
+  get lastAcknowledged(): string | null {
+    return this.#lastAck;
+  }
+
+  async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
+    const from = checkpoint === null ? null : decodeCursor(checkpoint);
+    const interpret = this.#o.interpreter();
+    let idle: string | null = null;
+    let unreported: RejectionStats = { total: 0, byReason: {} };
+    let lastBadPosition = '';
+    let lastReport = Date.now();
+    const reportEvery = this.#o.reportEveryMs ?? 60_000;
+    const reject = (reason: string, position: string): void => {
+      this.rejected.total++;
+      this.rejected.byReason[reason] = (this.rejected.byReason[reason] ?? 0) + 1;
+      unreported.total++;
+      unreported.byReason[reason] = (unreported.byReason[reason] ?? 0) + 1;
+      lastBadPosition = position;
+    };
+    const report = (): SourceMessage | null => {
+      if (unreported.total === 0) return null;
+      const counts = unreported;
+      unreported = { total: 0, byReason: {} };
+      lastReport = Date.now();
+      this.#log.warn({ rejected: counts.total, reasons: counts.byReason, position: lastBadPosition }, 'log records rejected');
+      const reasons = Object.entries(counts.byReason)
+        .sort()
+        .map(([r, n]) => `${r}=${n}`)
+        .join(',');
+      return {
+        kind: 'alert',
+        code: 'log_records_rejected',
+        message: `${counts.total} log record(s) could not be read as audit records and were skipped; the log may hold hostile or corrupted lines`,
+        position: lastBadPosition,
+        time: nowMicros(),
+        detail: { rejected: String(counts.total), reasons },
+      };
+    };
+    for await (const item of tailLog(this.#o.tail, from, signal)) {
+      switch (item.kind) {
+        case 'record': {
+          const position = `${item.fileName}:${item.offset}`;
+          let result: LogInterpretation;
+          try {
+            result = interpret(item.bytes);
+          } catch {
+            // An interpreter bug on one hostile line must not stop the audit trail.
+            result = { kind: 'bad', reason: 'interpreter_error' };
+          }
+          const token = encodeCursor(item.cursor);
+          if (result.kind === 'event') {
+            idle = null;
+            yield { kind: 'begin', txId: `${item.fileId}:${item.offset}` };
+            yield { kind: 'identity', identity: result.identity };
+            yield { kind: 'change', change: result.change };
+            yield { kind: 'commit', position, checkpoint: token, commitTime: result.time };
+          } else {
+            if (result.kind === 'bad') reject(result.reason, position);
+            idle = token;
+          }
+          break;
+        }
+        case 'oversized':
+        case 'partial':
+          reject(item.kind === 'oversized' ? 'record_too_long' : 'incomplete_record', `${item.fileName}:${item.offset}`);
+          idle = encodeCursor(item.cursor);
+          break;
+        case 'gap':
+          this.#log.warn({ code: item.code, file: item.fileName, offset: item.offset }, 'log gap');
+          yield { kind: 'alert', code: item.code, message: item.message, position: `${item.fileName}:${item.offset}`, time: nowMicros(), detail: { file: item.fileName, offset: String(item.offset) } };
+          break;
+        case 'caught-up': {
+          const alert = report();
+          if (alert !== null) yield alert;
+          if (idle !== null) yield { kind: 'idle', checkpoint: idle };
+          idle = null;
+          break;
+        }
+      }
+      if (unreported.total > 0 && Date.now() - lastReport >= reportEvery) {
+        const alert = report();
+        if (alert !== null) yield alert;
+      }
+    }
+    const alert = report();
+    if (alert !== null) yield alert;
+    if (idle !== null) yield { kind: 'idle', checkpoint: idle };
+  }
+
+  /** Log files belong to the server: nothing to release. Called only after the events are durable. */
+  async acknowledge(checkpoint: string): Promise<void> {
+    this.#lastAck = checkpoint;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,299 @@
+/**
+ * Follows a log across rotation and truncation, yielding complete records
+ * with the cursor just after each one.
+ *
+ * Guarantees (the reason this file exists):
+ * - A record is yielded once per cursor lineage: resuming from a record's
+ *   cursor continues with the next record, whatever happened to the files
+ *   meanwhile (rename rotation, new files, copytruncate).
+ * - Nothing is skipped silently: when bytes are unrecoverable (a file
+ *   deleted before it was read, a truncation whose copy cannot be found) a
+ *   `gap` item says so.
+ * - Memory is bounded by `chunkBytes + maxRecordBytes`.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { headOf, listLogFiles, listSiblings, readHead, type LogFile, type LogFileSpec } from './log-file-set.js';
+import { HEAD_BYTES, type LogCursor } from './log-cursor.js';
+import { frameRecords, type Framing } from './record-framing.js';
+
+export interface TailOptions {
+  readonly spec: LogFileSpec;
+  readonly framing: Framing;
+  /** How often to look for new bytes and new files at the end of the log (ms). */
+  readonly pollMs?: number;
+  readonly chunkBytes?: number;
+  /** Longer records are dropped (reported as `oversized`), never buffered whole. */
+  readonly maxRecordBytes?: number;
+}
+
+export type TailItem =
+  | { readonly kind: 'record'; readonly bytes: Buffer; readonly fileName: string; readonly fileId: string; readonly offset: number; readonly cursor: LogCursor }
+  | { readonly kind: 'oversized' | 'partial'; readonly fileName: string; readonly fileId: string; readonly offset: number; readonly cursor: LogCursor }
+  | { readonly kind: 'caught-up'; readonly cursor: LogCursor | null }
+  | { readonly kind: 'gap'; readonly code: string; readonly message: string; readonly fileName: string; readonly offset: number };
+
+interface Open {
+  fh: FileHandle;
+  path: string;
+  name: string;
+  dev: number;
+  ino: number;
+  head: string;
+  gen: number;
+  /** Offset just after the last consumed record. */
+  pos: number;
+  /** Bytes read after `pos` that do not yet form a complete record. */
+  buf: Buffer;
+  /** Discarding an oversized record up to its newline. */
+  skipping: boolean;
+  readonly framing: Framing;
+}
+
+export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: AbortSignal): AsyncGenerator<TailItem> {
+  const pollMs = o.pollMs ?? 250;
+  const chunk = o.chunkBytes ?? 256 * 1024;
+  const maxRecord = o.maxRecordBytes ?? 16 * 1024 * 1024;
+  /** Offsets reached in files this run has already left, so a touched old file is not re-read. */
+  const finished = new Map<string, number>();
+  let cur: Open | null = null;
+  let caughtUpSent = false;
+  try {
+    const start = await locate(o.spec, o.framing, from);
+    for (const item of start.items) yield item;
+    if (start.file !== null) cur = await openAt(start.file, o.framing, start.name, start.head, start.gen, start.offset);
+    while (!signal.aborted) {
+      if (cur === null) {
+        const files = await listLogFiles(o.spec);
+        const first = files[0];
+        if (first !== undefined) {
+          cur = await openAt(first, o.framing, first.name, '', 0, 0);
+          continue;
+        }
+        if (!caughtUpSent) yield { kind: 'caught-up', cursor: null };
+        caughtUpSent = true;
+        await sleep(pollMs, signal);
+        continue;
+      }
+      let progressed = false;
+      for await (const item of drain(cur, chunk, maxRecord)) {
+        progressed = true;
+        caughtUpSent = false;
+        yield item;
+        if (signal.aborted) return;
+      }
+      if (progressed) continue;
+      // End of the current file: truncated under us, rotated away, or just idle.
+      if (await truncated(cur)) {
+        for await (const item of recoverTruncated(o.spec, cur)) yield item;
+        cur.pos = 0;
+        cur.buf = Buffer.alloc(0);
+        cur.skipping = false;
+        cur.gen++;
+        cur.head = '';
+        continue;
+      }
+      const next = await successor(o.spec, cur, finished);
+      if (next !== null) {
+        // The writer may have finished the last line just before rotating: read once more.
+        for await (const item of drain(cur, chunk, maxRecord)) yield item;
+        if (cur.buf.length > 0 || cur.skipping) {
+          const at = cur.pos;
+          cur.pos += cur.buf.length;
+          cur.buf = Buffer.alloc(0);
+          yield { kind: 'partial', fileName: cur.name, fileId: fileId(cur), offset: at, cursor: cursorOf(cur) };
+        }
+        finished.set(keyOf(cur), cur.pos);
+        await cur.fh.close();
+        cur = await openAt(next.file, o.framing, next.file.name, '', 0, next.offset);
+        continue;
+      }
+      if (!caughtUpSent) yield { kind: 'caught-up', cursor: cur.head === '' && cur.pos === 0 ? null : cursorOf(cur) };
+      caughtUpSent = true;
+      await sleep(pollMs, signal);
+    }
+  } finally {
+    await cur?.fh.close().catch(() => undefined);
+  }
+}
+
+/** Reads from `pos` to the current end of the file, yielding complete records. */
+async function* drain(cur: Open, chunk: number, maxRecord: number): AsyncGenerator<TailItem> {
+  const scratch = Buffer.alloc(chunk);
+  for (;;) {
+    const { bytesRead } = await cur.fh.read(scratch, 0, chunk, cur.pos + cur.buf.length);
+    if (bytesRead === 0) return;
+    let data = cur.buf.length === 0 ? Buffer.from(scratch.subarray(0, bytesRead)) : Buffer.concat([cur.buf, scratch.subarray(0, bytesRead)]);
+    if (cur.skipping) {
+      const nl = data.indexOf(0x0a);
+      if (nl < 0) {
+        cur.pos += data.length;
+        cur.buf = Buffer.alloc(0);
+        continue;
+      }
+      cur.pos += nl + 1;
+      data = data.subarray(nl + 1);
+      cur.skipping = false;
+    }
+    if (cur.head === '') cur.head = await headFromHandle(cur.fh);
+    const framed = frameRecords(data, cur.framing);
+    for (const [s, e] of framed.records) {
+      const offset = cur.pos + s;
+      const bytes = data.subarray(s, e);
+      const after = { ...cursorOf(cur), offset: cur.pos + e };
+      yield { kind: 'record', bytes, fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
+    }
+    cur.pos += framed.consumed;
+    cur.buf = Buffer.from(data.subarray(framed.consumed));
+    if (cur.buf.length > maxRecord) {
+      const at = cur.pos;
+      cur.pos += cur.buf.length;
+      cur.buf = Buffer.alloc(0);
+      cur.skipping = true;
+      yield { kind: 'oversized', fileName: cur.name, fileId: fileId(cur), offset: at, cursor: cursorOf(cur) };
+    }
+  }
+}
+
+export function cursorOf(cur: Pick<Open, 'dev' | 'ino' | 'name' | 'head' | 'gen' | 'pos'>): LogCursor {
+  return { dev: cur.dev, ino: cur.ino, name: cur.name, head: cur.head, gen: cur.gen, offset: cur.pos };
+}
+
+function fileId(cur: Open): string {
+  return `${cur.dev}:${cur.ino}:${cur.head}`;
+}
+
+function keyOf(f: { dev: number; ino: number }): string {
+  return `${f.dev}:${f.ino}`;
+}
+
+async function openAt(file: LogFile, framing: Framing, name: string, head: string, gen: number, offset: number): Promise<Open> {
+  const fh = await open(file.path, 'r');
+  const st = await fh.stat();
+  return { fh, path: file.path, name, dev: Number(st.dev), ino: Number(st.ino), head, gen, pos: offset, buf: Buffer.alloc(0), skipping: false, framing };
+}
+
+/** The file comes back shorter than what we consumed, or starts with another first line. */
+async function truncated(cur: Open): Promise<boolean> {
+  const st = await cur.fh.stat();
+  if (st.size < cur.pos) return true;
+  if (cur.head === '' || cur.pos === 0) return false;
+  return (await headFromHandle(cur.fh)) !== cur.head;
+}
+
+/**
+ * copytruncate copies the file, then truncates it: records written between
+ * our last read and the truncation survive only in the copy, which starts
+ * with the same first line. Read them from there.
+ */
+async function* recoverTruncated(spec: LogFileSpec, cur: Open): AsyncGenerator<TailItem> {
+  const lost = { kind: 'gap' as const, code: 'log_truncated', fileName: cur.name, offset: cur.pos };
+  if (cur.head === '') return;
+  for (const f of await listSiblings(spec)) {
+    if (f.ino === cur.ino && f.dev === cur.dev) continue;
+    if (f.size < cur.pos) continue;
+    if ((await readHead(f.path)) !== cur.head) continue;
+    if (f.size === cur.pos) return;
+    const copy = await openAt(f, cur.framing, cur.name, cur.head, cur.gen, cur.pos);
+    try {
+      // Ids keep the original file's identity: these are its records.
+      copy.dev = cur.dev;
+      copy.ino = cur.ino;
+      for await (const item of drain(copy, 256 * 1024, Number.MAX_SAFE_INTEGER)) yield item;
+    } finally {
+      await copy.fh.close();
+    }
+    return;
+  }
+  yield { ...lost, message: `log file ${cur.name} was truncated after offset ${cur.pos} was read and no copy with the unread records was found next to it` };
+}
+
+async function successor(spec: LogFileSpec, cur: Open, finished: Map<string, number>): Promise<{ file: LogFile; offset: number } | null> {
+  const files = await listLogFiles(spec);
+  const idx = files.findIndex((f) => f.dev === cur.dev && f.ino === cur.ino);
+  let candidates: LogFile[];
+  if (idx >= 0) candidates = files.slice(idx + 1);
+  else {
+    // Our file left the set (deleted or renamed out of it): continue with files newer than it.
+    const mtime = (await cur.fh.stat({ bigint: true })).mtimeNs;
+    candidates = files.filter((f) => f.mtimeNs > mtime);
+  }
+  for (const f of candidates) {
+    const done = finished.get(keyOf(f));
+    if (done !== undefined && done >= f.size) continue;
+    return { file: f, offset: done ?? 0 };
+  }
+  return null;
+}
+
+interface Located {
+  readonly items: TailItem[];
+  readonly file: LogFile | null;
+  readonly name: string;
+  readonly head: string;
+  readonly gen: number;
+  readonly offset: number;
+}
+
+/** Where to resume from a checkpoint (see LogCursor for why inode + first line). */
+async function locate(spec: LogFileSpec, framing: Framing, from: LogCursor | null): Promise<Located> {
+  const files = await listLogFiles(spec);
+  if (from === null) {
+    const first = files[0];
+    return { items: [], file: first ?? null, name: first?.name ?? '', head: '', gen: 0, offset: 0 };
+  }
+  const heads = new Map<string, string>();
+  const headOfFile = async (f: LogFile): Promise<string> => {
+    const k = f.path;
+    if (!heads.has(k)) heads.set(k, await readHead(f.path));
+    return heads.get(k)!;
+  };
+  const same = files.find((f) => f.dev === from.dev && f.ino === from.ino);
+  if (same !== undefined && (await headOfFile(same)) === from.head && same.size >= from.offset) {
+    return { items: [], file: same, name: from.name, head: from.head, gen: from.gen, offset: from.offset };
+  }
+  // Truncated (copytruncate) or replaced while we were stopped: finish from a copy if one exists.
+  const items: TailItem[] = [];
+  let copyFound = false;
+  for (const f of await listSiblings(spec)) {
+    if (f.size < from.offset || (f.dev === from.dev && f.ino === from.ino)) continue;
+    if ((await readHead(f.path)) !== from.head) continue;
+    copyFound = true;
+    const copy = await openAt(f, framing, from.name, from.head, from.gen, from.offset);
+    copy.dev = from.dev;
+    copy.ino = from.ino;
+    try {
+      for await (const item of drain(copy, 256 * 1024, Number.MAX_SAFE_INTEGER)) items.push(item);
+    } finally {
+      await copy.fh.close();
+    }
+    break;
+  }
+  if (same !== undefined) {
+    if (!copyFound) items.push({ kind: 'gap', code: 'log_truncated', fileName: from.name, offset: from.offset, message: `log file ${from.name} was truncated or rewritten while the source was stopped; records after offset ${from.offset} were not found in any copy` });
+    return { items, file: same, name: same.name, head: '', gen: from.gen + 1, offset: 0 };
+  }
+  if (!copyFound) {
+    items.push({ kind: 'gap', code: 'log_file_missing', fileName: from.name, offset: from.offset, message: `log file ${from.name} (checkpointed at offset ${from.offset}) no longer exists; reading resumes with the oldest log file present` });
+  }
+  const first = files[0];
+  return { items, file: first ?? null, name: first?.name ?? '', head: '', gen: 0, offset: 0 };
+}
+
+async function headFromHandle(fh: FileHandle): Promise<string> {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+  return headOf(buf.subarray(0, bytesRead), bytesRead < HEAD_BYTES);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
