@@ -9,11 +9,13 @@ import { registerReport } from './report.js';
 import { registerDemo } from './demo.js';
 import { registerKeygen } from './keygen.js';
 import { registerReindex } from './reindex.js';
+import { registerArchive } from './archive.js';
 
 export function registerCommands(program: Command): void {
   registerSetup(program);
   registerDoctor(program);
   registerRun(program);
+  registerArchive(program);
   registerVerify(program);
   registerQuery(program);
   registerReport(program);

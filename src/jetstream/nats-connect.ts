@@ -1,0 +1,97 @@
+/**
+ * One NATS connection with the configured TLS and credentials.
+ *
+ * The client reconnects forever: while the cluster is unreachable, publishes
+ * wait for their acknowledgement (and are retried by the caller), so capture
+ * pauses instead of failing. Server URLs are printed through `redactUrl`
+ * (a URL may carry `user:password@`).
+ */
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
+import { DbwitnessError, redactUrl, usageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { NatsConnectionConfig } from './jetstream-config.js';
+
+export interface NatsConnectOptions {
+  readonly logger: Logger;
+  /** Connection name shown by the server's monitoring (`connz`). */
+  readonly name: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function connectNats(config: NatsConnectionConfig, options: NatsConnectOptions): Promise<NatsConnection> {
+  const servers = config.servers as readonly string[];
+  const printable = servers.map(redactUrl).join(',');
+  const opts: ConnectionOptions = {
+    servers: [...servers],
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    // A restarted server must not make the first connect of a new process fail.
+    waitOnFirstConnect: true,
+    timeout: 10_000,
+  };
+  const env = options.env ?? process.env;
+  if (config.user !== undefined) {
+    opts.user = config.user;
+    if (config.password_env !== undefined) {
+      const pass = env[config.password_env];
+      if (pass === undefined) throw usageError('E_NATS_PASSWORD_ENV', `the environment variable ${config.password_env} (password of NATS user ${config.user}) is not set`, `export ${config.password_env} before starting dbwitness`);
+      opts.pass = pass;
+    }
+  } else if (config.password_env !== undefined) {
+    throw usageError('E_NATS_USER', 'password_env is set but user is not', 'set user next to password_env, or use creds_file');
+  }
+  if (config.creds_file !== undefined) {
+    const creds = await readFile(config.creds_file).catch((e: NodeJS.ErrnoException) => {
+      throw usageError('E_NATS_CREDS', `cannot read the NATS credentials file ${config.creds_file} (${e.code ?? 'error'})`, 'point creds_file at the .creds file issued for this dbwitness account (nsc generate creds)');
+    });
+    opts.authenticator = credsAuthenticator(new Uint8Array(creds));
+  }
+  if (config.tls !== undefined && config.tls !== false) {
+    const tls: TlsOptions = {};
+    if (typeof config.tls === 'object') {
+      if (config.tls.ca_file !== undefined) tls.caFile = config.tls.ca_file;
+      if (config.tls.cert_file !== undefined) tls.certFile = config.tls.cert_file;
+      if (config.tls.key_file !== undefined) tls.keyFile = config.tls.key_file;
+    }
+    opts.tls = tls;
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(opts);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new DbwitnessError('E_NATS_CONNECT', `cannot connect to NATS at ${printable}: ${why}`, 'check the servers, the credentials (user/password_env or creds_file) and TLS files, and that the servers are reachable');
+  }
+  const log = options.logger.child({ component: 'nats', servers: printable });
+  void (async () => {
+    for await (const s of nc.status()) {
+      // Reconnects are routine in a cluster; disconnects matter to operators.
+      if (s.type === 'disconnect') log.warn('disconnected from NATS; publishes wait until it is back');
+      else if (s.type === 'reconnect') log.info('reconnected to NATS');
+      else if (s.type === 'error') log.warn({ err: String(s.data) }, 'NATS connection error');
+    }
+  })().catch(() => undefined);
+  return nc;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Exponential backoff with jitter: 100 ms, 200 ms, ... capped at `maxMs`. */
+export function backoffMs(attempt: number, maxMs = 5000): number {
+  const base = Math.min(maxMs, 100 * 2 ** Math.min(attempt, 16));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
