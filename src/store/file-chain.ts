@@ -128,7 +128,8 @@ export class FileChain implements Chain {
     if (this.#running) return;
     this.#running = true;
     this.#idle = new Promise((r) => (this.#idleResolve = r));
-    void this.#run();
+    // Start on a microtask so appends issued in the same tick share the first group.
+    queueMicrotask(() => void this.#run());
   }
 
   async #run(): Promise<void> {
