@@ -21,7 +21,8 @@ import { assertResumable, currentPosition } from './binlog-position.js';
 import { BinlogStream } from './binlog-stream.js';
 import { auditScope, effectiveServerId, type MysqlSourceConfig } from './mysql-config.js';
 import { connect, connectionOptions, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
-import { tableKey, type KeyColumns } from './zongji-events.js';
+import { tableKey, type TableFacts } from './zongji-events.js';
+import type { LogicalType } from './row-values.js';
 
 /** Errors after which retrying cannot help: access, privileges, purged binlog. */
 const FATAL_ERRNOS = new Set([1045, 1044, 1142, 1143, 1227, 1236, 1370]);
@@ -54,14 +55,14 @@ export class BinlogSource implements ChangeSource {
 
   async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
     const cfg = this.#config;
-    const keys: KeyColumns = new Map();
+    const facts: TableFacts = { keys: new Map(), logical: new Map() };
     let resume: Checkpoint;
     {
       const ctrl = await connect(cfg);
       try {
         resume = checkpoint ? decodeCheckpoint(checkpoint) : await currentPosition(ctrl, this.#flavor);
         await assertResumable(ctrl, this.#flavor, resume);
-        await loadKeys(ctrl, cfg, keys);
+        await loadTableFacts(ctrl, cfg, facts);
       } finally {
         await ctrl.end().catch(() => undefined);
       }
@@ -77,7 +78,7 @@ export class BinlogSource implements ChangeSource {
     let downSince: number | null = null;
 
     while (!signal.aborted) {
-      const stream = this.#openStream(resume, keys);
+      const stream = this.#openStream(resume, facts);
       try {
         for await (const m of stream.drain(signal)) {
           failures = 0;
@@ -140,7 +141,7 @@ export class BinlogSource implements ChangeSource {
     }
   }
 
-  #openStream(resume: Checkpoint, keys: KeyColumns): BinlogStream {
+  #openStream(resume: Checkpoint, facts: TableFacts): BinlogStream {
     const cfg = this.#config;
     const scope = auditScope(cfg);
     const include: Record<string, string[] | true> = {};
@@ -160,7 +161,7 @@ export class BinlogSource implements ChangeSource {
       includeSchema: include,
       heartbeatSeconds: cfg.heartbeat_seconds,
       highWaterMark: cfg.high_water_mark,
-      keys,
+      facts,
       logger: this.#logger,
       assembler: {
         marker: [cfg.marker_database, cfg.marker_table],
@@ -202,7 +203,8 @@ export class BinlogSource implements ChangeSource {
   }
 }
 
-async function loadKeys(conn: Awaited<ReturnType<typeof connect>>, cfg: MysqlSourceConfig, keys: KeyColumns): Promise<void> {
+async function loadTableFacts(conn: Awaited<ReturnType<typeof connect>>, cfg: MysqlSourceConfig, facts: TableFacts): Promise<void> {
+  const keys = facts.keys;
   const scope = auditScope(cfg);
   const dbs = [...new Set([...scope.databases, ...scope.tables.map(([d]) => d)])];
   if (dbs.length === 0) return;
@@ -218,6 +220,18 @@ async function loadKeys(conn: Awaited<ReturnType<typeof connect>>, cfg: MysqlSou
     acc.set(k, [...(acc.get(k) ?? []), x.c]);
   }
   for (const [k, v] of acc) if (!keys.has(k)) keys.set(k, v);
+  const lt = await rows<{ s: string; t: string; c: string; ty: string }>(
+    conn,
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS ty FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA IN (?) AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')`,
+    [dbs],
+  );
+  for (const x of lt) {
+    const k = tableKey(x.s, x.t);
+    const m = facts.logical.get(k) ?? new Map<string, LogicalType>();
+    m.set(x.c, x.ty.toLowerCase() as LogicalType);
+    facts.logical.set(k, m);
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

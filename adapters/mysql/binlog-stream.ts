@@ -15,7 +15,7 @@ import type { SourceMessage } from '../../src/core/ports.js';
 import type { Checkpoint } from './binlog-checkpoint.js';
 import { mariaPosText } from './binlog-checkpoint.js';
 import { TxAssembler, type AssemblerOptions } from './tx-assembler.js';
-import { fromZongji, type KeyColumns } from './zongji-events.js';
+import { fromZongji, type TableFacts } from './zongji-events.js';
 
 export interface StreamOptions {
   readonly connection: ConnectionOptions;
@@ -23,7 +23,7 @@ export interface StreamOptions {
   readonly includeSchema: Record<string, string[] | true>;
   readonly heartbeatSeconds: number;
   readonly highWaterMark: number;
-  readonly keys: KeyColumns;
+  readonly facts: TableFacts;
   readonly assembler: Omit<AssemblerOptions, 'start'>;
   readonly logger: Logger;
 }
@@ -98,7 +98,7 @@ export class BinlogStream {
     if (this.#stopped) return;
     this.#lastEventAt = Date.now();
     try {
-      const e = fromZongji(ev, this.#o.keys, this.#z?.isMariaDb ?? true);
+      const e = fromZongji(ev, this.#o.facts, this.#z?.isMariaDb ?? true);
       if (e) for (const m of this.#assembler.push(e)) this.#queue.push(m);
     } catch (err) {
       this.#fail(err);

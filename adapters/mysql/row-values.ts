@@ -102,8 +102,61 @@ export function exactValue(value: unknown, column: ColumnInfo): ColumnValue {
   }
 }
 
-export function exactRow(raw: Record<string, unknown>, columns: readonly ColumnInfo[]): Row {
+export function exactRow(raw: Record<string, unknown>, columns: readonly ColumnInfo[], logical?: ReadonlyMap<string, LogicalType>): Row {
   const out: Row = {};
-  for (const c of columns) out[c.name] = exactValue(raw[c.name], c);
+  for (const c of columns) {
+    const v = raw[c.name];
+    const lt = logical?.get(c.name);
+    out[c.name] = lt && Buffer.isBuffer(v) ? logicalText(v, lt) : exactValue(v, c);
+  }
   return out;
+}
+
+/**
+ * MariaDB's UUID, INET4 and INET6 ride in the binlog as plain BINARY
+ * (the table map cannot say otherwise), so the declared type, read from
+ * information_schema, picks their text form. The server strips trailing
+ * zero bytes from fixed-width binary row images: values are re-padded.
+ */
+export type LogicalType = 'uuid' | 'inet4' | 'inet6';
+
+export function logicalText(value: Buffer, type: LogicalType): string {
+  const width = type === 'inet4' ? 4 : 16;
+  const b = Buffer.alloc(width);
+  value.copy(b, 0, 0, Math.min(width, value.length));
+  if (type === 'uuid') {
+    const h = b.toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  if (type === 'inet4') return [...b].join('.');
+  return inet6Text(b);
+}
+
+/** RFC 5952 text, with IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) in dotted form, as MariaDB prints them. */
+export function inet6Text(b: Buffer): string {
+  if (b.subarray(0, 10).every((x) => x === 0)) {
+    const v4 = [...b.subarray(12)].join('.');
+    if (b[10] === 0xff && b[11] === 0xff) return `::ffff:${v4}`;
+    if (b[10] === 0 && b[11] === 0 && b.readUInt32BE(12) > 1) return `::${v4}`;
+  }
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number): string => g.toString(16);
+  if (bestStart < 0) return groups.map(hex).join(':');
+  return `${groups.slice(0, bestStart).map(hex).join(':')}::${groups.slice(bestStart + bestLen).map(hex).join(':')}`;
 }

@@ -3,7 +3,7 @@
  * fields it reads (zongji's own typings cover far more).
  */
 import type { BinlogEvent } from './binlog-events.js';
-import { exactRow, type ColumnInfo } from './row-values.js';
+import { exactRow, type ColumnInfo, type LogicalType } from './row-values.js';
 
 interface ZEvent {
   getEventName(): string;
@@ -21,6 +21,14 @@ interface ZTableEntry {
 /** Primary-key column names per `db.table`, learned from TABLE_MAP metadata or from the server. */
 export type KeyColumns = Map<string, readonly string[]>;
 
+/** Columns per `db.table` whose declared type the binlog cannot show (MariaDB UUID/INET4/INET6). */
+export type LogicalColumns = Map<string, Map<string, LogicalType>>;
+
+export interface TableFacts {
+  readonly keys: KeyColumns;
+  readonly logical: LogicalColumns;
+}
+
 export function tableKey(schema: string, table: string): string {
   return `${schema}\u0000${table}`;
 }
@@ -34,7 +42,8 @@ function num(v: unknown): number {
  * table maps, checkpoints, int vars...). TABLE_MAP events still teach the
  * primary key when binlog_row_metadata=FULL sent it.
  */
-export function fromZongji(e: ZEvent, keys: KeyColumns, isMariaDb: boolean): BinlogEvent | null {
+export function fromZongji(e: ZEvent, facts: TableFacts, isMariaDb: boolean): BinlogEvent | null {
+  const keys = facts.keys;
   switch (e.getEventName()) {
     case 'mariadbgtid':
       return {
@@ -74,12 +83,13 @@ export function fromZongji(e: ZEvent, keys: KeyColumns, isMariaDb: boolean): Bin
       const columns = entry.columns;
       const action = e.getEventName() === 'writerows' ? 'insert' : e.getEventName() === 'updaterows' ? 'update' : 'delete';
       const raw = e['rows'] as Array<Record<string, unknown>>;
+      const logical = facts.logical.get(tableKey(entry.parentSchema, entry.tableName));
       const rows = raw.map((r) => {
         if (action === 'update') {
           const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
-          return { before: exactRow(u.before, columns), after: exactRow(u.after, columns) };
+          return { before: exactRow(u.before, columns, logical), after: exactRow(u.after, columns, logical) };
         }
-        const row = exactRow(r, columns);
+        const row = exactRow(r, columns, logical);
         return action === 'insert' ? { before: null, after: row } : { before: row, after: null };
       });
       return {
