@@ -56,6 +56,7 @@ export class PostgresChangeSource implements ChangeSource {
   /** The highest LSN declared durable by `acknowledge` (or given as the start checkpoint). */
   #durable = 0n;
   #conn: ReplicationConnection | null = null;
+  #queue: FrameQueue | null = null;
   #lookup: pg.Client | null = null;
   #closed = false;
 
@@ -70,6 +71,11 @@ export class PostgresChangeSource implements ChangeSource {
       reconnectMaxMs: tuning.reconnectMaxMs ?? 15_000,
     };
     this.source = { id: config.id, engine: 'postgres', ...serverOf(config.url) };
+  }
+
+  /** Frames read from the server and not yet handed out (bounded by highWater plus one socket read). */
+  get bufferedFrames(): number {
+    return this.#queue?.size ?? 0;
   }
 
   async acknowledge(checkpoint: string): Promise<void> {
@@ -112,6 +118,7 @@ export class PostgresChangeSource implements ChangeSource {
       }
       this.#conn = conn;
       const queue = new FrameQueue(this.#tuning.highWater, this.#tuning.lowWater, conn);
+      this.#queue = queue;
       const onAbort = (): void => {
         queue.interrupt();
         void conn.close();
@@ -134,6 +141,9 @@ export class PostgresChangeSource implements ChangeSource {
           };
         }
         first = false;
+        // Never report less than the slot already has: before PG17 a lower
+        // flush position moves confirmed_flush_lsn backwards in memory.
+        if (slot.confirmed !== null && slot.confirmed > this.#durable) this.#durable = slot.confirmed;
         this.#log.info({ start: formatLsn(resume), replaying: replay !== null }, 'starting replication');
         conn
           .stream(this.#config.slot, this.#config.publication, resume, {
