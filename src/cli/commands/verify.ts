@@ -8,6 +8,9 @@ import { loadEncryptionKey } from '../../store/encryption.js';
 import { verifyStore } from '../../store/verify-store.js';
 import { formatVerifyReport, verifyReportJson } from '../../store/verify-format.js';
 import { progressMeter } from '../../store/verify-progress.js';
+import { checkAnchors } from '../../anchor/check-anchors.js';
+import { formatAnchorFindings } from '../../anchor/format-anchor-findings.js';
+import { loadPublicKey } from '../../store/keys.js';
 
 interface VerifyFlags {
   publicKey?: string;
@@ -15,6 +18,7 @@ interface VerifyFlags {
   encryptionKeyFile?: string;
   maxIssues?: string;
   progress?: boolean;
+  anchors?: string;
 }
 
 export function registerVerify(program: Command): void {
@@ -27,6 +31,7 @@ export function registerVerify(program: Command): void {
     .option('--json', 'machine-readable report on stdout')
     .option('--max-issues <n>', 'problems listed per source (all are counted)', '20')
     .option('--no-progress', 'no progress bar on a terminal')
+    .option('--anchors <file>', 'also check chain heads published by the daemon (anchors.file): detects events cut from the end')
     .addHelpText(
       'after',
       `
@@ -54,7 +59,9 @@ Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
       } finally {
         meter?.done();
       }
-      process.stdout.write(flags.json === true ? JSON.stringify(verifyReportJson(report), null, 2) + '\n' : formatVerifyReport(report));
-      process.exitCode = report.ok ? 0 : 1;
+      const anchors = flags.anchors === undefined ? null : await checkAnchors(dir, flags.anchors, { ...(flags.publicKey === undefined ? {} : { publicKey: await loadPublicKey(flags.publicKey) }), ...(encryptionKey === undefined ? {} : { encryptionKey }) });
+      const json = anchors === null ? verifyReportJson(report) : { ...(verifyReportJson(report) as Record<string, unknown>), anchors };
+      process.stdout.write(flags.json === true ? JSON.stringify(json, null, 2) + '\n' : formatVerifyReport(report) + (anchors === null ? '' : formatAnchorFindings(anchors)));
+      process.exitCode = report.ok && !(anchors ?? []).some((f) => f.status === 'fail') ? 0 : 1;
     });
 }

@@ -1,0 +1,117 @@
+/**
+ * `verify --anchors FILE`: compares heads published outside the store with
+ * the chains in it. The chain's own hashes and seals show edits inside it;
+ * only an outside record shows that its newest events were cut off (a
+ * truncated chain is a valid, shorter chain). For every anchor:
+ * - the chain must still reach the anchored seq (else: truncated);
+ * - the event at that seq must carry the anchored hash (else: rewritten);
+ * - the signature must verify against the store's public key.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Finding } from '../core/ports.js';
+import { usageError } from '../core/errors.js';
+import { listSources, readEvents } from '../store/reader.js';
+import { loadPublicKey } from '../store/keys.js';
+import { PUBLIC_KEY_FILE } from '../store/layout.js';
+import { anchorSignatureValid, parseAnchor, type AnchorRecord } from './anchor-record.js';
+
+export interface AnchorFinding extends Finding {
+  readonly source: string | null;
+}
+
+export interface CheckAnchorsOptions {
+  /** Verify signatures with this key; default: the store's store-key.pub.pem (weaker: it lives with the store). */
+  readonly publicKey?: KeyObject;
+  readonly encryptionKey?: Buffer;
+}
+
+export async function checkAnchors(storeDir: string, anchorFile: string, opts: CheckAnchorsOptions = {}): Promise<AnchorFinding[]> {
+  let text: string;
+  try {
+    text = await readFile(anchorFile, 'utf8');
+  } catch (e) {
+    throw usageError('E_ANCHOR_FILE', `cannot read the anchor file ${anchorFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'pass the file named by anchors.file in the daemon configuration');
+  }
+  const findings: AnchorFinding[] = [];
+  const bySource = new Map<string, AnchorRecord[]>();
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const a = parseAnchor(line);
+    if (a === null) {
+      findings.push({ id: 'anchor.malformed', status: 'fail', source: null, title: 'unreadable anchor line', detail: `${anchorFile} line ${i + 1} is not a dbwitness anchor`, fix: 'the anchor file is append-only: find out who edited it; restore it from its replica' });
+      return;
+    }
+    const list = bySource.get(a.source) ?? [];
+    list.push(a);
+    bySource.set(a.source, list);
+  });
+  const key = opts.publicKey ?? (await loadPublicKey(join(storeDir, PUBLIC_KEY_FILE)).catch(() => null));
+  const stored = new Set(await listSources(storeDir));
+  for (const [source, anchors] of [...bySource].sort(([a], [b]) => a.localeCompare(b))) {
+    findings.push(...signatureFindings(source, anchors, key));
+    if (!stored.has(source)) {
+      findings.push({ id: 'anchor.source_missing', status: 'fail', source, title: 'anchored chain missing', detail: `${anchors.length} anchor(s) name source ${source}, whose chain is not in the store`, fix: 'restore the chain directory from backup or archive; its removal is itself the finding' });
+      continue;
+    }
+    findings.push(...(await chainFindings(storeDir, source, anchors, opts.encryptionKey)));
+  }
+  if (bySource.size === 0 && findings.length === 0) {
+    findings.push({ id: 'anchor.empty', status: 'warn', source: null, title: 'no anchors', detail: `${anchorFile} holds no anchors`, fix: 'set anchors.file and anchors.interval in the daemon configuration' });
+  }
+  return findings;
+}
+
+function signatureFindings(source: string, anchors: readonly AnchorRecord[], key: KeyObject | null): AnchorFinding[] {
+  const unsigned = anchors.filter((a) => a.sig === null).length;
+  const out: AnchorFinding[] = [];
+  if (unsigned > 0) out.push({ id: 'anchor.unsigned', status: 'warn', source, title: 'unsigned anchors', detail: `${unsigned} anchor(s) of ${source} carry no signature (unsigned store)`, fix: 'run the daemon with a signing key so anchors are signed' });
+  if (key === null) {
+    if (unsigned < anchors.length) out.push({ id: 'anchor.no_key', status: 'warn', source, title: 'signatures not checked', detail: 'no public key to check anchor signatures with', fix: 'pass --public-key with the store-key.pub.pem kept outside the store' });
+    return out;
+  }
+  const bad = anchors.filter((a) => a.sig !== null && !anchorSignatureValid(a, key));
+  if (bad.length > 0) {
+    out.push({ id: 'anchor.bad_signature', status: 'fail', source, title: 'forged or altered anchors', detail: `${bad.length} anchor(s) of ${source} do not verify against the public key (first: seq ${bad[0]!.seq} at ${bad[0]!.at})`, fix: 'the anchor file was altered or written with another key: compare it with its replica' });
+  }
+  return out;
+}
+
+async function chainFindings(storeDir: string, source: string, anchors: readonly AnchorRecord[], encryptionKey: Buffer | undefined): Promise<AnchorFinding[]> {
+  const wanted = new Map<number, string | null>(anchors.map((a) => [a.seq, null]));
+  let last = 0;
+  for await (const ref of readEvents(storeDir, { sources: [source], ...(encryptionKey !== undefined ? { encryptionKey } : {}) })) {
+    last = Math.max(last, ref.event.seq);
+    if (wanted.has(ref.event.seq)) wanted.set(ref.event.seq, ref.event.hash);
+  }
+  const out: AnchorFinding[] = [];
+  const newest = anchors.reduce((m, a) => (a.seq > m.seq ? a : m));
+  const beyond = anchors.filter((a) => a.seq > last);
+  if (beyond.length > 0) {
+    out.push({
+      id: 'anchor.truncated',
+      status: 'fail',
+      source,
+      title: 'newest events removed',
+      detail: `the chain of ${source} ends at seq ${last}, but an anchor published at ${newest.at} recorded seq ${newest.seq} (hash ${newest.hash.slice(0, 16)}…): at least ${newest.seq - last} event(s) were removed`,
+      fix: 'restore the chain from backup or replica; investigate who had write access to the store',
+    });
+  }
+  const mismatched = anchors.filter((a) => a.seq <= last && wanted.get(a.seq) !== a.hash);
+  if (mismatched.length > 0) {
+    const m = mismatched[0]!;
+    out.push({
+      id: 'anchor.mismatch',
+      status: 'fail',
+      source,
+      title: 'anchored events rewritten',
+      detail: `${mismatched.length} anchor(s) of ${source} disagree with the chain (first: seq ${m.seq} was anchored with hash ${m.hash.slice(0, 16)}…, the store holds ${(wanted.get(m.seq) ?? 'no event').slice(0, 16)})`,
+      fix: 'the chain was rewritten after the anchor was published: restore it from backup or replica',
+    });
+  }
+  if (out.length === 0) {
+    out.push({ id: 'anchor.ok', status: 'ok', source, title: 'anchors match', detail: `${anchors.length} anchor(s) of ${source} found in the chain (newest seq ${newest.seq}; chain ends at ${last})` });
+  }
+  return out;
+}
