@@ -72,6 +72,9 @@ CREATE INDEX IF NOT EXISTS events_patient_before ON events (patient_before) WHER
 CREATE INDEX IF NOT EXISTS events_user_time ON events (db_user, time);
 CREATE INDEX IF NOT EXISTS events_app_user_time ON events (app_user, time) WHERE app_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE INDEX IF NOT EXISTS events_action_time ON events (action, time);
+CREATE INDEX IF NOT EXISTS events_unattributed ON events (time) WHERE identity = 'unattributed';
+CREATE INDEX IF NOT EXISTS events_unresolved ON events (time) WHERE mapped = 1 AND patient_id IS NULL;
 CREATE INDEX IF NOT EXISTS events_row ON events (schema_name, table_name, key_text);
 CREATE INDEX IF NOT EXISTS events_source_seq ON events (source, seq);
 `;

@@ -45,8 +45,9 @@ export function patientReport(ctx: ReportContext, patientId: string): Report {
   if (unresolved > 0) {
     notes.push(`${unresolved} change(s) in this period on patient-mapped tables carry no patient id (a lookup whose parent row dbwitness never saw) and cannot be shown here; \`dbwitness report unattributed\` lists them.`);
   }
-  const reads = count(ctx, "e.action = 'read'", []);
-  if (reads === 0) notes.push('No read (SELECT) events are in this period: reads appear only when a database audit-log source (pgaudit, MariaDB server_audit) is configured.');
+  const r2 = rangeSql(ctx.range);
+  const anyRead = ctx.reader.db.prepare(`SELECT 1 FROM events e WHERE e.action = 'read' AND ${r2.sql} LIMIT 1`).get(...r2.params);
+  if (anyRead === undefined) notes.push('No read (SELECT) events are in this period: reads appear only when a database audit-log source (pgaudit, MariaDB server_audit) is configured.');
   const users = new Set(rows.map((x) => x['db_user']).filter((u) => u !== null));
   return {
     kind: 'patient',
