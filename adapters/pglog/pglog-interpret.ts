@@ -46,7 +46,7 @@ export function interpretPgRecord(r: PgLogRecord, o: PgInterpretOptions): LogInt
   const time = pgLogTime(r.timestamp);
   if (time === null) return { kind: 'bad', reason: 'bad_timestamp' };
   if (o.database !== null && r.dbname !== null && r.dbname !== o.database) return SKIP;
-  const ev = (change: RowChange, application: string | null = r.application): LogInterpretation => ({ kind: 'event', time, identity: identityOf(r, application), change });
+  const ev = (change: RowChange, application: string | null = r.application): LogInterpretation => ({ kind: 'event', time, identity: identityOf(r, application), changes: [change] });
   const base = r.dbname !== null ? { database: r.dbname } : {};
   const statement = (s: string | null): string | null => safeStatement(s, o.statementMaxChars);
 

@@ -12,6 +12,8 @@ type AnyAdapter = SourceAdapter<unknown>;
 const LOADERS: Record<string, () => Promise<AnyAdapter>> = {
   postgres: async () => (await import('../../adapters/postgres/index.js')).postgresAdapter as AnyAdapter,
   mysql: async () => (await import('../../adapters/mysql/index.js')).mysqlAdapter as AnyAdapter,
+  pglog: async () => (await import('../../adapters/pglog/index.js')).pglogAdapter as AnyAdapter,
+  'mariadb-audit': async () => (await import('../../adapters/mariadb-audit/index.js')).mariadbAuditAdapter as AnyAdapter,
 };
 
 /** Names accepted by `dbwitness setup <engine>`; mariadb is served by the mysql adapter. */
@@ -21,6 +23,9 @@ export const ENGINE_ALIASES: Record<string, string> = {
   pg: 'postgres',
   mysql: 'mysql',
   mariadb: 'mysql',
+  pglog: 'pglog',
+  'mariadb-audit': 'mariadb-audit',
+  server_audit: 'mariadb-audit',
 };
 
 const SCHEME_ENGINE: Record<string, string> = {
@@ -28,6 +33,8 @@ const SCHEME_ENGINE: Record<string, string> = {
   'postgresql:': 'postgres',
   'mysql:': 'mysql',
   'mariadb:': 'mysql',
+  'pglog:': 'pglog',
+  'mariadb-audit:': 'mariadb-audit',
 };
 
 export async function adapterByName(name: string): Promise<AnyAdapter> {

@@ -18,7 +18,8 @@ import { decodeCursor, encodeCursor } from './log-cursor.js';
 import { tailLog, type TailOptions } from './log-tailer.js';
 
 export type LogInterpretation =
-  | { readonly kind: 'event'; readonly time: string; readonly identity: SessionIdentity; readonly change: RowChange }
+  /** One record may name several objects (a join read through server_audit's TABLE events): one change each. */
+  | { readonly kind: 'event'; readonly time: string; readonly identity: SessionIdentity; readonly changes: readonly RowChange[] }
   | { readonly kind: 'skip' }
   | { readonly kind: 'bad'; readonly reason: string };
 
@@ -102,11 +103,11 @@ export class LogChangeSource implements ChangeSource {
             result = { kind: 'bad', reason: 'interpreter_error' };
           }
           const token = encodeCursor(item.cursor);
-          if (result.kind === 'event') {
+          if (result.kind === 'event' && result.changes.length > 0) {
             idle = null;
             yield { kind: 'begin', txId: `${item.fileId}:${item.offset}` };
             yield { kind: 'identity', identity: result.identity };
-            yield { kind: 'change', change: result.change };
+            for (const change of result.changes) yield { kind: 'change', change };
             yield { kind: 'commit', position, checkpoint: token, commitTime: result.time };
           } else {
             if (result.kind === 'bad') reject(result.reason, position);
