@@ -9,6 +9,7 @@ import { registerReport } from './report.js';
 import { registerDemo } from './demo.js';
 import { registerKeygen } from './keygen.js';
 import { registerReindex } from './reindex.js';
+import { registerRetention } from './retention.js';
 import { registerArchive } from './archive.js';
 
 export function registerCommands(program: Command): void {
@@ -21,5 +22,6 @@ export function registerCommands(program: Command): void {
   registerReport(program);
   registerDemo(program);
   registerReindex(program);
+  registerRetention(program);
   registerKeygen(program);
 }
