@@ -140,7 +140,9 @@ async function* drain(cur: Open, chunk: number, maxRecord: number): AsyncGenerat
       const offset = cur.pos + s;
       const bytes = data.subarray(s, e);
       const after = { ...cursorOf(cur), offset: cur.pos + e };
-      yield { kind: 'record', bytes, fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
+      // Same limit whether the record arrived in one read or several.
+      if (e - s > maxRecord) yield { kind: 'oversized', fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
+      else yield { kind: 'record', bytes, fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
     }
     cur.pos += framed.consumed;
     cur.buf = Buffer.from(data.subarray(framed.consumed));
