@@ -110,11 +110,11 @@ async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boo
     let scan: ScanPosition | null = null;
     const flush = (): void => {
       if (!scan) return;
-      const before = writer.watermark(sourceId)?.seq ?? 0;
-      const fresh = pending.filter((p) => p.event.seq > before).length;
-      // A gap or reordering in what the store handed us means the index cannot follow it.
-      if (writer.add(pending, new Map([[sourceId, scan]])) !== fresh) throw staleIndex(`chain ${sourceId} does not continue the indexed sequence`);
-      events += fresh;
+      const { added, gaps } = writer.append(pending, new Map([[sourceId, scan]]));
+      // A gap in what the store handed us means the index cannot follow it (events at or below the
+      // watermark are simply skipped: a concurrent catch-up indexed them already).
+      if (gaps.size > 0) throw staleIndex(`chain ${sourceId} does not continue the indexed sequence`);
+      events += added;
       pending = [];
     };
     for await (const batch of scanChain(dir, sourceId, starts.get(sourceId) ?? null, opts.encryptionKey)) {

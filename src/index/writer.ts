@@ -79,9 +79,17 @@ export class IndexWriter {
    * reads them from the store). Returns how many rows were added.
    */
   add(entries: readonly IndexEntry[], scan?: ReadonlyMap<string, ScanPosition>): number {
+    return this.append(entries, scan).added;
+  }
+
+  /** `add`, also telling which sources stopped at a gap in their seq. */
+  append(entries: readonly IndexEntry[], scan?: ReadonlyMap<string, ScanPosition>): { added: number; gaps: ReadonlySet<string> } {
     let added = 0;
+    const blocked = new Set<string>();
     const run = this.#db.transaction(() => {
-      const blocked = new Set<string>();
+      // Another process (run's periodic catch-up, a report's) may have advanced the watermarks since we
+      // read them: re-read under the write lock so no event is inserted twice.
+      for (const [source, mark] of readWatermarks(this.#db)) this.#marks.set(source, mark);
       const last = new Map<string, IndexEntry>();
       for (const entry of entries) {
         const e = entry.event;
@@ -117,8 +125,9 @@ export class IndexWriter {
         this.#marks.set(sourceId, mark);
       }
     });
-    run();
-    return added;
+    // IMMEDIATE: take the write lock before reading the watermarks.
+    run.immediate();
+    return { added, gaps: blocked };
   }
 
   #insertRow({ event: e, file, offset }: IndexEntry): void {

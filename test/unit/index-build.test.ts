@@ -67,6 +67,20 @@ describe('index build', () => {
     expect(rows.map((r) => ({ source: r.source, seq: r.seq }))).toEqual(expected);
   });
 
+  it('two catch-ups running at once (run and a report) index every event exactly once', async () => {
+    await using tmp = await tempStoreDir();
+    const all = clinicScenario();
+    await writeStore(tmp.dir, all.slice(0, 5), { segmentMaxBytes: 4096 });
+    await updateIndex(tmp.dir);
+    await writeStore(tmp.dir, all.slice(5), { segmentMaxBytes: 4096 });
+    const [a, b] = await Promise.all([updateIndex(tmp.dir), updateIndex(tmp.dir)]);
+    expect(a.rebuilt || b.rebuilt).toBe(false);
+    expect(a.added + b.added).toBe(all.length - 5);
+    const rows = dump(join(tmp.dir, 'index.sqlite')) as { source: string; seq: number }[];
+    expect(new Set(rows.map((r) => `${r.source}:${r.seq}`)).size).toBe(all.length);
+    expect(rows).toHaveLength(all.length);
+  });
+
   it('rebuilds by itself when the store under the index was replaced', async () => {
     await using tmp = await tempStoreDir();
     await using other = await tempStoreDir();
