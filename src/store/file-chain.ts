@@ -36,8 +36,15 @@ export interface ChainSettings {
   readonly logger: Logger;
 }
 
+/** The state of the chain after a request: assigned at build time, made current when durable. */
+interface ChainState {
+  readonly head: ChainHead;
+  readonly checkpoint: StoredCheckpoint | null;
+  readonly tail: ChainTail | null;
+}
+
 type Request =
-  | { kind: 'append'; drafts: readonly DraftEvent[]; checkpoint: string | undefined; resolve: (e: readonly AuditEvent[]) => void; reject: (e: unknown) => void }
+  | { kind: 'append'; data: Buffer; events: readonly AuditEvent[]; after: ChainState; resolve: (e: readonly AuditEvent[]) => void; reject: (e: unknown) => void }
   | { kind: 'rotate'; resolve: (e: readonly AuditEvent[]) => void; reject: (e: unknown) => void };
 
 export class FileChain implements Chain {
@@ -46,9 +53,10 @@ export class FileChain implements Chain {
   readonly stats: WriteStats = { fsyncs: 0, writes: 0, events: 0, bytes: 0 };
   readonly #s: ChainSettings;
   readonly #window: DedupeWindow;
-  #head: ChainHead;
-  #checkpoint: StoredCheckpoint | null;
-  #tail: ChainTail | null;
+  /** Durable state (what head()/checkpoint()/tail() report). */
+  #durable: ChainState;
+  /** State after every accepted append, durable or still queued: the next event links to this head. */
+  #assigned: ChainState;
   #segment: SegmentFile | null;
   #nextSegment: number;
   #queue: Request[] = [];
@@ -63,9 +71,8 @@ export class FileChain implements Chain {
     this.source = source;
     this.#s = settings;
     this.repair = recovered.repair;
-    this.#head = recovered.head;
-    this.#checkpoint = recovered.checkpoint;
-    this.#tail = recovered.tail;
+    this.#durable = { head: recovered.head, checkpoint: recovered.checkpoint, tail: recovered.tail };
+    this.#assigned = this.#durable;
     this.#segment = segment;
     this.#nextSegment = recovered.nextSegment;
     this.#window = new DedupeWindow(settings.dedupeWindow);
@@ -82,23 +89,71 @@ export class FileChain implements Chain {
   }
 
   head(): ChainHead {
-    return this.#head;
+    return this.#durable.head;
   }
 
   checkpoint(): StoredCheckpoint | null {
-    return this.#checkpoint;
+    return this.#durable.checkpoint;
   }
 
   tail(): ChainTail | null {
-    return this.#tail;
+    return this.#durable.tail;
   }
 
+  /**
+   * Builds the lines right away (seq, prev, hash, dedupe, encryption) in call
+   * order, so that this CPU work overlaps the fsync of the group in flight;
+   * only the write and fsync wait for the group commit.
+   */
   append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
     if (this.#closed) return Promise.reject(new DbwitnessError('E_STORE_CLOSED', `the chain of ${this.source.id} is closed`, 'open the store again'));
+    if (this.#failed !== null) return Promise.reject(this.#failedError());
+    let built: { data: Buffer; events: AuditEvent[]; after: ChainState };
+    try {
+      built = this.#build(drafts, checkpoint);
+    } catch (e) {
+      return Promise.reject(e); // a bad draft rejects its own append only; nothing was assigned
+    }
+    if (built.data.length === 0) {
+      // Nothing new (a replay, or a repeated checkpoint): durable once everything queued before it is.
+      return this.#queue.length === 0 && !this.#running ? Promise.resolve(built.events) : this.#enqueue(built);
+    }
+    return this.#enqueue(built);
+  }
+
+  #enqueue(built: { data: Buffer; events: AuditEvent[]; after: ChainState }): Promise<readonly AuditEvent[]> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ kind: 'append', drafts, checkpoint, resolve, reject });
+      this.#queue.push({ kind: 'append', ...built, resolve, reject });
       this.#kick();
     });
+  }
+
+  #build(drafts: readonly DraftEvent[], checkpoint: string | undefined): { data: Buffer; events: AuditEvent[]; after: ChainState } {
+    const recordedAt = nowMicros();
+    const lines: string[] = [];
+    const events: AuditEvent[] = [];
+    const ids = new Set<string>();
+    let { head, checkpoint: cp, tail } = this.#assigned;
+    for (const d of drafts) {
+      if (this.#window.has(d.id) || ids.has(d.id)) continue;
+      const b = buildEvent(d, head.seq + 1, recordedAt, head.hash);
+      lines.push(b.line);
+      events.push(b.event);
+      ids.add(d.id);
+      head = { seq: b.event.seq, hash: b.event.hash };
+      tail = { position: d.position, txId: d.tx?.id ?? null, txIndex: d.tx?.index ?? null };
+    }
+    if (checkpoint !== undefined && !(cp?.checkpoint === checkpoint && cp.seq === head.seq)) {
+      const rec: CheckpointRecord = { '@': 'checkpoint', at: recordedAt, checkpoint, hash: head.hash, seq: head.seq };
+      lines.push(canonicalJson(rec));
+      cp = { checkpoint, seq: head.seq, at: recordedAt };
+      tail = null;
+    }
+    for (const id of ids) this.#window.add(id);
+    this.#assigned = { head, checkpoint: cp, tail };
+    const enc = this.#s.encryptionKey;
+    const text = lines.length === 0 ? '' : (enc === undefined ? lines : lines.map((l) => encryptLine(enc, l))).join('\n') + '\n';
+    return { data: Buffer.from(text, 'utf8'), events, after: this.#assigned };
   }
 
   /** Seals the open segment now (if it holds events) and starts a new one on the next write. */
@@ -164,14 +219,10 @@ export class FileChain implements Chain {
   async #commit(group: Request[]): Promise<(readonly AuditEvent[])[]> {
     const seg0 = this.#segment;
     if (seg0 !== null && seg0.count > 0 && Date.now() - seg0.createdAtMs >= this.#s.segmentMaxAgeMs) await this.#rotateNow();
-    const recordedAt = nowMicros();
-    const lines: string[] = [];
+    const buffers: Buffer[] = [];
     const results: (readonly AuditEvent[])[] = [];
-    const newIds: string[] = [];
-    const groupIds = new Set<string>();
-    let head = this.#head;
-    let checkpoint = this.#checkpoint;
-    let tail = this.#tail;
+    let after: ChainState | null = null;
+    let newEvents = 0;
     let rotate = false;
     for (const req of group) {
       if (req.kind === 'rotate') {
@@ -179,44 +230,31 @@ export class FileChain implements Chain {
         results.push([]);
         continue;
       }
-      const stored: AuditEvent[] = [];
-      for (const d of req.drafts) {
-        if (this.#window.has(d.id) || groupIds.has(d.id)) continue;
-        const built = buildEvent(d, head.seq + 1, recordedAt, head.hash);
-        lines.push(built.line);
-        stored.push(built.event);
-        groupIds.add(d.id);
-        newIds.push(d.id);
-        head = { seq: built.event.seq, hash: built.event.hash };
-        tail = { position: d.position, txId: d.tx?.id ?? null, txIndex: d.tx?.index ?? null };
-      }
-      if (req.checkpoint !== undefined && !(checkpoint?.checkpoint === req.checkpoint && checkpoint.seq === head.seq)) {
-        const rec: CheckpointRecord = { '@': 'checkpoint', at: recordedAt, checkpoint: req.checkpoint, hash: head.hash, seq: head.seq };
-        lines.push(canonicalJson(rec));
-        checkpoint = { checkpoint: req.checkpoint, seq: head.seq, at: recordedAt };
-        tail = null;
-      }
-      results.push(stored);
+      if (req.data.length > 0) buffers.push(req.data);
+      newEvents += req.events.length;
+      after = req.after;
+      results.push(req.events);
     }
-    if (lines.length > 0) {
+    if (after !== null && buffers.length > 0) {
       const key = this.#s.signingKey;
       if (key !== null) {
-        const rec: HeadRecord = { '@': 'head', at: recordedAt, hash: head.hash, key_id: key.keyId, seq: head.seq, sig: signText(key.privateKey, headSigningPayload(this.source.id, head.seq, head.hash, recordedAt, checkpoint)) };
-        lines.push(canonicalJson(rec));
+        const at = nowMicros();
+        const sig = signText(key.privateKey, headSigningPayload(this.source.id, after.head.seq, after.head.hash, at, after.checkpoint));
+        const rec: HeadRecord = { '@': 'head', at, hash: after.head.hash, key_id: key.keyId, seq: after.head.seq, sig };
+        const enc = this.#s.encryptionKey;
+        const plain = canonicalJson(rec);
+        buffers.push(Buffer.from((enc === undefined ? plain : encryptLine(enc, plain)) + '\n', 'utf8'));
       }
       const seg = this.#segment ?? (await this.#createSegment());
-      const enc = this.#s.encryptionKey;
-      const text = (enc === undefined ? lines : lines.map((l) => encryptLine(enc, l))).join('\n') + '\n';
-      await seg.append(Buffer.from(text, 'utf8'), this.stats);
-      // Durable: only now does the in-memory state move.
-      this.stats.events += newIds.length;
-      if (newIds.length > 0) seg.firstSeq ??= this.#head.seq + 1;
-      seg.count += newIds.length;
-      this.#head = head;
-      this.#checkpoint = checkpoint;
-      this.#tail = tail;
-      for (const id of newIds) this.#window.add(id);
+      await seg.append(buffers, this.stats);
+      // Durable: only now does the reported state move.
+      this.stats.events += newEvents;
+      if (newEvents > 0) seg.firstSeq ??= this.#durable.head.seq + 1;
+      seg.count += newEvents;
+      this.#durable = after;
       if (seg.size >= this.#s.segmentMaxBytes) rotate = true;
+    } else if (after !== null) {
+      this.#durable = after;
     }
     if (rotate && this.#segment !== null && (this.#segment.count > 0 || this.#segment.size >= this.#s.segmentMaxBytes)) await this.#rotateNow();
     return results;
@@ -230,13 +268,13 @@ export class FileChain implements Chain {
       source: this.source,
       segment: this.#nextSegment,
       created_at: nowMicros(),
-      head: this.#head,
-      checkpoint: this.#checkpoint,
-      tail: this.#tail,
+      head: this.#durable.head,
+      checkpoint: this.#durable.checkpoint,
+      tail: this.#durable.tail,
     };
     const plain = canonicalJson(rec);
     const enc = this.#s.encryptionKey;
-    const seg = await SegmentFile.create(this.#s.chainDir, this.#nextSegment, enc === undefined ? plain : encryptLine(enc, plain), now, this.#head);
+    const seg = await SegmentFile.create(this.#s.chainDir, this.#nextSegment, enc === undefined ? plain : encryptLine(enc, plain), now, this.#durable.head);
     this.#nextSegment++;
     this.#segment = seg;
     return seg;
@@ -245,9 +283,9 @@ export class FileChain implements Chain {
   async #rotateNow(): Promise<void> {
     const seg = this.#segment;
     if (seg === null) return;
-    await sealSegment(this.#s.chainDir, this.source.id, seg, this.#head, this.#s.signingKey);
+    await sealSegment(this.#s.chainDir, this.source.id, seg, this.#durable.head, this.#s.signingKey);
     await seg.close();
     this.#segment = null;
-    this.#s.logger.info({ source: this.source.id, segment: seg.number, lastSeq: this.#head.seq }, 'segment sealed');
+    this.#s.logger.info({ source: this.source.id, segment: seg.number, lastSeq: this.#durable.head.seq }, 'segment sealed');
   }
 }

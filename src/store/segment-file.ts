@@ -63,19 +63,22 @@ export class SegmentFile {
     return this.#size;
   }
 
-  /** Appends and fdatasyncs. On failure the file may hold a partial write: the chain must stop and be reopened (recovery truncates it). */
-  async append(data: Buffer, stats: WriteStats): Promise<void> {
-    let off = 0;
-    while (off < data.length) {
-      const { bytesWritten } = await this.#fh.write(data, off, data.length - off);
-      off += bytesWritten;
+  /** Appends the buffers (one writev) and fdatasyncs. On failure the file may hold a partial write: the chain must stop and be reopened (recovery truncates it). */
+  async append(buffers: readonly Buffer[], stats: WriteStats): Promise<void> {
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    // One writev for the whole group; loop only if the kernel writes less.
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const { bytesWritten } = await this.#fh.writev(pending);
+      pending = skipWritten(pending, bytesWritten);
     }
     stats.writes++;
     await this.#fh.datasync();
     stats.fsyncs++;
-    stats.bytes += data.length;
-    this.#digest.update(data);
-    this.#size += data.length;
+    stats.bytes += bytes;
+    for (const b of buffers) this.#digest.update(b);
+    this.#size += bytes;
   }
 
   /** SHA-256 of every byte in the file so far. */
@@ -86,4 +89,18 @@ export class SegmentFile {
   async close(): Promise<void> {
     await this.#fh.close();
   }
+}
+
+function skipWritten(buffers: readonly Buffer[], written: number): Buffer[] {
+  const out: Buffer[] = [];
+  let n = written;
+  for (const b of buffers) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
 }

@@ -13,11 +13,7 @@
  * inside it changes the stored hash: both fail. A line that does not scan
  * (broken JSON structure) is reported as damaged.
  */
-import * as crypto from 'node:crypto';
-
-// crypto.hash (one-shot) exists from Node 20.12; engines allow 20.10.
-const sha256Once: (data: Buffer) => string =
-  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'hex') : (data) => crypto.createHash('sha256').update(data).digest('hex');
+import { sha256Hex as sha256Once } from './sha256.js';
 
 export interface ScannedEvent {
   /** Offset of the `"hash"` key's opening quote. */

@@ -1,0 +1,209 @@
+/**
+ * Store benchmark: `npx tsx bench/store/run.ts [--runs N] [--batches N] [--verify-events N]`
+ *
+ * 1. Append: events/s through chain.append with fsync'd group commit, batches
+ *    of 1,000 events, vs the baseline of appending the same bytes with
+ *    FileHandle.appendFile and one fdatasync per batch. Runs alternate
+ *    (baseline, store, baseline, ...) and medians are compared, because the
+ *    machine is shared and noisy.
+ * 2. Concurrency: 1,000 concurrent single-event appends: events per fsync.
+ * 3. Verify: events/s of verifyStore over a store of N events, vs a floor
+ *    baseline (read the files and SHA-256 every line) and a naive verifier
+ *    (JSON.parse + canonical re-serialization + SHA-256 per line).
+ */
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventHash } from '../../src/core/canonical.js';
+import type { AuditEvent, DraftEvent } from '../../src/core/event.js';
+import { GENESIS_HASH } from '../../src/core/event.js';
+import { openStore } from '../../src/store/index.js';
+import { buildEvent } from '../../src/store/event-line.js';
+import { generateSigningKeyPair } from '../../src/store/keys.js';
+import { readLineBatches } from '../../src/store/line-reader.js';
+import { verifyStore } from '../../src/store/verify-store.js';
+import { BENCH_SOURCE, benchDraft } from './fixture.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] as string, process.argv[i + 1] as string);
+const RUNS = Number(args.get('--runs') ?? 5);
+const BATCHES = Number(args.get('--batches') ?? 40);
+const BATCH = 1000;
+const VERIFY_EVENTS = Number(args.get('--verify-events') ?? 200_000);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const root = await mkdtemp(join(tmpdir(), 'dbw-bench-store-'));
+const keys = generateSigningKeyPair();
+const keyFile = join(root, 'key.pem');
+await writeFile(keyFile, keys.privatePem, { mode: 0o600 });
+
+const total = BATCHES * BATCH;
+const drafts: DraftEvent[] = Array.from({ length: total }, (_, i) => benchDraft(i));
+// Baseline bytes: exactly the event lines the store writes (same events, same hashes).
+const batchBytes: Buffer[] = [];
+{
+  let prev = GENESIS_HASH;
+  for (let b = 0; b < BATCHES; b++) {
+    const lines: string[] = [];
+    for (let k = 0; k < BATCH; k++) {
+      const built = buildEvent(drafts[b * BATCH + k] as DraftEvent, b * BATCH + k + 1, '2026-11-26T10:00:00.000000Z', prev);
+      prev = built.event.hash;
+      lines.push(built.line);
+    }
+    batchBytes.push(Buffer.from(lines.join('\n') + '\n'));
+  }
+}
+const bytesPerEvent = batchBytes.reduce((a, b) => a + b.length, 0) / total;
+
+async function baselineRun(n: number): Promise<number> {
+  const file = join(root, `baseline-${n}.jsonl`);
+  const fh = await open(file, 'a', 0o600);
+  const t0 = process.hrtime.bigint();
+  for (const buf of batchBytes) {
+    await fh.appendFile(buf);
+    await fh.datasync();
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await fh.close();
+  await rm(file);
+  return total / s;
+}
+
+async function storeRun(n: number): Promise<{ rate: number; fsyncs: number }> {
+  const dir = join(root, `store-${n}`);
+  const store = await openStore(dir, { signingKeyFile: keyFile });
+  const chain = await store.openChain(BENCH_SOURCE);
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) await chain.append(drafts.slice(b * BATCH, (b + 1) * BATCH), `cp-${b}`);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const fsyncs = chain.stats.fsyncs;
+  await store.close();
+  await rm(dir, { recursive: true });
+  return { rate: total / s, fsyncs };
+}
+
+async function concurrencyRun(): Promise<{ eventsPerFsync: number; rate: number }> {
+  const dir = join(root, 'store-concurrent');
+  const store = await openStore(dir, { signingKeyFile: keyFile });
+  const chain = await store.openChain(BENCH_SOURCE);
+  const n = 20_000;
+  const t0 = process.hrtime.bigint();
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    inflight.push(chain.append([drafts[i] as DraftEvent], `cp-${i}`));
+    if (inflight.length >= 1000) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const r = { eventsPerFsync: n / chain.stats.fsyncs, rate: n / s };
+  await store.close();
+  await rm(dir, { recursive: true });
+  return r;
+}
+
+// --- append ---------------------------------------------------------------
+const base: number[] = [];
+const mine: number[] = [];
+let fsyncsPerRun = 0;
+await baselineRun(-1); // warm-up (page cache, JIT)
+await storeRun(-1);
+for (let r = 0; r < RUNS; r++) {
+  base.push(await baselineRun(r));
+  const s = await storeRun(r);
+  mine.push(s.rate);
+  fsyncsPerRun = s.fsyncs;
+}
+const conc = await concurrencyRun();
+
+// --- verify ---------------------------------------------------------------
+const vdir = join(root, 'verify-store');
+{
+  const store = await openStore(vdir, { signingKeyFile: keyFile, segmentMaxBytes: 64 * 1024 * 1024 });
+  const chain = await store.openChain(BENCH_SOURCE);
+  for (let i = 0; i < VERIFY_EVENTS; i += BATCH) {
+    const slice = Array.from({ length: Math.min(BATCH, VERIFY_EVENTS - i) }, (_, k) => benchDraft(i + k));
+    await chain.append(slice, `cp-${i}`);
+  }
+  await store.close();
+}
+const chainDir = join(vdir, BENCH_SOURCE.id);
+const segFiles = (await readdir(chainDir)).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(chainDir, f));
+
+async function floorRun(): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  for (const f of segFiles) for await (const batch of readLineBatches(f)) for (const l of batch) {
+    createHash('sha256').update(l.bytes).digest('hex');
+    n++;
+  }
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+async function naiveRun(): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let prev = GENESIS_HASH;
+  for (const f of segFiles) for await (const batch of readLineBatches(f)) for (const l of batch) {
+    const v = JSON.parse(l.bytes.toString('utf8')) as AuditEvent & { '@'?: string };
+    if (v['@'] !== undefined) continue;
+    if (v.prev !== prev || eventHash(v) !== v.hash) throw new Error('naive verify failed');
+    prev = v.hash;
+    n++;
+  }
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+async function verifyRun(): Promise<number> {
+  const r = await verifyStore(vdir);
+  if (!r.ok) throw new Error('bench store does not verify');
+  return r.events / r.seconds;
+}
+const vFloor: number[] = [];
+const vNaive: number[] = [];
+const vMine: number[] = [];
+await verifyRun();
+for (let r = 0; r < RUNS; r++) {
+  vFloor.push(await floorRun());
+  vMine.push(await verifyRun());
+  vNaive.push(await naiveRun());
+}
+await rm(root, { recursive: true, force: true });
+
+const out = {
+  date: new Date().toISOString(),
+  node: process.version,
+  runs: RUNS,
+  append: {
+    events: total,
+    batch: BATCH,
+    bytesPerEvent: Math.round(bytesPerEvent),
+    baselineEventsPerSec: median(base),
+    storeEventsPerSec: median(mine),
+    ratio: median(mine) / median(base),
+    fsyncsPerRun,
+    all: { baseline: base.map(Math.round), store: mine.map(Math.round) },
+  },
+  concurrency: conc,
+  verify: {
+    events: VERIFY_EVENTS,
+    storeEventsPerSec: median(vMine),
+    floorEventsPerSec: median(vFloor),
+    naiveEventsPerSec: median(vNaive),
+    all: { store: vMine.map(Math.round), floor: vFloor.map(Math.round), naive: vNaive.map(Math.round) },
+  },
+};
+console.log(JSON.stringify(out, null, 2));
+console.log(`
+append (batches of ${BATCH}, ${Math.round(bytesPerEvent)} B/event, median of ${RUNS}):
+  baseline appendFile+fdatasync : ${fmt(out.append.baselineEventsPerSec)} events/s
+  store chain.append            : ${fmt(out.append.storeEventsPerSec)} events/s  ratio ${out.append.ratio.toFixed(2)} (target >= 0.80)
+concurrent single-event appends : ${conc.eventsPerFsync.toFixed(0)} events per fsync, ${fmt(conc.rate)} events/s
+verify (${fmt(VERIFY_EVENTS)} events, median of ${RUNS}):
+  store verify                  : ${fmt(out.verify.storeEventsPerSec)} events/s (target >= 300,000)
+  floor (read + sha256 per line): ${fmt(out.verify.floorEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.floorEventsPerSec).toFixed(2)}
+  naive (JSON.parse + canonical): ${fmt(out.verify.naiveEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.naiveEventsPerSec).toFixed(2)}`);

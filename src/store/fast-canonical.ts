@@ -1,0 +1,81 @@
+/**
+ * A faster, byte-identical implementation of core `canonicalJson` for the
+ * append hot path. The core version builds a JSON path string for every
+ * value (for its error messages) and always sorts keys; this one does
+ * neither on the happy path: keys are sorted only when they are not already
+ * in order, and key strings are cached. Any value the canonical form rejects
+ * (a float, an unsafe integer, a function, undefined in an array) is handed
+ * to the core version, which throws its usual error naming the path.
+ *
+ * Equality with core canonicalJson is a tested property
+ * (test/unit/store-fast-canonical.test.ts).
+ */
+import { canonicalJson } from '../core/canonical.js';
+
+class Reject extends Error {}
+const REJECT = new Reject();
+
+const keyCache = new Map<string, string>();
+const KEY_CACHE_MAX = 10_000;
+
+function quotedKey(k: string): string {
+  let q = keyCache.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k) + ':';
+    if (keyCache.size < KEY_CACHE_MAX) keyCache.set(k, q);
+  }
+  return q;
+}
+
+function write(v: unknown): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      if (!Number.isSafeInteger(v)) throw REJECT;
+      return String(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (Array.isArray(v)) {
+        let s = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) s += ',';
+          s += write(v[i]);
+        }
+        return s + ']';
+      }
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      for (let i = 1; i < keys.length; i++) {
+        if ((keys[i - 1] as string) > (keys[i] as string)) {
+          keys.sort();
+          break;
+        }
+      }
+      let s = '{';
+      let first = true;
+      for (const k of keys) {
+        const x = o[k];
+        if (x === undefined) continue;
+        if (!first) s += ',';
+        first = false;
+        s += quotedKey(k) + write(x);
+      }
+      return s + '}';
+    }
+    default:
+      throw REJECT;
+  }
+}
+
+/** Same bytes as core canonicalJson(value), and the same errors. */
+export function fastCanonicalJson(value: unknown): string {
+  try {
+    return write(value);
+  } catch (e) {
+    if (e === REJECT) return canonicalJson(value); // throws the descriptive error
+    throw e;
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, eventHash } from '../../src/core/canonical.js';
+import { fastCanonicalJson } from '../../src/store/fast-canonical.js';
+import { buildEvent } from '../../src/store/event-line.js';
+import { openStore } from '../../src/store/index.js';
+import { SOURCE, draft, drafts, tempStore } from './store-helpers.js';
+
+function randomValue(depth: number): unknown {
+  const r = Math.random();
+  if (depth > 3 || r < 0.3) {
+    const pick = Math.floor(Math.random() * 6);
+    if (pick === 0) return null;
+    if (pick === 1) return Math.random() < 0.5;
+    if (pick === 2) return Math.floor(Math.random() * 2 ** 40) * (Math.random() < 0.5 ? -1 : 1);
+    const chars = ['a', 'Z', '"', '\\', '\n', '\u0000', 'ü', '\u2028', '😀', '\ud800', ' ', '/'];
+    return Array.from({ length: Math.floor(Math.random() * 8) }, () => chars[Math.floor(Math.random() * chars.length)]).join('');
+  }
+  if (r < 0.5) return Array.from({ length: Math.floor(Math.random() * 4) }, () => randomValue(depth + 1));
+  const o: Record<string, unknown> = {};
+  const keys = ['b', 'a', 'hash', 'id', 'Ä', '_', 'aa', '10', '9', '~', 'z"q'];
+  for (let i = 0; i < Math.floor(Math.random() * 6); i++) o[keys[Math.floor(Math.random() * keys.length)] as string] = Math.random() < 0.1 ? undefined : randomValue(depth + 1);
+  return o;
+}
+
+describe('fast canonical serialization', () => {
+  it('produces the same bytes as core canonicalJson for random values', () => {
+    for (let i = 0; i < 3000; i++) {
+      const v = randomValue(0);
+      expect(fastCanonicalJson(v)).toBe(canonicalJson(v));
+    }
+  });
+
+  it('throws the core error for values the canonical form rejects', () => {
+    expect(() => fastCanonicalJson({ a: [1, { b: 1.5 }] })).toThrow(/\$\.a\[1\]\.b/);
+    expect(() => fastCanonicalJson({ a: 2 ** 60 })).toThrow(/safe integers/);
+  });
+
+  it('builds lines equal to canonicalJson(event) with hash equal to eventHash(event)', () => {
+    for (let i = 0; i < 200; i++) {
+      const d = { ...draft(i), detail: i % 2 ? { hash: 'x', z: 'y' } : null, statement: i % 3 ? 'SELECT "x"' : null };
+      const b = buildEvent(d, i + 1, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+      expect(b.line).toBe(canonicalJson(b.event));
+      expect(b.event.hash).toBe(eventHash(b.event));
+    }
+  });
+
+  it('rejects a draft the canonical form cannot hold, failing only its own append', async () => {
+    await using t = await tempStore();
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
+    const chain = await store.openChain(SOURCE);
+    const bad = { ...draft(1), actor: { ...draft(1).actor, client_port: 1.5 } };
+    const [ok1, failed, ok2] = await Promise.allSettled([chain.append(drafts(0, 1), 'a'), chain.append([bad], 'b'), chain.append(drafts(2, 3), 'c')]);
+    expect(ok1.status).toBe('fulfilled');
+    expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'E_CANONICAL_NUMBER' } });
+    expect(ok2.status === 'fulfilled' && ok2.value[0]?.seq).toBe(2);
+    expect(chain.checkpoint()?.checkpoint).toBe('c');
+    await store.close();
+  });
+});
