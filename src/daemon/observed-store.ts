@@ -30,8 +30,12 @@ export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; 
   return {
     openChain: async (source: Source) => {
       const chain = await store.openChain(source);
-      const observed = new ObservedChain(chain, opts.rules, opts.timer);
-      opts.monitor.get(source.id).chain = observed;
+      const rt = opts.monitor.get(source.id);
+      const observed = new ObservedChain(chain, opts.rules, opts.timer, () => {
+        rt.closedHead = observed.head();
+        if (rt.chain === observed) rt.chain = null;
+      });
+      rt.chain = observed;
       return observed;
     },
     close: () => store.close(),
@@ -42,11 +46,13 @@ export class ObservedChain implements Chain {
   readonly #inner: Chain;
   readonly #rules: AlertRules | null;
   readonly #timer: AppendTimer | null;
+  readonly #onClose: () => void;
 
-  constructor(inner: Chain, rules: AlertRules | null, timer: AppendTimer | null) {
+  constructor(inner: Chain, rules: AlertRules | null, timer: AppendTimer | null, onClose: () => void = () => undefined) {
     this.#inner = inner;
     this.#rules = rules;
     this.#timer = timer;
+    this.#onClose = onClose;
   }
 
   get source(): Source {
@@ -79,6 +85,7 @@ export class ObservedChain implements Chain {
   }
 
   close(): Promise<void> {
+    this.#onClose();
     return this.#inner.close();
   }
 }

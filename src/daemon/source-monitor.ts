@@ -5,7 +5,7 @@
  * (observed-adapter.ts, observed-store.ts) and the supervisor's hooks; read
  * by metrics, /readyz, periodic alert rules and anchors.
  */
-import type { Chain } from '../core/ports.js';
+import type { Chain, ChainHead } from '../core/ports.js';
 import type { SourceState } from './supervisor.js';
 import type { HeartbeatCapable, LagCapable, SourceLag } from './source-capabilities.js';
 
@@ -29,6 +29,8 @@ export interface SourceRuntime {
   /** recorded_at - time of the newest durable event, in seconds. */
   captureDelaySeconds: number | null;
   chain: Chain | null;
+  /** Head of the chain when it was last closed (for the final anchor after a drain). */
+  closedHead: ChainHead | null;
   lag: LagCapable | null;
   heartbeat: HeartbeatCapable | null;
   lastLag: SourceLag | null;
@@ -55,6 +57,7 @@ export class SourceMonitor {
         lastPosition: null,
         captureDelaySeconds: null,
         chain: null,
+        closedHead: null,
         lag: null,
         heartbeat: null,
         lastLag: null,
@@ -75,6 +78,11 @@ export class SourceMonitor {
   /** Forgets a source removed from the configuration (it stopped). */
   remove(id: string): void {
     this.#sources.delete(id);
+  }
+
+  /** The newest durable head of the source's chain, open or closed. */
+  head(s: SourceRuntime): ChainHead | null {
+    return s.chain?.head() ?? s.closedHead;
   }
 
   /** The last time the source showed any progress. */

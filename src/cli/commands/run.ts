@@ -9,8 +9,12 @@ import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-o
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { addStoreOptions, openStoreFrom, type StoreFlags } from '../store-options.js';
 import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
+import { DaemonServices } from '../../daemon/daemon-services.js';
+import { loadSigningKey } from '../../store/keys.js';
 
-interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags, PolicyFlags {}
+interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags, PolicyFlags {
+  http?: string;
+}
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -29,6 +33,9 @@ cannot recover from (slot missing or invalidated, binlog purged) ends run
 with exit code 2. Several sources (config file): each has its own chain and
 checkpoint; a failing source is retried with backoff while the others flow.
 
+Health, metrics, alerts, anchors: see docs/operations.md (http, alerts,
+anchors sections of the config file).
+
 Signals: SIGTERM or Ctrl-C drains (complete transactions are stored and
 acknowledged) and exits 0; SIGHUP re-reads --config and starts, stops or
 restarts the sources that changed.
@@ -42,12 +49,15 @@ Examples:
   addStoreOptions(cmd);
   addPolicyOptions(cmd);
   addGlobalOptions(cmd);
+  cmd.option('--http <host:port>', 'serve /healthz, /readyz and /metrics here (http.listen; off by default; a bare port binds 127.0.0.1)');
   cmd.action(async (flags: RunFlags) => {
     const { config, logger } = await loadContext(flags);
     const specs = await sourceSpecs(flags, config);
     const transform = policyTransform(flags, config);
     const store = await openStoreFrom(flags, config, logger);
-    const supervisor = new Supervisor({ store, logger, transform, failFast: specs.length === 1 });
+    const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
+    const services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http });
+    const supervisor = new Supervisor({ store: services.wrapStore(store), logger, transform, hooks: services.hooks(), failFast: specs.length === 1 });
     let stopping = false;
     let resolveStop: () => void = () => undefined;
     const stopped = new Promise<void>((r) => (resolveStop = r));
@@ -66,16 +76,19 @@ Examples:
         logger.warn('SIGHUP ignored: run was started without --config');
         return;
       }
-      void reload(flags, supervisor, logger);
+      void reload(flags, supervisor, services, logger);
     };
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onReload);
     try {
-      await supervisor.apply(specs);
+      await services.start();
+      await supervisor.apply(services.wrapSpecs(specs));
       await Promise.race([stopped, supervisor.fatal()]);
     } finally {
       await supervisor.stopAll();
+      // After the drain: the final heads are anchored and queued alerts get a last chance.
+      await services.stop();
       await store.close();
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
@@ -101,12 +114,12 @@ async function sourceSpecs(flags: RunFlags, config: ConfigFile): Promise<SourceS
   return specs;
 }
 
-async function reload(flags: RunFlags, supervisor: Supervisor, logger: Logger): Promise<void> {
+async function reload(flags: RunFlags, supervisor: Supervisor, services: DaemonServices, logger: Logger): Promise<void> {
   try {
     const config = await loadConfigFile(flags.config!);
     const { source: _source, url: _url, ...rest } = flags;
     const specs = await sourceSpecs(rest, config);
-    await supervisor.apply(specs);
+    await supervisor.apply(services.wrapSpecs(specs));
     logger.info({ sources: specs.map((s) => s.id) }, 'configuration reloaded');
   } catch (e) {
     // A bad edit must not stop capture: keep running with the previous sources.
