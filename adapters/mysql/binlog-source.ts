@@ -34,6 +34,7 @@ export class BinlogSource implements ChangeSource {
   readonly #flavor: ServerFlavor;
   #stream: BinlogStream | null = null;
   #acked: string | null = null;
+  #reconnects = 0;
 
   constructor(config: MysqlSourceConfig, flavor: ServerFlavor, logger: Logger) {
     this.#config = config;
@@ -47,6 +48,11 @@ export class BinlogSource implements ChangeSource {
       server: `${opts.host}:${opts.port}`,
       database: scope.databases[0] ?? scope.tables[0]?.[0] ?? opts.database ?? '',
     };
+  }
+
+  /** How many times the binlog connection was re-established (observability, tests). */
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   get lastAcknowledged(): string | null {
@@ -119,6 +125,7 @@ export class BinlogSource implements ChangeSource {
           throw new DbwitnessError('E_MYSQL_UNREACHABLE', `binlog connection to ${redactUrl(cfg.url)} lost (${code}) and not back within ${cfg.reconnect_timeout_ms} ms`, 'check the server; dbwitness resumes from its checkpoint when restarted', { cause: err });
         }
         const delay = Math.min(cfg.max_backoff_ms, 100 * 2 ** Math.min(failures, 10));
+        this.#reconnects++;
         failures++;
         this.#logger.warn({ code, errno, retryInMs: delay, inTransaction: openTx !== null }, 'binlog connection lost; reconnecting');
         await sleep(delay, signal);
