@@ -2,5 +2,5 @@
 export { INDEX_FILE, INDEX_SCHEMA_VERSION, openIndexDb, type Db } from './schema.js';
 export { IndexWriter, keyText, readWatermarks, type IndexEntry, type Watermark, type ScanPosition } from './writer.js';
 export { updateIndex, rebuildIndex, indexStatus, defaultIndexPath, type UpdateIndexOptions, type UpdateIndexResult, type IndexProgress, type IndexStatus } from './update.js';
-export { IndexReader, EVENT_COLUMNS, EVENT_FROM, type IndexedEvent } from './reader.js';
+export { IndexReader, openSubjectFallback, EVENT_COLUMNS, EVENT_FROM, type IndexedEvent } from './reader.js';
 export { readEventAt, scanChain } from './store-scan.js';

@@ -9,6 +9,7 @@ import type { AuditEvent } from '../core/event.js';
 import type { SubjectFallback } from '../policy/subjects.js';
 import { INDEX_SCHEMA_VERSION, indexVersion, openIndexDb, type Db } from './schema.js';
 import { readEventAt } from './store-scan.js';
+import { defaultIndexPath } from './update.js';
 
 /** One indexed event, as reports see it. */
 export interface IndexedEvent {
@@ -104,4 +105,26 @@ export class IndexReader {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * The lookup fallback for `compilePolicy` from the store's index, or null
+ * when there is no index yet (lookups then use memory only). The daemon
+ * keeps it open; rows that `updateIndex` adds later are seen by it.
+ *
+ * @example
+ * ```ts
+ * const fb = openSubjectFallback(storeDir);
+ * const policy = policyFromConfig(config, { lookupFallback: fb?.fallback });
+ * ```
+ */
+export function openSubjectFallback(storeDir: string, indexPath = defaultIndexPath(storeDir)): { fallback: SubjectFallback; close(): void } | null {
+  if (!existsSync(indexPath)) return null;
+  let reader: IndexReader;
+  try {
+    reader = IndexReader.open(indexPath, storeDir);
+  } catch {
+    return null; // an index of another version: memory-only lookups until `reindex`
+  }
+  return { fallback: reader.subjectFallback(), close: () => reader.close() };
 }
