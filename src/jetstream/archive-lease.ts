@@ -31,6 +31,7 @@ export class ArchiveLease {
   #revision = 0;
   #validUntil = 0;
   #timer: NodeJS.Timeout | null = null;
+  #renewing = false;
   #lost = new AbortController();
 
   constructor(kv: KV, key: string, ttlMs: number, logger: Logger) {
@@ -89,7 +90,10 @@ export class ArchiveLease {
   }
 
   async #renew(): Promise<void> {
-    if (this.#lost.signal.aborted) return;
+    // One renewal at a time: while NATS is away, queued updates with the same
+    // revision would be sent together on reconnect and all but one refused.
+    if (this.#lost.signal.aborted || this.#renewing) return;
+    this.#renewing = true;
     const sentAt = Date.now();
     try {
       const rev = await this.#kv.update(this.#key, this.#value(), this.#revision);
@@ -98,10 +102,28 @@ export class ArchiveLease {
       this.#validUntil = sentAt + (this.#ttlMs * 2) / 3;
     } catch (e) {
       const msg = errText(e);
-      // A wrong-last-sequence answer means the key changed hands: lost for sure.
-      if (/wrong last sequence/i.test(msg)) this.#markLost('lease taken over');
-      else if (Date.now() >= this.#validUntil) this.#markLost(`renewal failed: ${msg}`);
+      if (/wrong last sequence/i.test(msg)) {
+        // Our own earlier update may have landed after its request timed out:
+        // the key is still ours if it names this holder.
+        const entry = await this.#kv.get(this.#key).catch(() => null);
+        if (entry !== null && entry.operation === 'PUT' && this.#isMine(entry.value)) {
+          this.#revision = entry.revision;
+          this.#validUntil = sentAt + (this.#ttlMs * 2) / 3;
+          return;
+        }
+        this.#markLost('lease taken over');
+      } else if (Date.now() >= this.#validUntil) this.#markLost(`renewal failed: ${msg}`);
       else this.#log.warn({ err: msg }, 'lease renewal failed; retrying');
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #isMine(value: Uint8Array): boolean {
+    try {
+      return (JSON.parse(Buffer.from(value).toString('utf8')) as { holder?: unknown }).holder === this.holder;
+    } catch {
+      return false;
     }
   }
 

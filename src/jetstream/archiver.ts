@@ -59,8 +59,10 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
   try {
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager({ timeout: 10_000 });
-    const leaseKv = await bindBucket(js, o.config.lease_bucket);
-    const lease = new ArchiveLease(leaseKv, o.config.lease_name, durationMs(o.config.lease_ttl), o.logger);
+    const ttlMs = durationMs(o.config.lease_ttl);
+    // A renewal must answer well within the lease's validity, or it cannot help.
+    const leaseKv = await bindBucket(js, o.config.lease_bucket, Math.max(250, Math.min(5000, ttlMs / 4)));
+    const lease = new ArchiveLease(leaseKv, o.config.lease_name, ttlMs, o.logger);
     const consumer = new ArchiveConsumer(jsm, js, o.config.stream, o.config.consumer);
     while (!o.signal.aborted) {
       if (!(await lease.acquire(o.signal))) break;

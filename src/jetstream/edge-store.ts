@@ -121,9 +121,9 @@ async function assertStream(nc: NatsConnection, stream: string): Promise<void> {
   }
 }
 
-export async function bindBucket(js: JetStreamClient, bucket: string): Promise<KV> {
+export async function bindBucket(js: JetStreamClient, bucket: string, timeoutMs?: number): Promise<KV> {
   try {
-    return await js.views.kv(bucket, { bindOnly: true });
+    return await js.views.kv(bucket, { bindOnly: true, ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}) });
   } catch (e) {
     throw usageError('E_JETSTREAM_NO_BUCKET', `the JetStream KV bucket ${bucket} does not exist (${errText(e)})`, 'create it with `dbwitness setup nats --apply`');
   }

@@ -1,0 +1,86 @@
+/**
+ * JetStream unavailable for a while (nats-server killed with SIGKILL, then
+ * started again on the same store): the edge keeps retrying, acknowledges
+ * nothing to the source meanwhile and stops pulling from it (backpressure),
+ * and once JetStream is back every change arrives in the archive exactly
+ * once while the archiver rides out the same outage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { createLogger, silentLogger } from '../../src/core/logger.js';
+import { runPipeline } from '../../src/pipeline/index.js';
+import { openStore } from '../../src/store/index.js';
+import { ArchiveConfig, JetStreamOutputConfig, openJetStreamStore, runArchiver } from '../../src/jetstream/index.js';
+import { startNats, tempDir, waitFor, type NatsServer } from '../harness/index.js';
+import { ScriptedSource } from './fixtures/jetstream-scripted-source.js';
+import { assertChainValid, exactlyOnceProblems, readChain, setupNats } from './jetstream-helpers.js';
+
+const TX = 300;
+const PER_TX = 2;
+
+/** Log lines of the edge, to see it retrying (never row values: the logger redacts and the edge logs counts only). */
+function capturingLogger(lines: string[]) {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      if (process.env.JS_TEST_DEBUG) process.stderr.write(chunk);
+      done();
+    },
+  });
+  return createLogger('warn', sink);
+}
+
+describe('JetStream outage', () => {
+  let nats: NatsServer;
+  beforeAll(async () => {
+    nats = await startNats();
+    await setupNats(nats.url());
+  });
+  afterAll(async () => {
+    await nats?.close();
+  });
+
+  it('pauses capture while JetStream is down and loses nothing', async () => {
+    const storeDir = join(await tempDir('js-outage-'), 'store');
+    const lines: string[] = [];
+    const output = JetStreamOutputConfig.parse({ kind: 'jetstream', servers: nats.url(), publish_timeout: '500ms' });
+    const edge = await openJetStreamStore({ config: output, logger: capturingLogger(lines) });
+    const source = new ScriptedSource({ id: 'edge-out', transactions: TX, changesPerTx: PER_TX, txPerSecond: 150 });
+    const chain = await edge.openChain(source.source);
+    const stopEdge = new AbortController();
+    const piping = runPipeline({ source, chain, logger: silentLogger(), signal: stopEdge.signal });
+    const stopArchive = new AbortController();
+    const archiving = runArchiver({
+      config: ArchiveConfig.parse({ servers: nats.url(), lease_ttl: '3s', batch: 100 }),
+      openStore: () => openStore(storeDir, { unsigned: true }),
+      logger: process.env.JS_TEST_DEBUG ? createLogger('info') : silentLogger(),
+      signal: stopArchive.signal,
+    });
+    try {
+      await waitFor(() => source.acknowledged >= 60, { what: '60 transactions acknowledged before the outage' });
+      await nats.stop('immediate');
+      const ackedAtOutage = source.acknowledged;
+      const yieldedAtOutage = source.yielded;
+      // Barrier: the edge has failed to publish several times in a row.
+      await waitFor(() => lines.some((l) => l.includes('JetStream did not acknowledge') && /"attempt":[4-9]/.test(l)), { what: 'the edge retrying publishes', timeoutMs: 30_000 });
+      expect(source.acknowledged).toBe(ackedAtOutage); // nothing acknowledged to the database while JetStream is down
+      expect(source.yielded - yieldedAtOutage).toBeLessThanOrEqual(3); // and capture paused instead of buffering the source
+      expect(lines.join('\n')).not.toContain('patient '); // no row values in the logs
+
+      await nats.start();
+      if (process.env.JS_TEST_DEBUG) process.stderr.write(`restarted at ack ${source.acknowledged}\n`);
+      await waitFor(() => source.acknowledged === TX, { what: 'every transaction acknowledged after JetStream came back', timeoutMs: 60_000 });
+      await waitFor(async () => (await readChain(storeDir, 'edge-out')).length >= TX * PER_TX, { what: 'every event archived', timeoutMs: 60_000 });
+    } finally {
+      stopEdge.abort();
+      stopArchive.abort();
+      // close() also ends the retries of an append still waiting for JetStream.
+      await Promise.all([piping.catch(() => undefined), edge.close()]);
+      await archiving.catch(() => undefined);
+    }
+    const events = await readChain(storeDir, 'edge-out');
+    assertChainValid(events);
+    expect(exactlyOnceProblems(events, TX, PER_TX)).toEqual([]);
+  }, 150_000);
+});
