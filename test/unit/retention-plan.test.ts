@@ -1,0 +1,79 @@
+/**
+ * Retention over a real store with sealed segments: what is due for the
+ * archive, moves verified against the seal, and deletion refused before six
+ * years or under legal hold.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
+import { planRetention, MIN_KEEP_MS, type RetentionPolicy } from '../../src/retention/retention-plan.js';
+import { archiveSegment, deleteExpired, ARCHIVE_MANIFEST } from '../../src/retention/retention-actions.js';
+import type { FileChain } from '../../src/store/index.js';
+import { drafts, SOURCE, tempStore } from './store-helpers.js';
+
+const DAY = 86_400_000;
+
+async function sealedStore(dir: string, keyFile: string, segments: number): Promise<void> {
+  const store = await openStore(dir, { signingKeyFile: keyFile });
+  const chain = (await store.openChain(SOURCE)) as FileChain;
+  for (let i = 0; i < segments; i++) {
+    await chain.append(drafts(i * 5, i * 5 + 5), `cp${i}`);
+    await chain.rotate();
+  }
+  await chain.append(drafts(1000, 1002), 'open');
+  await store.close();
+}
+
+function policy(over: Partial<RetentionPolicy> = {}): RetentionPolicy {
+  return { keepMs: MIN_KEEP_MS, archiveAfterMs: 90 * DAY, archiveDir: null, legalHold: [], ...over };
+}
+
+describe('retention', () => {
+  it('refuses a keep shorter than six years', async () => {
+    await using tmp = await tempStore();
+    await expect(planRetention(tmp.dir, policy({ keepMs: 365 * DAY }))).rejects.toThrow(/at least six years/);
+  });
+
+  it('classifies segments by age: open and newest stay, old sealed ones are due, expired after keep', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 3);
+    const now = Date.now();
+    const fresh = await planRetention(tmp.dir, policy({ archiveDir: join(tmp.root, 'archive') }), now);
+    expect(fresh.map((s) => s.status)).toEqual(['kept', 'kept', 'kept', 'open']);
+    const later = await planRetention(tmp.dir, policy({ archiveDir: join(tmp.root, 'archive') }), now + 100 * DAY);
+    expect(later.map((s) => s.status)).toEqual(['archive_due', 'archive_due', 'archive_due', 'open']);
+    const muchLater = await planRetention(tmp.dir, policy(), now + MIN_KEEP_MS + DAY);
+    expect(muchLater.map((s) => s.status)).toEqual(['expired', 'expired', 'expired', 'open']);
+    const held = await planRetention(tmp.dir, policy({ legalHold: [SOURCE.id] }), now + MIN_KEEP_MS + DAY);
+    expect(held.map((s) => s.status)).toEqual(['held', 'held', 'held', 'open']);
+  });
+
+  it('moves a due segment verified against its seal, and refuses early or held deletion', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 2);
+    const archiveDir = join(tmp.root, 'archive');
+    const later = Date.now() + 100 * DAY;
+    const plan = await planRetention(tmp.dir, policy({ archiveDir }), later);
+    const first = plan[0]!;
+    const original = await readFile(first.file);
+    const dest = await archiveSegment(first, tmp.dir, archiveDir);
+    expect(await readFile(dest)).toEqual(original);
+    await expect(stat(first.file)).rejects.toThrow();
+    const manifest = (await readFile(join(tmp.dir, SOURCE.id, ARCHIVE_MANIFEST), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { segment: number });
+    expect(manifest.map((m) => m.segment)).toEqual([1]);
+    expect((await readdir(join(archiveDir, SOURCE.id))).sort()).toEqual(['seg-000001.jsonl', 'seg-000001.seal.json']);
+
+    const after = await planRetention(tmp.dir, policy({ archiveDir }), later);
+    expect(after.find((s) => s.location === 'archive')?.status).toBe('archived');
+    const archived = after.find((s) => s.location === 'archive')!;
+    await expect(deleteExpired(archived)).rejects.toThrow(/refusing to delete.*may be deleted from/);
+    const heldPlan = await planRetention(tmp.dir, policy({ archiveDir, legalHold: [SOURCE.id] }), Date.now() + MIN_KEEP_MS + DAY);
+    await expect(deleteExpired(heldPlan.find((s) => s.location === 'archive')!)).rejects.toThrow(/legal hold/);
+    const expiredPlan = await planRetention(tmp.dir, policy({ archiveDir }), Date.now() + MIN_KEEP_MS + DAY);
+    const expired = expiredPlan.find((s) => s.location === 'archive')!;
+    expect(expired.status).toBe('expired');
+    await deleteExpired(expired);
+    await expect(stat(expired.file)).rejects.toThrow();
+  });
+});
