@@ -18,7 +18,18 @@ export type BinlogEvent =
       readonly timestampMs: number;
     }
   /** MySQL GTID event: 'uuid:n' (or 'uuid:tag:n'). */
-  | { readonly type: 'mysql-gtid'; readonly gtid: string; readonly timestampMs: number }
+  | {
+      readonly type: 'mysql-gtid';
+      readonly gtid: string;
+      readonly timestampMs: number;
+      /**
+       * immediate_commit_timestamp of MySQL 8.0.1+ GTID events: the commit
+       * time in microseconds since the epoch (a better source than the
+       * whole-second event header). zongji does not decode it; the raw
+       * event parser does.
+       */
+      readonly commitMicros?: bigint;
+    }
   /**
    * Query event: BEGIN (MySQL row-based transactions; `threadId` is the
    * connection that ran it), COMMIT for non-transactional engines, or a DDL

@@ -11,7 +11,7 @@
  */
 import { GtidSet } from '@vlasky/zongji';
 import type { Row } from '../../src/core/event.js';
-import { isoMicros } from '../../src/core/ids.js';
+import { isoMicros, microsToIso } from '../../src/core/ids.js';
 import type { RowChange, SessionIdentity, SourceMessage } from '../../src/core/ports.js';
 import type { BinlogEvent } from './binlog-events.js';
 import { advanceMariaPos, encodeCheckpoint, mariaGtidText, type Checkpoint, type MariaGtid } from './binlog-checkpoint.js';
@@ -41,6 +41,7 @@ export interface AssemblerOptions {
 interface OpenTx {
   readonly txId: string;
   readonly gtid: { readonly maria?: MariaGtid; readonly mysql?: string } | null;
+  commitMicros: bigint | null;
   threadId: number | null;
   begun: boolean;
   identityKnown: boolean;
@@ -90,6 +91,7 @@ export class TxAssembler {
       case 'mysql-gtid':
         if (this.#tx) this.#commit(out, e.timestampMs, this.#offset);
         this.#open(e.gtid, { mysql: e.gtid }, null);
+        this.#tx!.commitMicros = e.commitMicros ?? null;
         break;
       case 'query':
         this.#query(e, out);
@@ -119,7 +121,7 @@ export class TxAssembler {
   }
 
   #open(txId: string, gtid: OpenTx['gtid'], threadId: number | null): void {
-    this.#tx = { txId, gtid, threadId, begun: false, identityKnown: false, held: [], statement: null, changes: 0 };
+    this.#tx = { txId, gtid, commitMicros: null, threadId, begun: false, identityKnown: false, held: [], statement: null, changes: 0 };
   }
 
   #query(e: Extract<BinlogEvent, { type: 'query' }>, out: SourceMessage[]): void {
@@ -231,8 +233,9 @@ export class TxAssembler {
         kind: 'commit',
         position: tx.gtid?.maria ? mariaGtidText(tx.gtid.maria) : tx.gtid?.mysql ?? `${this.#file}:${this.#offset}`,
         checkpoint: this.checkpoint,
-        // Binlog event timestamps have whole seconds; the microseconds are zero.
-        commitTime: isoMicros(new Date(timestampMs)),
+        // Binlog event timestamps have whole seconds (microseconds zero)
+        // unless a MySQL 8 GTID event gave its microsecond commit time.
+        commitTime: tx.commitMicros !== null ? microsToIso(tx.commitMicros) : isoMicros(new Date(timestampMs)),
       });
       this.#lastIdleAt = this.#o.now();
     } else {
