@@ -22,6 +22,8 @@ import { BinlogStream } from './binlog-stream.js';
 import { auditScope, effectiveServerId, type MysqlSourceConfig } from './mysql-config.js';
 import { connect, connectionOptions, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
 import { tableKey, type TableFacts } from './zongji-events.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { quoteQualified } from './sql-quote.js';
 import type { LogicalType } from './row-values.js';
 
 /** Errors after which retrying cannot help: access, privileges, purged binlog. */
@@ -62,6 +64,10 @@ export class BinlogSource implements ChangeSource {
   async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
     const cfg = this.#config;
     const facts: TableFacts = { keys: new Map(), logical: new Map() };
+    // MySQL 8 names each transaction's connection; the registry says whose
+    // it was. Registrations older than the resume point are read from the
+    // table, later ones arrive in the binlog.
+    const registry = this.#flavor.isMariaDb ? null : new ConnectionRegistry();
     let resume: Checkpoint;
     {
       const ctrl = await connect(cfg);
@@ -69,6 +75,7 @@ export class BinlogSource implements ChangeSource {
         resume = checkpoint ? decodeCheckpoint(checkpoint) : await currentPosition(ctrl, this.#flavor);
         await assertResumable(ctrl, this.#flavor, resume);
         await loadTableFacts(ctrl, cfg, facts);
+        if (registry) await preloadRegistry(ctrl, cfg, registry, this.#logger);
       } finally {
         await ctrl.end().catch(() => undefined);
       }
@@ -84,7 +91,7 @@ export class BinlogSource implements ChangeSource {
     let downSince: number | null = null;
 
     while (!signal.aborted) {
-      const stream = this.#openStream(resume, facts);
+      const stream = this.#openStream(resume, facts, registry);
       try {
         for await (const m of stream.drain(signal)) {
           failures = 0;
@@ -148,7 +155,7 @@ export class BinlogSource implements ChangeSource {
     }
   }
 
-  #openStream(resume: Checkpoint, facts: TableFacts): BinlogStream {
+  #openStream(resume: Checkpoint, facts: TableFacts, registry: ConnectionRegistry | null): BinlogStream {
     const cfg = this.#config;
     const scope = auditScope(cfg);
     const include: Record<string, string[] | true> = {};
@@ -162,6 +169,7 @@ export class BinlogSource implements ChangeSource {
       if (cur !== true) include[db] = [...(cur ?? []), t];
     };
     addTable(cfg.marker_database, cfg.marker_table);
+    if (registry) addTable(cfg.marker_database, cfg.registry_table);
     const stream = new BinlogStream(resume, {
       connection: connectionOptions(cfg),
       serverId: effectiveServerId(cfg),
@@ -172,6 +180,7 @@ export class BinlogSource implements ChangeSource {
       logger: this.#logger,
       assembler: {
         marker: [cfg.marker_database, cfg.marker_table],
+        ...(registry ? { registry, registryTable: [cfg.marker_database, cfg.registry_table] as const } : {}),
         ddlDatabases: [...new Set([...scope.databases, ...scope.tables.map(([d]) => d), cfg.marker_database])],
       },
     });
@@ -238,6 +247,19 @@ async function loadTableFacts(conn: Awaited<ReturnType<typeof connect>>, cfg: My
     const m = facts.logical.get(k) ?? new Map<string, LogicalType>();
     m.set(x.c, x.ty.toLowerCase() as LogicalType);
     facts.logical.set(k, m);
+  }
+}
+
+async function preloadRegistry(conn: Awaited<ReturnType<typeof connect>>, cfg: MysqlSourceConfig, registry: ConnectionRegistry, logger: Logger): Promise<void> {
+  try {
+    const r = await rows<Record<string, unknown>>(conn, `SELECT CAST(conn_id AS CHAR) AS conn_id, login, client_host, app_user, application FROM ${quoteQualified(cfg.marker_database, cfg.registry_table)} ORDER BY registered_at`);
+    for (const x of r) {
+      const row = Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)]));
+      // Rows in the table were written through its trigger: trusted as is.
+      registry.observe(row, Number(row['conn_id']));
+    }
+  } catch (e) {
+    logger.warn({ code: (e as { code?: string }).code }, 'connection registry not readable; MySQL identity falls back to the triggers');
   }
 }
 

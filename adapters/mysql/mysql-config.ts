@@ -25,6 +25,8 @@ export const MysqlSourceConfig = BaseSourceConfig.extend({
   /** Database holding the session-marker table (created by `setup`). */
   marker_database: Identifier.default('dbwitness'),
   marker_table: Identifier.default('session_marker'),
+  /** MySQL 8: connection registry (thread id -> session) in marker_database, fed by init_connect. */
+  registry_table: Identifier.default('connections'),
   /** Locked account the identity triggers run as (their DEFINER). */
   marker_definer: z.string().regex(/^[^'@]+@[^'@]+$/, "user@host, e.g. dbwitness_marker@localhost").default('dbwitness_marker@localhost'),
   /** Replication account created by `setup`; its password comes from `replication_password_env`. */

@@ -11,7 +11,7 @@ import { resolveTables } from './audited-tables.js';
 import { splitAccount, type MysqlSourceConfig } from './mysql-config.js';
 import { connect, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
 import { checkSettings } from './server-settings.js';
-import { dropTriggerSql, MARIADB_TX_DISCRIMINATOR, MYSQL_TX_DISCRIMINATOR, markerTableDdl, markProcedureDdl, MARK_PROCEDURE, triggerDdls, type MarkerNames } from './session-marker.js';
+import { initConnectSql, registryDdl, dropTriggerSql, MARIADB_TX_DISCRIMINATOR, MYSQL_TX_DISCRIMINATOR, markerTableDdl, markProcedureDdl, MARK_PROCEDURE, triggerDdls, type MarkerNames } from './session-marker.js';
 import { quoteAccount, quoteIdent, quoteQualified, quoteString } from './sql-quote.js';
 
 export function markerNames(config: MysqlSourceConfig, flavor?: ServerFlavor): MarkerNames {
@@ -70,6 +70,14 @@ export async function planSetup(config: MysqlSourceConfig, _ctx: AdapterContext)
         `GRANT EXECUTE ON PROCEDURE ${quoteQualified(n.database, MARK_PROCEDURE)} TO ${definer}`,
       ],
     });
+
+    if (!flavor.isMariaDb) {
+      steps.push({
+        title: `MySQL connection registry ${n.database}.${config.registry_table} (init_connect)`,
+        why: 'MySQL 8 writes the connection id into every BEGIN; one row per connection, written by the server at login through init_connect and a trigger the session cannot influence, says whose connection it was. Grant each application account INSERT on the registry (the trigger overwrites what it inserts, so this grants nothing forgeable); without it, its logins fail init_connect.',
+        sql: [...registryDdl(n, config.registry_table), initConnectSql(n, config.registry_table)],
+      });
+    }
 
     const repl = splitAccount(config.replication_user);
     const replAccount = quoteAccount(repl.user, repl.host);

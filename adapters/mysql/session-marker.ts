@@ -146,3 +146,40 @@ export function identityFromMarker(row: Row): SessionIdentity {
     session_id: text(row['conn_id']),
   };
 }
+
+/**
+ * MySQL 8: the connection registry. `init_connect` inserts a row per new
+ * connection; the BEFORE INSERT trigger (run as the locked definer)
+ * overwrites every column with what the server knows, so a session can
+ * register only itself, truthfully. init_connect does not run for accounts
+ * with CONNECTION_ADMIN/SUPER: their transactions fall back to the markers.
+ */
+export function registryDdl(n: MarkerNames, table: string): string[] {
+  const reg = quoteQualified(n.database, table);
+  const definer = quoteAccount(n.definerUser, n.definerHost);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${reg} (
+  conn_id BIGINT UNSIGNED NOT NULL,
+  login VARCHAR(400) NULL,
+  client_host VARCHAR(300) NULL,
+  app_user VARCHAR(255) NULL,
+  application VARCHAR(255) NULL,
+  registered_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (conn_id, registered_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `DROP TRIGGER IF EXISTS ${quoteQualified(n.database, `${TRIGGER_PREFIX}registry_bi`)}`,
+    `CREATE DEFINER=${definer} TRIGGER ${quoteQualified(n.database, `${TRIGGER_PREFIX}registry_bi`)} BEFORE INSERT ON ${reg} FOR EACH ROW
+BEGIN
+  SET NEW.conn_id = CONNECTION_ID(), NEW.login = USER(), NEW.registered_at = NOW(6),
+      NEW.client_host = (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID()),
+      NEW.app_user = NULL,
+      NEW.application = (SELECT a.ATTR_VALUE FROM performance_schema.session_connect_attrs a WHERE a.PROCESSLIST_ID = CONNECTION_ID() AND a.ATTR_NAME = 'program_name' LIMIT 1);
+END`,
+    `GRANT SELECT, INSERT ON ${reg} TO ${definer}`,
+    `GRANT TRIGGER ON ${reg} TO ${definer}`,
+  ];
+}
+
+export function initConnectSql(n: MarkerNames, table: string): string {
+  return `SET GLOBAL init_connect = 'INSERT INTO ${quoteQualified(n.database, table).replace(/'/g, "''")} (conn_id, registered_at) VALUES (0, NOW(6))'`;
+}

@@ -91,7 +91,7 @@ describe('mysql source: resume, reconnect, purged binlog (MariaDB 10.11)', () =>
       if (n.done || n.value.kind === 'commit') break;
     }
     ac.abort();
-    await it.return?.();
+    await it.return?.(undefined);
     await s.close();
     expect(s.reconnects).toBeGreaterThanOrEqual(1);
     expect(got.filter((m) => m.kind === 'begin')).toHaveLength(1);
