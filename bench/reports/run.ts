@@ -3,9 +3,10 @@
  * a full scan of the store (the baseline), measured in the same run, and
  * reindex throughput.
  *
- *   npx tsx bench/reports/run.ts [--events 1000000] [--patients 100000] [--dir DIR] [--keep] [--scan-runs 3] [--runs 15]
+ *   npx tsx bench/reports/run.ts [--events 1000000] [--patients 100000] [--dir DIR] [--generate-only] [--scan-runs 3] [--runs 15]
  *
- * With --dir pointing at an existing store the generation step is skipped.
+ * With --dir pointing at an existing store the generation step is skipped
+ * (and the store is kept); --generate-only stops after writing it.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '15' },
     'scan-runs': { type: 'string', default: '3' },
     'reindex-runs': { type: 'string', default: '1' },
+    'generate-only': { type: 'boolean', default: false },
   },
 });
 const total = Number(values.events);
@@ -48,6 +50,7 @@ try {
     });
     log(`generate: ${total} events in ${secs(t0).toFixed(1)} s (${(total / secs(t0)).toFixed(0)} events/s)`);
   }
+  if (values['generate-only']) process.exit(0);
   let storeBytes = 0;
   for (const s of ['pg-main', 'maria-lab']) {
     const { readdir } = await import('node:fs/promises');
