@@ -1,0 +1,65 @@
+/**
+ * Helpers shared by the PostgreSQL benchmarks: medians, child processes,
+ * waiting on a slot's confirmed position.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { PgServer } from '../../test/harness/index.js';
+import { waitFor } from '../../test/harness/index.js';
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function env(name: string, fallback: number): number {
+  const v = process.env[name];
+  return v === undefined ? fallback : Number(v);
+}
+
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function sql<T = Record<string, unknown>>(server: PgServer, db: string, text: string): Promise<T[]> {
+  return server.query<T>(text, [], { database: db });
+}
+
+/** Waits until the slot has confirmed `lsn` (the consumer has made everything up to it durable). */
+export async function waitConfirmed(server: PgServer, db: string, slot: string, lsn: string, timeoutMs = 600_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const [r] = await sql<{ ok: boolean }>(server, db, `SELECT confirmed_flush_lsn >= '${lsn}'::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = '${slot}'`);
+      return r?.ok === true;
+    },
+    { what: `slot ${slot} confirmed up to ${lsn}`, timeoutMs, intervalMs: 20 },
+  );
+}
+
+export async function currentLsn(server: PgServer, db: string): Promise<string> {
+  const [r] = await sql<{ l: string }>(server, db, 'SELECT pg_current_wal_lsn()::text AS l');
+  return r?.l ?? '0/0';
+}

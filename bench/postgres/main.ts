@@ -1,0 +1,97 @@
+/**
+ * PostgreSQL benchmarks. Run: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [drain] [rss]`
+ * (all three by default). Writes bench/postgres/RESULTS.md.
+ * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
+ * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres } from '../../test/harness/index.js';
+import { fmt, median } from './bench-common.js';
+import { drain, type DrainShape } from './drain.js';
+import { peakRss, type RssResult } from './peak-rss.js';
+import { triggerCost, type TriggerCostResult } from './trigger-cost.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..');
+const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tps', 'drain', 'rss']);
+const SERVER_CONFIG = { max_replication_slots: '40', max_wal_senders: '20', shared_buffers: '256MB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
+
+let tps: TriggerCostResult | null = null;
+let drains: DrainShape[] = [];
+let rss: RssResult | null = null;
+
+if (wanted.has('tps')) {
+  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  process.stderr.write('(b) identity trigger cost\n');
+  tps = await triggerCost(server, 'bench');
+}
+if (wanted.has('drain')) {
+  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  process.stderr.write('(a) backlog drain\n');
+  drains = await drain(server, 'bench', repoRoot);
+}
+if (wanted.has('rss')) {
+  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  process.stderr.write('(d) peak RSS of one large transaction\n');
+  rss = await peakRss(server, 'bench', repoRoot);
+}
+
+const lines: string[] = [
+  '# PostgreSQL benchmarks',
+  '',
+  `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, PostgreSQL 15 (private server, fsync on), Node ${process.version}.`,
+  'The machine is shared and noisy: every number is the median of several runs, and each ratio compares against a baseline measured in the same run.',
+  'Reproduce: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [drain] [rss]`.',
+  '',
+];
+if (tps !== null) {
+  lines.push(
+    '## (b) Identity trigger cost (pgbench TPC-B)',
+    '',
+    `pgbench -M prepared -c ${tps.clients} -j 2 -T ${tps.seconds}, scale ${tps.scale}; the four pgbench tables audited (REPLICA IDENTITY FULL, publication, slot); pg_recvlogical attached as the consumer in both variants; variants alternate, ${tps.runs} runs each.`,
+    '',
+    '| variant | TPS (median) | runs |',
+    '|---|---:|---|',
+    `| triggers disabled (baseline) | ${fmt(median(tps.without))} | ${tps.without.map((x) => fmt(x)).join(', ')} |`,
+    `| identity triggers enabled | ${fmt(median(tps.withTriggers))} | ${tps.withTriggers.map((x) => fmt(x)).join(', ')} |`,
+    '',
+    `**Ratio with ÷ without: ${tps.ratio.toFixed(3)}** (cost ${((1 - tps.ratio) * 100).toFixed(1)}% of TPS; one identity message per transaction, four statements per TPC-B transaction).`,
+    '',
+  );
+}
+for (const d of drains) {
+  const base = d.rowsPerSecond['pg_recvlogical'];
+  lines.push(
+    `## (a) Backlog drain: ${fmt(d.rows)} row changes, ${d.rowsPerTx} row(s) per transaction`,
+    '',
+    '| consumer | rows/s (median) | ratio vs pg_recvlogical | seconds per run |',
+    '|---|---:|---:|---|',
+    ...(['pg_recvlogical', 'dbwitness run', 'adapter only'] as const).map(
+      (c) => `| ${c}${c === 'pg_recvlogical' ? ' (baseline)' : ''} | ${fmt(d.rowsPerSecond[c])} | ${(d.rowsPerSecond[c] / base).toFixed(3)} | ${d.seconds[c].map((s) => s.toFixed(2)).join(', ')} |`,
+    ),
+    '',
+  );
+}
+if (drains.length > 0) {
+  lines.push(
+    '`dbwitness run` is timed from process start until the slot\'s confirmed_flush_lsn reaches the backlog\'s end, i.e. until every event is fsync\'d in the store (unsigned store, `--redaction keep`); it includes Node start-up (about 0.3 s). "adapter only" decodes and translates in-process without storing. pg_recvlogical writes the raw pgoutput stream to /dev/null.',
+    '',
+  );
+}
+if (rss !== null) {
+  lines.push(
+    `## (d) Memory for one ${fmt(rss.rows)}-row transaction`,
+    '',
+    `| idle RSS | peak RSS (VmHWM) | peak − idle | WAL of the transaction |`,
+    '|---:|---:|---:|---:|',
+    `| ${fmt(rss.idleMb, 1)} MiB | ${fmt(rss.peakMb, 1)} MiB | **${fmt(rss.peakMb - rss.idleMb, 1)} MiB** | ${fmt(rss.walMb, 1)} MiB |`,
+    '',
+  );
+}
+lines.push('(c) commit-to-durable latency under steady load is not measured yet.', '');
+const out = join(here, 'RESULTS.md');
+writeFileSync(out, lines.join('\n'));
+process.stderr.write(`wrote ${out}\n`);

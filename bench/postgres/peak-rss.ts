@@ -1,0 +1,65 @@
+/**
+ * (d) Memory of `dbwitness run` for one 1,000,000-row transaction: peak RSS
+ * (VmHWM) after the transaction is durable minus RSS while idle before it.
+ * The pipeline spills large transactions to disk and the source pauses the
+ * socket, so the difference should stay far below the transaction's size.
+ */
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PgServer } from '../../test/harness/index.js';
+import { tempDir, waitFor } from '../../test/harness/index.js';
+import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
+import { currentLsn, env, exited, sql, waitConfirmed } from './bench-common.js';
+
+export interface RssResult {
+  rows: number;
+  idleMb: number;
+  peakMb: number;
+  walMb: number;
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+export async function peakRss(server: PgServer, db: string, repoRoot: string): Promise<RssResult> {
+  const rows = env('PG_BENCH_RSS_ROWS', 1_000_000);
+  await sql(server, db, 'CREATE SCHEMA IF NOT EXISTS clinic');
+  await sql(server, db, 'CREATE TABLE clinic.bulk (id bigint PRIMARY KEY, note text, seen_at timestamptz)');
+  await applySetup(pgConfig(server, db, { tables: ['clinic.bulk'], slot: 'bench_rss', publication: 'bench_rss' }));
+  const store = await tempDir('dbw-bench-rss-');
+  const url = server.url({ database: db });
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', 'clinic.bulk', '--slot', 'bench_rss', '--publication', 'bench_rss', '--id', 'rss', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    const pid = child.pid as number;
+    // Idle: connected and acknowledged the current position.
+    await waitConfirmed(server, db, 'bench_rss', await currentLsn(server, db), 60_000);
+    await waitFor(async () => (await sql<{ a: boolean }>(server, db, "SELECT active AS a FROM pg_replication_slots WHERE slot_name = 'bench_rss'"))[0]?.a, { what: 'run connected' });
+    const idle = statusKb(pid, 'VmRSS');
+    const before = await currentLsn(server, db);
+    // The position inside the transaction after its rows: confirmed past it means stored.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    let end: string;
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO clinic.bulk SELECT g, 'note ' || g, now() FROM generate_series(1, ${rows}) g`);
+      end = (await client.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]?.l ?? '0/0';
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    await waitConfirmed(server, db, 'bench_rss', end);
+    const peak = statusKb(pid, 'VmHWM');
+    const [w] = await sql<{ b: string }>(server, db, `SELECT pg_wal_lsn_diff('${end}', '${before}')::bigint::text AS b`);
+    return { rows, idleMb: idle / 1024, peakMb: peak / 1024, walMb: Number(w?.b ?? 0) / 1024 / 1024 };
+  } finally {
+    child.kill('SIGTERM');
+    await exited(child);
+    await rm(store, { recursive: true, force: true });
+  }
+}

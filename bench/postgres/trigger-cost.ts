@@ -1,0 +1,65 @@
+/**
+ * (b) Identity trigger cost: pgbench TPC-B TPS with the identity triggers
+ * enabled ÷ TPS with them disabled, the same logical consumer
+ * (pg_recvlogical on the same publication, messages on) attached in both.
+ * Variants alternate; the ratio of medians is reported.
+ */
+import { join } from 'node:path';
+import type { PgServer } from '../../test/harness/index.js';
+import { spawn } from 'node:child_process';
+import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
+import { env, exited, median, run, sql } from './bench-common.js';
+
+export interface TriggerCostResult {
+  runs: number;
+  seconds: number;
+  clients: number;
+  scale: number;
+  withTriggers: number[];
+  without: number[];
+  ratio: number;
+}
+
+const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
+
+export async function triggerCost(server: PgServer, db: string): Promise<TriggerCostResult> {
+  const runs = env('PG_BENCH_TPS_RUNS', 5);
+  const seconds = env('PG_BENCH_TPS_SECONDS', 15);
+  const clients = env('PG_BENCH_TPS_CLIENTS', 4);
+  const scale = env('PG_BENCH_TPS_SCALE', 4);
+  const url = server.url({ database: db });
+  const pgbench = join(server.clientBinDir, 'pgbench');
+  const init = await run(pgbench, ['-i', '-q', '-s', String(scale), url]);
+  if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+  const slot = 'bench_tps';
+  await applySetup(pgConfig(server, db, { tables: TABLES, slot, publication: 'bench_tps' }));
+  const consumer = spawn(join(server.clientBinDir, 'pg_recvlogical'), ['-d', url, '--slot', slot, '--start', '-o', 'proto_version=1', '-o', 'publication_names=bench_tps', '-o', 'messages=true', '-f', '/dev/null', '-F', '1'], { stdio: 'ignore' });
+  const setTriggers = async (on: boolean): Promise<void> => {
+    for (const t of TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
+  };
+  const tps = async (): Promise<number> => {
+    const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), url]);
+    const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(r.stdout);
+    if (r.code !== 0 || m === null || m[1] === undefined) throw new Error(`pgbench failed: ${r.stderr}${r.stdout}`);
+    return Number(m[1]);
+  };
+  const withTriggers: number[] = [];
+  const without: number[] = [];
+  try {
+    await setTriggers(true);
+    await tps(); // warm-up, discarded
+    for (let i = 0; i < runs; i++) {
+      // Alternate the order so drift on a shared machine hits both variants.
+      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
+        await setTriggers(on);
+        (on ? withTriggers : without).push(await tps());
+        process.stderr.write(`  tps ${on ? 'with' : 'without'} triggers: ${(on ? withTriggers : without).at(-1)}\n`);
+      }
+    }
+  } finally {
+    consumer.kill('SIGTERM');
+    await exited(consumer);
+    await setTriggers(true);
+  }
+  return { runs, seconds, clients, scale, withTriggers, without, ratio: median(withTriggers) / median(without) };
+}
