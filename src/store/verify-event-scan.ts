@@ -29,13 +29,28 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 
-function stringEnd(b: Uint8Array, from: number, n: number): number {
-  for (let j = from; j < n; j++) {
+/**
+ * Index of the closing quote of a string starting at `from`. Short strings
+ * (keys, enums) are walked in JS; longer ones jump with the native
+ * Buffer.indexOf and count the backslashes before each quote found
+ * (an even run means the quote is not escaped).
+ */
+function stringEnd(b: Buffer, from: number, n: number): number {
+  let j = from;
+  const probe = Math.min(n, from + 24);
+  for (; j < probe; j++) {
     const c = b[j];
     if (c === QUOTE) return j;
     if (c === BACKSLASH) j++;
   }
-  return -1;
+  for (;;) {
+    const q = b.indexOf(QUOTE, j);
+    if (q < 0) return -1;
+    let k = q - 1;
+    while (k >= from && b[k] === BACKSLASH) k--;
+    if ((q - 1 - k) % 2 === 0) return q;
+    j = q + 1;
+  }
 }
 
 function isKey(b: Uint8Array, start: number, len: number, k0: number, k1: number, k2: number, k3: number): boolean {

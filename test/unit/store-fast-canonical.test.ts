@@ -57,3 +57,18 @@ describe('fast canonical serialization', () => {
     await store.close();
   });
 });
+
+describe('verify line scanner', () => {
+  it('finds the top-level hash member past nested "hash" keys and escaped quotes in long strings', async () => {
+    const { scanEventLine, hashWithoutHashMember } = await import('../../src/store/verify-event-scan.js');
+    const long = 'x'.repeat(40) + '\\"hash\\":\\"' + '"\\\\'.repeat(20) + '"hash":"';
+    for (let i = 0; i < 50; i++) {
+      const d = { ...draft(i), statement: i % 2 ? long : null, detail: { hash: 'f'.repeat(64), note: long.slice(0, i) } };
+      const b = buildEvent(d, i + 1, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+      const line = Buffer.from(b.line);
+      const s = scanEventLine(line);
+      expect(s).toMatchObject({ hash: b.event.hash, prev: 'a'.repeat(64), seq: i + 1 });
+      expect(s && hashWithoutHashMember(line, s)).toBe(b.event.hash);
+    }
+  });
+});
