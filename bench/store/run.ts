@@ -6,6 +6,8 @@
  *    FileHandle.appendFile and one fdatasync per batch. Runs alternate
  *    (baseline, store, baseline, ...) and medians are compared, because the
  *    machine is shared and noisy.
+ *    Also with two appends in flight (the next batch is serialized and
+ *    hashed while the previous one is being fsync'd).
  * 2. Concurrency: 1,000 concurrent single-event appends: events per fsync.
  * 3. Verify: events/s of verifyStore over a store of N events, vs a floor
  *    baseline (read the files and SHA-256 every line) and a naive verifier
@@ -89,6 +91,25 @@ async function storeRun(n: number): Promise<{ rate: number; fsyncs: number }> {
   return { rate: total / s, fsyncs };
 }
 
+/** Two appends in flight, as a pipeline that reads ahead while the previous batch syncs. */
+async function pipelinedRun(n: number): Promise<number> {
+  const dir = join(root, `pipe-${n}`);
+  const store = await openStore(dir, { signingKeyFile: keyFile });
+  const chain = await store.openChain(BENCH_SOURCE);
+  const t0 = process.hrtime.bigint();
+  let inflight: Promise<unknown> | null = null;
+  for (let b = 0; b < BATCHES; b++) {
+    const p = chain.append(drafts.slice(b * BATCH, (b + 1) * BATCH), `cp-${b}`);
+    if (inflight !== null) await inflight;
+    inflight = p;
+  }
+  await inflight;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await store.close();
+  await rm(dir, { recursive: true });
+  return total / s;
+}
+
 async function concurrencyRun(): Promise<{ eventsPerFsync: number; rate: number }> {
   const dir = join(root, 'store-concurrent');
   const store = await openStore(dir, { signingKeyFile: keyFile });
@@ -111,6 +132,7 @@ async function concurrencyRun(): Promise<{ eventsPerFsync: number; rate: number 
 // --- append ---------------------------------------------------------------
 const base: number[] = [];
 const mine: number[] = [];
+const piped: number[] = [];
 let fsyncsPerRun = 0;
 await baselineRun(-1); // warm-up (page cache, JIT)
 await storeRun(-1);
@@ -119,6 +141,7 @@ for (let r = 0; r < RUNS; r++) {
   const s = await storeRun(r);
   mine.push(s.rate);
   fsyncsPerRun = s.fsyncs;
+  piped.push(await pipelinedRun(r));
 }
 const conc = await concurrencyRun();
 
@@ -185,8 +208,10 @@ const out = {
     baselineEventsPerSec: median(base),
     storeEventsPerSec: median(mine),
     ratio: median(mine) / median(base),
+    pipelinedEventsPerSec: median(piped),
+    pipelinedRatio: median(piped) / median(base),
     fsyncsPerRun,
-    all: { baseline: base.map(Math.round), store: mine.map(Math.round) },
+    all: { baseline: base.map(Math.round), store: mine.map(Math.round), pipelined: piped.map(Math.round) },
   },
   concurrency: conc,
   verify: {
@@ -201,7 +226,8 @@ console.log(JSON.stringify(out, null, 2));
 console.log(`
 append (batches of ${BATCH}, ${Math.round(bytesPerEvent)} B/event, median of ${RUNS}):
   baseline appendFile+fdatasync : ${fmt(out.append.baselineEventsPerSec)} events/s
-  store chain.append            : ${fmt(out.append.storeEventsPerSec)} events/s  ratio ${out.append.ratio.toFixed(2)} (target >= 0.80)
+  store chain.append, awaited   : ${fmt(out.append.storeEventsPerSec)} events/s  ratio ${out.append.ratio.toFixed(2)} (target >= 0.80)
+  store, 2 appends in flight    : ${fmt(out.append.pipelinedEventsPerSec)} events/s  ratio ${out.append.pipelinedRatio.toFixed(2)}
 concurrent single-event appends : ${conc.eventsPerFsync.toFixed(0)} events per fsync, ${fmt(conc.rate)} events/s
 verify (${fmt(VERIFY_EVENTS)} events, median of ${RUNS}):
   store verify                  : ${fmt(out.verify.storeEventsPerSec)} events/s (target >= 300,000)

@@ -95,6 +95,14 @@ describe('store chain', () => {
     await store.close();
   });
 
+  it('refuses a different signing key for an existing store', async () => {
+    await using t = await tempStore();
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
+    await store.close();
+    await using other = await tempStore();
+    await expect(openStore(t.dir, { signingKeyFile: other.keyFile })).rejects.toMatchObject({ code: 'E_STORE_KEY_MISMATCH' });
+  });
+
   it('rejects an invalid source id with a fix', async () => {
     await using t = await tempStore();
     const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
