@@ -24,6 +24,7 @@ import type { RecoveredChain, TornTailRepair } from './recovery.js';
 import { SegmentFile, type WriteStats } from './segment-file.js';
 import { sealSegment } from './rotation.js';
 import { signText, type SigningKey } from './keys.js';
+import type { ChainLock } from './chain-lock.js';
 
 export interface ChainSettings {
   readonly chainDir: string;
@@ -67,7 +68,10 @@ export class FileChain implements Chain {
   #idleResolve: (() => void) | null = null;
   readonly #timer: NodeJS.Timeout | null;
 
-  constructor(source: Source, recovered: RecoveredChain, segment: SegmentFile | null, settings: ChainSettings) {
+  readonly #lock: ChainLock;
+
+  constructor(source: Source, recovered: RecoveredChain, segment: SegmentFile | null, settings: ChainSettings, lock: ChainLock) {
+    this.#lock = lock;
     this.source = source;
     this.#s = settings;
     this.repair = recovered.repair;
@@ -171,6 +175,7 @@ export class FileChain implements Chain {
     await this.#idle;
     await this.#segment?.close();
     this.#segment = null;
+    await this.#lock.release();
   }
 
   #maybeRotateByAge(): void {

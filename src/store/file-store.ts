@@ -14,6 +14,7 @@ import { keyIdOf, publicKeyPem, type SigningKey } from './keys.js';
 import { PUBLIC_KEY_FILE, sourceDir } from './layout.js';
 import { recoverChain, type TornTailRepair } from './recovery.js';
 import { SegmentFile } from './segment-file.js';
+import { lockChain } from './chain-lock.js';
 import { createPublicKey } from 'node:crypto';
 
 export interface ResolvedStoreOptions {
@@ -75,13 +76,20 @@ export class FileStore implements AuditStore {
     }
     const chainDir = sourceDir(this.dir, source.id);
     await mkdirPrivate(chainDir);
-    const recovered = await recoverChain(chainDir, source.id, this.#o.encryptionKey, this.#o.dedupeWindow);
+    const lock = await lockChain(chainDir, source.id);
+    let recovered;
+    try {
+      recovered = await recoverChain(chainDir, source.id, this.#o.encryptionKey, this.#o.dedupeWindow);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
     if (recovered.repair !== null) {
       this.#repairs.push(recovered.repair);
       this.#o.logger.warn({ source: source.id, file: recovered.repair.file, offset: recovered.repair.offset, bytes: recovered.repair.bytes }, 'truncated a torn last line left by a crash mid-write');
     }
     const segment = recovered.open === null ? null : await SegmentFile.reopen(chainDir, recovered.open);
-    const chain = new FileChain(source, recovered, segment, { chainDir, ...this.#o });
+    const chain = new FileChain(source, recovered, segment, { chainDir, ...this.#o }, lock);
     this.#chains.set(source.id, chain);
     return chain;
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -106,6 +106,24 @@ describe('store durability', () => {
     await store.close();
     expect((await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile })).ok).toBe(true);
   }, 60_000);
+
+  it('allows one writer per chain: a live lock holder refuses, a dead one is taken over', async () => {
+    await using t = await tempStore();
+    const chainDir = join(t.dir, SOURCE.id);
+    await mkdir(chainDir, { recursive: true });
+    await writeFile(join(chainDir, 'LOCK'), `${process.ppid}\n`); // alive, and not us
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
+    await expect(store.openChain(SOURCE)).rejects.toMatchObject({ code: 'E_STORE_LOCKED', fix: expect.stringMatching(/remove .*LOCK/) });
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.once('exit', r));
+    await writeFile(join(chainDir, 'LOCK'), `${dead.pid}\n`);
+    const chain = await store.openChain(SOURCE);
+    expect(await readFile(join(chainDir, 'LOCK'), 'utf8')).toBe(`${process.pid}\n`);
+    await chain.append(drafts(0, 1), 'cp');
+    await store.close();
+    expect(await stat(join(chainDir, 'LOCK')).catch(() => null)).toBeNull();
+    expect((await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile })).ok).toBe(true);
+  });
 
   it('creates owner-only directories and files', async () => {
     await using t = await tempStore();
