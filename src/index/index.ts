@@ -4,3 +4,4 @@ export { IndexWriter, keyText, readWatermarks, type IndexEntry, type Watermark, 
 export { updateIndex, rebuildIndex, indexStatus, defaultIndexPath, type UpdateIndexOptions, type UpdateIndexResult, type IndexProgress, type IndexStatus } from './update.js';
 export { IndexReader, openSubjectFallback, EVENT_COLUMNS, EVENT_FROM, type IndexedEvent } from './reader.js';
 export { readEventAt, scanChain } from './store-scan.js';
+export { indexedMatching, filterSql } from './query.js';

@@ -8,6 +8,7 @@ import { loadEncryptionKey } from '../../store/encryption.js';
 import { parseFilterFlags, type FilterFlags } from '../../query/filter.js';
 import { FORMATS, type OutputFormat } from '../../query/format.js';
 import { scanMatching, writeEvents } from '../../query/full-scan.js';
+import { indexedMatching } from '../../index/query.js';
 
 interface QueryFlags extends FilterFlags {
   format?: string;
@@ -20,7 +21,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 export function registerQuery(program: Command): void {
   program
     .command('query')
-    .description('Print the audit events that match filters (full scan of the store)')
+    .description('Print the audit events that match filters (through DIR/index.sqlite when it is current, else a full scan)')
     .argument('<dir>', 'store directory')
     .option('--from <time>', 'events at or after this commit time (ISO 8601; a date alone is UTC midnight)')
     .option('--to <time>', 'events before this commit time')
@@ -53,6 +54,8 @@ Output is not verified: run \`dbwitness verify\` for that.`,
       }
       const filter = parseFilterFlags(flags);
       const encryptionKey = await loadEncryptionKey(flags.encryptionKeyFile);
-      await writeEvents(scanMatching(dir, filter, encryptionKey), { out: process.stdout, format: format as OutputFormat, width });
+      // The index answers the same filter with the same events when it covers the whole store; otherwise scan.
+      const events = (await indexedMatching(dir, filter, encryptionKey)) ?? scanMatching(dir, filter, encryptionKey);
+      await writeEvents(events, { out: process.stdout, format: format as OutputFormat, width });
     });
 }
