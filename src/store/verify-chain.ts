@@ -106,6 +106,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     let count = 0;
     let bytes = 0;
     let lineNo = 0;
+    let sawSegmentRecord = false;
     const digest: Hash | null = sealed ? createHash('sha256') : null;
     const onBytes = (chunk: Buffer): void => {
       bytes += chunk.length;
@@ -122,6 +123,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         return;
       }
       if (rec['@'] === 'segment') {
+        sawSegmentRecord = true;
         if (lineNo !== 0) issue(file, line.offset, null, 'segment record is not the first line');
         if (rec.segment !== n || rec.source?.id !== sourceId) issue(file, line.offset, null, `segment record names segment ${rec.segment} of ${rec.source?.id}: file moved or copied`);
         checkpoint = rec.checkpoint;
@@ -194,6 +196,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       }
     }
 
+    if (!sawSegmentRecord) issue(file, 0, null, 'segment has no segment record (emptied or rewritten)');
     if (seal !== null) {
       const p: string[] = [];
       if (seal.source !== sourceId || seal.segment !== n || seal.file !== segmentFileName(n)) p.push(`seal names ${seal.source}/${seal.file}`);

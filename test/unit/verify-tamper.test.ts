@@ -189,6 +189,16 @@ describe('verify', () => {
     }
   });
 
+  it('detects an emptied newest segment', async () => {
+    const dir = await copy();
+    const names = (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort();
+    const file = join(chainOf(dir), names.at(-1) as string);
+    await writeFile(file, '');
+    const r = await check(dir);
+    expect(r.ok).toBe(false);
+    expect(r.sources[0]?.issues[0]).toMatchObject({ file, problem: expect.stringMatching(/no segment record/) });
+  });
+
   it('detects a deleted seal and an edited seal', async () => {
     let dir = await copy();
     await unlink(join(chainOf(dir), 'seg-000001.seal.json'));
