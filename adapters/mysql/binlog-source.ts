@@ -38,8 +38,12 @@ export class BinlogSource implements ChangeSource {
   #acked: string | null = null;
   #reconnects = 0;
 
-  constructor(config: MysqlSourceConfig, flavor: ServerFlavor, logger: Logger) {
+  /** Where a new chain starts: the server's position when the source was opened. */
+  readonly #openedAt: Checkpoint;
+
+  constructor(config: MysqlSourceConfig, flavor: ServerFlavor, logger: Logger, openedAt: Checkpoint) {
     this.#config = config;
+    this.#openedAt = openedAt;
     this.#flavor = flavor;
     this.#logger = logger.child({ component: 'binlog-source', source: config.id });
     const opts = connectionOptions(config);
@@ -72,7 +76,9 @@ export class BinlogSource implements ChangeSource {
     {
       const ctrl = await connect(cfg);
       try {
-        resume = checkpoint ? decodeCheckpoint(checkpoint) : await currentPosition(ctrl, this.#flavor);
+        // Not "now": whatever committed after openSource returned (and the
+        // daemon reported itself streaming) must be in the new chain.
+        resume = checkpoint ? decodeCheckpoint(checkpoint) : this.#openedAt;
         await assertResumable(ctrl, this.#flavor, resume);
         await loadTableFacts(ctrl, cfg, facts);
         if (registry) await preloadRegistry(ctrl, cfg, registry, this.#logger);
@@ -279,7 +285,7 @@ export async function openBinlogSource(config: MysqlSourceConfig, logger: Logger
   const conn = await connect(config);
   try {
     const flavor = await serverFlavor(conn);
-    return new BinlogSource(config, flavor, logger);
+    return new BinlogSource(config, flavor, logger, await currentPosition(conn, flavor));
   } finally {
     await conn.end().catch(() => undefined);
   }
