@@ -29,11 +29,40 @@ export async function* scanMatching(dir: string, filter: EventFilter, encryption
   }
 }
 
-/** Writes the matching events; returns how many. */
+class OutputClosed extends Error {}
+
+/**
+ * Writes the matching events; returns how many (-1 when the reader went
+ * away). A reader that goes away
+ * (`| head`: EPIPE) ends the output quietly, as Unix tools do.
+ */
 export async function writeEvents(events: AsyncIterable<AuditEvent>, o: QueryOutput): Promise<number> {
-  const write = async (s: string): Promise<void> => {
-    if (!o.out.write(s)) await once(o.out, 'drain');
+  let failure: NodeJS.ErrnoException | null = null;
+  const onError = (e: NodeJS.ErrnoException): void => {
+    failure = e;
   };
+  o.out.on('error', onError);
+  const write = async (s: string): Promise<void> => {
+    if (failure !== null) throw (failure as NodeJS.ErrnoException).code === 'EPIPE' ? new OutputClosed() : failure;
+    if (!o.out.write(s)) {
+      try {
+        await once(o.out, 'drain');
+      } catch (e) {
+        throw (e as NodeJS.ErrnoException).code === 'EPIPE' ? new OutputClosed() : e;
+      }
+    }
+  };
+  try {
+    return await writeAll(events, o, write);
+  } catch (e) {
+    if (e instanceof OutputClosed) return -1;
+    throw e;
+  } finally {
+    o.out.off('error', onError);
+  }
+}
+
+async function writeAll(events: AsyncIterable<AuditEvent>, o: QueryOutput, write: (s: string) => Promise<void>): Promise<number> {
   let count = 0;
   if (o.format === 'table') {
     const sample: string[][] = [];
