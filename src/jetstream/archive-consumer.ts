@@ -12,14 +12,18 @@
  * was acknowledged, hence stored). nats-server 2.9 has no reset call;
  * delete + create is safe on a `limits` stream, where consumers do not own
  * messages.
+ *
+ * Messages arrive through a continuous pull (`consume`) into a buffer, so a
+ * batch is whatever has arrived (up to a maximum) instead of waiting for a
+ * full batch: a caught-up archiver stores each event within milliseconds.
  */
-import { AckPolicy, DeliverPolicy, NatsError, ReplayPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, ReplayPolicy, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import { usageError } from '../core/errors.js';
 import { errText } from './edge-chain.js';
 
 export interface OrderedBatch {
   readonly messages: readonly JsMsg[];
-  /** True when the batch ended early because the order broke: reset before the next fetch. */
+  /** True when the batch ended early because the order broke: reset before the next batch. */
   readonly broken: boolean;
 }
 
@@ -28,17 +32,24 @@ export class ArchiveConsumer {
   readonly #js: JetStreamClient;
   readonly #stream: string;
   readonly #name: string;
+  readonly #prefetch: number;
   #nextDelivery = 1;
+  #messages: ConsumerMessages | null = null;
+  #buffer: JsMsg[] = [];
+  #ended: unknown = null;
+  #wake: (() => void) | null = null;
 
-  constructor(jsm: JetStreamManager, js: JetStreamClient, stream: string, name: string) {
+  constructor(jsm: JetStreamManager, js: JetStreamClient, stream: string, name: string, prefetch: number) {
     this.#jsm = jsm;
     this.#js = js;
     this.#stream = stream;
     this.#name = name;
+    this.#prefetch = prefetch;
   }
 
-  /** Recreates the consumer just after its acknowledged floor; returns the first stream sequence it will deliver. */
+  /** Recreates the consumer just after its acknowledged floor and starts pulling; returns the first stream sequence it will deliver. */
   async reset(): Promise<number> {
+    this.stop();
     let info;
     try {
       info = await this.#jsm.consumers.info(this.#stream, this.#name);
@@ -64,33 +75,66 @@ export class ArchiveConsumer {
     await this.#jsm.consumers.delete(this.#stream, this.#name);
     await this.#jsm.consumers.add(this.#stream, config);
     this.#nextDelivery = 1;
+    const consumer = await this.#js.consumers.get(this.#stream, this.#name);
+    const messages = await consumer.consume({ max_messages: this.#prefetch, expires: 5000 });
+    this.#messages = messages;
+    this.#ended = null;
+    void this.#pump(messages);
     return start;
   }
 
+  /** Stops pulling and forgets buffered messages (they are redelivered after the next reset). */
+  stop(): void {
+    this.#messages?.stop();
+    this.#messages = null;
+    this.#buffer = [];
+  }
+
   /**
-   * Up to `max` messages in stream order, waiting at most `expiresMs` for
-   * the first. Stops at the first message that breaks the order.
+   * What has arrived, in stream order, up to `max` messages; waits at most
+   * `waitMs` for the first. Stops at the first message that breaks the order.
    */
-  async fetch(max: number, expiresMs: number): Promise<OrderedBatch> {
-    const consumer = await this.#js.consumers.get(this.#stream, this.#name);
-    const iter = await consumer.fetch({ max_messages: max, expires: expiresMs });
+  async nextBatch(max: number, waitMs: number): Promise<OrderedBatch> {
+    if (this.#buffer.length === 0 && this.#ended === null) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, waitMs);
+        function done(): void {
+          clearTimeout(t);
+          resolve();
+        }
+        this.#wake = done;
+      });
+      this.#wake = null;
+    }
+    if (this.#buffer.length === 0 && this.#ended !== null) {
+      throw new Error(`pulling from ${this.#stream}/${this.#name} stopped: ${errText(this.#ended)}`);
+    }
     const messages: JsMsg[] = [];
     let broken = false;
-    try {
-      for await (const m of iter) {
-        if (broken) continue; // drain the pull; these are redelivered after the reset
-        if (m.info.redelivered || m.info.deliverySequence !== this.#nextDelivery) {
-          broken = true;
-          continue;
-        }
-        this.#nextDelivery++;
-        messages.push(m);
+    while (messages.length < max && this.#buffer.length > 0) {
+      const m = this.#buffer.shift()!;
+      if (m.info.redelivered || m.info.deliverySequence !== this.#nextDelivery) {
+        broken = true;
+        this.stop();
+        break;
       }
-    } catch (e) {
-      // A pull cut by a disconnect: keep what arrived in order, reset for the rest.
-      if (messages.length === 0) throw new Error(`fetch from ${this.#stream}/${this.#name} failed: ${errText(e)}`);
-      broken = true;
+      this.#nextDelivery++;
+      messages.push(m);
     }
     return { messages, broken };
+  }
+
+  async #pump(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.#messages !== messages) break;
+        this.#buffer.push(m);
+        this.#wake?.();
+      }
+      if (this.#messages === messages) this.#ended = new Error('the pull ended');
+    } catch (e) {
+      if (this.#messages === messages) this.#ended = e;
+    }
+    if (this.#messages === messages) this.#wake?.();
   }
 }

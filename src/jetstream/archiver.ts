@@ -63,7 +63,7 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
     // A renewal must answer well within the lease's validity, or it cannot help.
     const leaseKv = await bindBucket(js, o.config.lease_bucket, Math.max(250, Math.min(5000, ttlMs / 4)));
     const lease = new ArchiveLease(leaseKv, o.config.lease_name, ttlMs, o.logger);
-    const consumer = new ArchiveConsumer(jsm, js, o.config.stream, o.config.consumer);
+    const consumer = new ArchiveConsumer(jsm, js, o.config.stream, o.config.consumer, o.config.batch * 2);
     while (!o.signal.aborted) {
       if (!(await lease.acquire(o.signal))) break;
       stats.leaseTerms++;
@@ -99,7 +99,7 @@ async function activeTerm(o: ArchiverOptions, nc: NatsConnection, consumer: Arch
           log.info({ start }, 'consumer reset to its acknowledged floor');
           needReset = false;
         }
-        const batch = await consumer.fetch(o.config.batch, 1000);
+        const batch = await consumer.nextBatch(o.config.batch, 1000);
         if (batch.messages.length > 0) await storeBatch(batch.messages, o.config.subject_prefix, streamTag, store, chains, lease, stats);
         if (batch.broken) needReset = true;
         if (batch.messages.length > 0) {
@@ -117,6 +117,7 @@ async function activeTerm(o: ArchiverOptions, nc: NatsConnection, consumer: Arch
       }
     }
   } finally {
+    consumer.stop();
     await store.close();
   }
 }
