@@ -96,6 +96,26 @@ describe('verify', () => {
     expect(r.warnings.join('\n')).toMatch(/stored with the data/);
   });
 
+  it('verifies an unsigned store with a warning, and flags its unsigned seals against a trusted key', async () => {
+    const u = await tempStore();
+    try {
+      const store = await openStore(u.dir, { unsigned: true, segmentMaxBytes: 3000 });
+      await (await store.openChain(SOURCE)).append(drafts(0, 10), 'cp');
+      await store.close();
+      const r = await verifyStore(u.dir);
+      expect(r.ok).toBe(true);
+      expect(r.keyTrust).toBe('none');
+      expect(r.warnings.join()).toMatch(/NOT checked/);
+      expect(r.sources[0]?.uncheckedSeals).toBeGreaterThan(0);
+      expect(r.sources[0]?.signedHead).toBeNull();
+      const strict = await verifyStore(u.dir, { publicKeyFile: t.publicKeyFile });
+      expect(strict.ok).toBe(false);
+      expect(strict.sources[0]?.issues[0]?.problem).toMatch(/unsigned/);
+    } finally {
+      await u[Symbol.asyncDispose]();
+    }
+  });
+
   it('detects every random byte change in random events (sealed and unsealed)', async () => {
     const lines = await eventLines(t.dir);
     const pristine = new Map<string, Buffer>();
