@@ -84,7 +84,10 @@ export const AlertRulesConfig = z
       .object({ enabled: z.boolean().default(true), max_seconds: z.number().positive().default(300), max_retained_bytes: z.number().int().positive().default(10 * 1024 ** 3) })
       .strict()
       .default({ enabled: true, max_seconds: 300, max_retained_bytes: 10 * 1024 ** 3 }),
-    /** No progress from a source for longer than `after` (heartbeat-capable sources, or all with require_heartbeat: false). */
+    /**
+     * No progress from a source for longer than `after`. Applies to streams whose silence means trouble
+     * (binlog heartbeats, heartbeat-capable sources); with require_heartbeat: false to every source.
+     */
     pipeline_silent: z
       .object({ enabled: z.boolean().default(true), after: Duration.default('5m'), require_heartbeat: z.boolean().default(true) })
       .strict()

@@ -12,6 +12,7 @@ import { AlertRules } from '../alerts/alert-rules.js';
 import { AlertOutputs } from '../alerts/alert-outputs.js';
 import { WebhookSink } from '../alerts/webhook-sink.js';
 import { ALERT_CODES } from '../alerts/alert-codes.js';
+import { alertFromTrigger } from '../alerts/alert-draft.js';
 import { AnchorFile } from '../anchor/anchor-file.js';
 import { AnchorPublisher } from '../anchor/anchor-publisher.js';
 import type { SigningKey } from '../store/keys.js';
@@ -47,6 +48,7 @@ export class DaemonServices {
   #anchorFile: AnchorFile | null = null;
   #checks: PeriodicChecks | null = null;
   #wanted = new Set<string>();
+  readonly #lastLagAlert = new Map<string, number>();
   /** Where /metrics listens once started (tests use port 0). */
   httpAddress: { host: string; port: number } | null = null;
 
@@ -125,10 +127,33 @@ export class DaemonServices {
       rt.lastEventTimeMs = t;
       rt.lastPosition = e.position;
       rt.captureDelaySeconds = Math.max(0, (Date.parse(e.recorded_at) - t) / 1000);
+      this.#lagAlert(id, e, rt.captureDelaySeconds);
       break;
     }
     this.metrics.onEvents(id, events);
     this.outputs.deliver(events);
+  }
+
+  /**
+   * An event stored later than `replication_lag.max_seconds` after its
+   * commit is itself evidence of lag (catching up after an outage or under
+   * load), even for sources that cannot report lag. The alert derives its id
+   * from that event and is raised at most once per `repeat_after` per source.
+   */
+  #lagAlert(id: string, e: AuditEvent, delaySeconds: number): void {
+    const rule = this.#alerts.rules.replication_lag;
+    const chain = this.monitor.get(id).chain;
+    const now = Date.now();
+    if (!rule.enabled || chain === null || delaySeconds <= rule.max_seconds || now - (this.#lastLagAlert.get(id) ?? 0) < durationMs(this.#alerts.repeat_after)) return;
+    this.#lastLagAlert.set(id, now);
+    const { seq: _s, recorded_at: _r, prev: _p, hash: _h, ...trigger } = e;
+    const draft = alertFromTrigger(trigger, ALERT_CODES.lag, `event stored ${delaySeconds.toFixed(1)} s after its commit (limit ${rule.max_seconds} s)`, { lag_seconds: delaySeconds.toFixed(3), limit_seconds: String(rule.max_seconds) });
+    chain.append([draft]).then(
+      (stored) => {
+        if (stored.length > 0) this.#onStored(id, stored);
+      },
+      (err: unknown) => this.#o.logger.warn({ alert: ALERT_CODES.lag, source: id, err: err instanceof Error ? err.message : String(err) }, 'lag alert not stored'),
+    );
   }
 
   async start(): Promise<void> {

@@ -3,8 +3,11 @@
  * 127.0.0.1 unless a host is given, since metrics name users and tables):
  *
  *   GET /healthz  200 while the process runs (liveness)
- *   GET /readyz   200 when every source is streaming and has shown progress
- *                 within `ready_max_silence`; 503 with the reasons otherwise
+ *   GET /readyz   200 when every source is streaming and none is silent for
+ *                 longer than `ready_max_silence` where silence means trouble:
+ *                 a stream that keeps alive when idle (binlog heartbeats) or
+ *                 offers heartbeats, or any stream stopped mid-delivery (not
+ *                 caught up). 503 with the reasons otherwise.
  *   GET /metrics  Prometheus text format
  */
 import { createServer, type Server } from 'node:http';
@@ -27,7 +30,7 @@ export function readiness(monitor: SourceMonitor, maxSilenceMs: number, now = Da
     const ago = last === 0 ? null : now - last;
     let reason: string | undefined;
     if (s.state !== 'streaming') reason = s.lastError === null ? `state ${s.state}` : `state ${s.state}: ${s.lastError.code}`;
-    else if (ago === null || ago > maxSilenceMs) reason = ago === null ? 'no message from the source yet' : `no progress for ${Math.round(ago / 1000)} s`;
+    else if ((monitor.expectsProgress(s) || (!s.caughtUp && s.lastMessageAt !== 0)) && now - Math.max(last, s.addedAt) > maxSilenceMs) reason = ago === null ? 'no message from the source yet' : `no progress for ${Math.round(ago / 1000)} s`;
     sources[s.id] = { state: s.state, ready: reason === undefined, ...(reason !== undefined ? { reason } : {}), last_progress_ms_ago: ago };
     if (reason !== undefined) ready = false;
   }

@@ -43,8 +43,13 @@ function observeSource(source: ChangeSource, sourceId: string, monitor: SourceMo
             if (!r.done) {
               const rt = monitor.get(sourceId);
               rt.lastMessageAt = Date.now();
-              if (r.value.kind === 'idle') rt.caughtUp = true;
-              else if (r.value.kind === 'begin') rt.caughtUp = false;
+              if (r.value.kind === 'idle') {
+                rt.caughtUp = true;
+                if (rt.lastIdleCheckpoint === r.value.checkpoint) rt.keepsAlive = true;
+                rt.lastIdleCheckpoint = r.value.checkpoint;
+              } else if (r.value.kind === 'begin') {
+                rt.caughtUp = false;
+              }
             }
             return r;
           };

@@ -77,8 +77,8 @@ export class PeriodicChecks {
       alerts.push({ code: ALERT_CODES.retained, message: `the server retains ${retained} bytes of WAL/binlog for this source (limit ${r.replication_lag.max_retained_bytes})`, detail: { retained_bytes: String(retained), limit_bytes: String(r.replication_lag.max_retained_bytes) } });
     }
     const silentAfter = durationMs(r.pipeline_silent.after);
-    const since = Math.max(this.#o.monitor.lastProgressAt(rt), this.#o.monitor.startedAt);
-    if (r.pipeline_silent.enabled && (rt.heartbeat !== null || !r.pipeline_silent.require_heartbeat) && now - since > silentAfter) {
+    const since = Math.max(this.#o.monitor.lastProgressAt(rt), rt.addedAt);
+    if (r.pipeline_silent.enabled && (this.#o.monitor.expectsProgress(rt) || !r.pipeline_silent.require_heartbeat) && now - since > silentAfter) {
       alerts.push({ code: ALERT_CODES.silent, message: `no progress from the source for ${Math.round((now - since) / 1000)} s (state ${rt.state})`, detail: { silent_seconds: String(Math.round((now - since) / 1000)), state: rt.state } });
     }
     if (alerts.length === 0) return;

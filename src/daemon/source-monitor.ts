@@ -11,6 +11,8 @@ import type { HeartbeatCapable, LagCapable, SourceLag } from './source-capabilit
 
 export interface SourceRuntime {
   readonly id: string;
+  /** When the daemon first saw the source (start, or added by a reload). */
+  readonly addedAt: number;
   state: SourceState;
   lastError: { code: string; message: string } | null;
   /** Times the source was (re)opened after the first attempt. */
@@ -23,6 +25,14 @@ export interface SourceRuntime {
   lastCheckpoint: string | null;
   /** Set when the source reported it has nothing more to send (idle); cleared by the next transaction. */
   caughtUp: boolean;
+  /**
+   * Set once the stream sent two idle messages with the same checkpoint: it
+   * keeps alive even when nothing changes (MySQL/MariaDB binlog heartbeats),
+   * so its silence means trouble. PostgreSQL's pgoutput stream reports idle
+   * progress only when the WAL end moves, so an idle cluster is silent.
+   */
+  keepsAlive: boolean;
+  lastIdleCheckpoint: string | null;
   /** Commit time (ms) and position of the newest durable event. */
   lastEventTimeMs: number | null;
   lastPosition: string | null;
@@ -45,6 +55,7 @@ export class SourceMonitor {
     if (s === undefined) {
       s = {
         id,
+        addedAt: Date.now(),
         state: 'starting',
         lastError: null,
         reconnects: 0,
@@ -53,6 +64,8 @@ export class SourceMonitor {
         lastAckAt: 0,
         lastCheckpoint: null,
         caughtUp: false,
+        keepsAlive: false,
+        lastIdleCheckpoint: null,
         lastEventTimeMs: null,
         lastPosition: null,
         captureDelaySeconds: null,
@@ -83,6 +96,11 @@ export class SourceMonitor {
   /** The newest durable head of the source's chain, open or closed. */
   head(s: SourceRuntime): ChainHead | null {
     return s.chain?.head() ?? s.closedHead;
+  }
+
+  /** Whether silence from this source is meaningful (it keeps alive, or can be made to by heartbeats). */
+  expectsProgress(s: SourceRuntime): boolean {
+    return s.keepsAlive || s.heartbeat !== null;
   }
 
   /** The last time the source showed any progress. */
