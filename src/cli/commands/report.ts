@@ -18,10 +18,12 @@ import {
   userReport,
   WEEKDAYS,
   ZoneClock,
+  type ChainStatusRow,
   type Report,
   type ReportContext,
   type ReportFormat,
 } from '../../report/index.js';
+import { verifyStore, type StoreVerifyReport } from '../../store/verify-store.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { resolveEncryptionKey, resolveStoreDir, type IndexFlags } from './reindex.js';
 
@@ -39,6 +41,8 @@ interface ReportFlags extends GlobalFlags, IndexFlags {
   bulkPatients?: string;
   bulkRows?: string;
   update: boolean;
+  verify?: boolean;
+  publicKey?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -82,7 +86,9 @@ Examples:
     .option('--working-days <days>', `working days, comma-separated (${WEEKDAYS.join(',')}; default mon-fri)`)
     .option('--bulk-patients <n>', 'bulk: list transactions/sessions touching more than n patients (default 20)')
     .option('--bulk-rows <n>', 'bulk: ... or more than n rows (default 1000)')
-    .option('--no-update', 'use the index as it is, without catching up with the store');
+    .option('--no-update', 'use the index as it is, without catching up with the store')
+    .option('--verify', 'summary: also verify every chain (as `dbwitness verify`); exit 1 if one is tampered')
+    .option('--public-key <file>', 'with --verify: the trusted public key of the store (PEM)');
   addGlobalOptions(cmd);
   cmd.action(async (kindArg: string, subject: string | undefined, flags: ReportFlags) => {
     const kind = parseKind(kindArg, subject);
@@ -109,7 +115,14 @@ Examples:
     let report: Report;
     try {
       const ctx: ReportContext = { reader, range, clock, config: reports, storeDir };
-      report = build(kind, subject, ctx);
+      if (kind === 'summary' && flags.verify) {
+        const verified = await verifyStore(storeDir, { ...(flags.publicKey !== undefined ? { publicKeyFile: flags.publicKey } : {}), ...(encryptionKey !== undefined ? { encryptionKey } : {}) });
+        report = summaryReport(ctx, chainRows(verified));
+        report = { ...report, notes: [...report.notes, ...verified.warnings, ...verified.notes] };
+        if (!verified.ok) process.exitCode = 1;
+      } else {
+        report = build(kind, subject, ctx);
+      }
     } finally {
       reader.close();
     }
@@ -138,6 +151,19 @@ function build(kind: Kind, subject: string | undefined, ctx: ReportContext): Rep
       // Chain verification belongs to `dbwitness verify`; the summary says so in a note.
       return summaryReport(ctx, null);
   }
+}
+
+/** One row per chain from the store's verify (the same check as `dbwitness verify`). */
+function chainRows(r: StoreVerifyReport): ChainStatusRow[] {
+  return r.sources.map((s) => {
+    const first = s.issues[0];
+    const head = `${s.events} events, head seq ${s.head.seq} hash ${s.head.hash}`;
+    return {
+      source: s.source,
+      status: s.issueCount === 0 ? 'intact' : `TAMPERED (${s.issueCount})`,
+      detail: first === undefined ? head : `${head}; first bad: ${first.seq === null ? '' : `seq ${first.seq} `}${first.file}: ${first.problem}`,
+    };
+  });
 }
 
 function parseKind(kind: string, subject: string | undefined): Kind {
