@@ -27,6 +27,27 @@ function quotedKey(k: string): string {
   return q;
 }
 
+/**
+ * Sorts in place by UTF-16 code units, like Array.prototype.sort() without a
+ * comparator. Rows and records are small: insertion sort avoids the generic
+ * sort's overhead and does nothing for keys already in order.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 32) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 function write(v: unknown): string {
   if (v === null) return 'null';
   switch (typeof v) {
@@ -48,12 +69,7 @@ function write(v: unknown): string {
       }
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
-      for (let i = 1; i < keys.length; i++) {
-        if ((keys[i - 1] as string) > (keys[i] as string)) {
-          keys.sort();
-          break;
-        }
-      }
+      sortKeys(keys);
       let s = '{';
       let first = true;
       for (const k of keys) {

@@ -44,6 +44,24 @@ describe('fast canonical serialization', () => {
     }
   });
 
+  it('serializes odd shapes of the fixed-shape fields exactly like canonicalJson', () => {
+    const base = draft(1);
+    const odd = [
+      { ...base, actor: { ...base.actor, extra: 'x' } },
+      { ...base, actor: { ...base.actor, client_port: null, db_user: 'ü"\\' } },
+      { ...base, tx: null, object: null, changes: null, subject: null },
+      { ...base, source: { ...base.source, id: 'a\u2028b' } },
+      { ...base, changes: { columns: [], before: { b: { base64: 'AA==' }, a: null }, after: null } },
+      { ...base, object: { schema: null, table: 't', key: null } },
+      { ...base, extra_top: { z: 1, a: [true, false] } },
+    ];
+    for (const d of odd) {
+      const b = buildEvent(d as typeof base, 3, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+      expect(b.line).toBe(canonicalJson(b.event));
+      expect(b.event.hash).toBe(eventHash(b.event));
+    }
+  });
+
   it('rejects a draft the canonical form cannot hold, failing only its own append', async () => {
     await using t = await tempStore();
     const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
