@@ -21,8 +21,16 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/schema ./schema
 COPY package.json ./
 # The store holds ePHI-derived evidence: run unprivileged, keep it on a volume.
-RUN useradd --system --uid 10001 --home /var/lib/dbwitness dbwitness && mkdir -p /var/lib/dbwitness /etc/dbwitness && chown dbwitness /var/lib/dbwitness
+RUN useradd --system --uid 10001 --home /var/lib/dbwitness dbwitness \
+ && mkdir -p /var/lib/dbwitness /var/lib/dbwitness-anchors /etc/dbwitness/keys \
+ && chown dbwitness /var/lib/dbwitness /var/lib/dbwitness-anchors /etc/dbwitness/keys \
+ && chmod 0700 /var/lib/dbwitness /var/lib/dbwitness-anchors
 USER dbwitness
-VOLUME ["/var/lib/dbwitness"]
+VOLUME ["/var/lib/dbwitness", "/var/lib/dbwitness-anchors"]
+# /healthz, /readyz and /metrics when http.listen is set (see docs/operations.md).
+EXPOSE 9464
+# Liveness only: readiness (/readyz) depends on the databases and is for orchestrators to read.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "/app/bin/dbwitness.js"]
 CMD ["run", "--config", "/etc/dbwitness/dbwitness.yaml"]
