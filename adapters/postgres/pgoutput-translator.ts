@@ -35,6 +35,12 @@ export function pgTimeToIso(pgMicros: bigint): string {
 export class PgoutputTranslator {
   readonly #relations = new Map<number, CachedRelation>();
   readonly #lookupKey: KeyColumnLookup;
+  /**
+   * Validated identities by message text: a session sends the same JSON in
+   * every transaction, and parsing plus schema validation per transaction
+   * is a measurable share of the decoding cost.
+   */
+  readonly #identities = new Map<string, SourceMessage>();
   #tx: OpenTx | null = null;
 
   constructor(lookupKey: KeyColumnLookup) {
@@ -108,9 +114,15 @@ export class PgoutputTranslator {
       return [this.#alert('identity_not_transactional', `a non-transactional "${msg.prefix}" message at ${formatLsn(msg.lsn)} was ignored`, msg.lsn)];
     }
     if (msg.prefix === IDENTITY_PREFIX) {
+      const text = msg.content.toString('utf8');
+      const known = this.#identities.get(text);
+      if (known !== undefined) return [known];
       const r = parsePayload(IdentityPayload, msg.content);
       if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
-      return [{ kind: 'identity', identity: toSessionIdentity(r.value) }];
+      const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(r.value)) };
+      if (this.#identities.size >= 1024) this.#identities.clear();
+      this.#identities.set(text, out);
+      return [out];
     }
     const r = parsePayload(DdlPayload, msg.content);
     if (!r.ok) return [this.#alert('ddl_invalid', `DDL message at ${formatLsn(msg.lsn)} failed validation (${r.problem})`, msg.lsn)];

@@ -42,6 +42,9 @@ export function fatalStreamError(e: unknown, slot: string, publication: string):
       return slotMissing(slot);
     case '55000':
       if (/invalidated|can no longer get changes|removed/i.test(message)) return slotInvalidated(slot, message);
+      if (/wal_level/i.test(message)) {
+        return new DbwitnessError('E_PG_WAL_LEVEL', `the server cannot decode WAL: ${message}`, "ALTER SYSTEM SET wal_level = 'logical'; then restart PostgreSQL (see `dbwitness doctor`)");
+      }
       return null;
     case '28000':
     case '28P01':
