@@ -38,11 +38,26 @@ function offsetMinutes(zone: string): number {
   return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
 }
 
+/**
+ * Consecutive records nearly always share their second: remember the last
+ * conversion (Date parsing and formatting dominated the per-record cost).
+ */
+let lastKey = '';
+let lastSeconds: string | null = null;
+
 function toUtc(localIsoSeconds: string, micros: string, offsetMin: number): string | null {
+  const key = `${localIsoSeconds}${offsetMin}`;
+  if (key !== lastKey) {
+    lastSeconds = utcSeconds(localIsoSeconds, offsetMin);
+    lastKey = key;
+  }
+  return lastSeconds === null ? null : `${lastSeconds}.${micros}Z`;
+}
+
+function utcSeconds(localIsoSeconds: string, offsetMin: number): string | null {
   const ms = Date.parse(`${localIsoSeconds}Z`);
   if (Number.isNaN(ms)) return null;
   // Date.parse rolls 2026-02-30 over to March; a real log never writes it, a hostile one may.
   if (new Date(ms).toISOString().slice(0, 19) !== localIsoSeconds) return null;
-  const date = new Date(ms - offsetMin * 60_000);
-  return `${date.toISOString().slice(0, 19)}.${micros}Z`;
+  return new Date(ms - offsetMin * 60_000).toISOString().slice(0, 19);
 }
