@@ -44,6 +44,8 @@ export class AlertRules {
   readonly #windows = new Map<string, WindowState>();
   /** Per source: (rule, tx, user) already alerted for the open transactions. */
   readonly #txAlerted = new Map<string, Set<string>>();
+  #lastTime = '';
+  #lastWorking = true;
 
   constructor(rules: AlertRulesConfig) {
     this.#r = rules;
@@ -82,9 +84,18 @@ export class AlertRules {
     if (this.#r.account_allowlist.enabled && this.#allow.size > 0 && !this.#allow.has(user) && !(d.actor.role !== null && this.#allow.has(d.actor.role))) {
       if (this.#once(d, 'account', user)) out.push(alertFromTrigger(d, ALERT_CODES.account, 'change by an account outside the allowlist', who(d)));
     }
-    if (this.#clock !== null && !this.#clock.isWorkingTime(new Date(Date.parse(d.time)))) {
+    if (this.#clock !== null && !this.#isWorkingTime(d.time)) {
       if (this.#once(d, 'hours', user)) out.push(alertFromTrigger(d, ALERT_CODES.afterHours, 'change outside working hours', who(d)));
     }
+  }
+
+  /** Every change of a transaction shares its commit time: format it once (Intl is slow per row). */
+  #isWorkingTime(time: string): boolean {
+    if (this.#lastTime !== time) {
+      this.#lastTime = time;
+      this.#lastWorking = this.#clock!.isWorkingTime(new Date(Date.parse(time)));
+    }
+    return this.#lastWorking;
   }
 
   #bulk(d: DraftEvent, out: DraftEvent[]): void {

@@ -11,6 +11,7 @@ import { planRetention, MIN_KEEP_MS, type RetentionPolicy } from '../../src/rete
 import { archiveSegment, deleteExpired, ARCHIVE_MANIFEST } from '../../src/retention/retention-actions.js';
 import type { FileChain } from '../../src/store/index.js';
 import { drafts, SOURCE, tempStore } from './store-helpers.js';
+import { runCli } from '../harness/index.js';
 
 const DAY = 86_400_000;
 
@@ -75,5 +76,21 @@ describe('retention', () => {
     expect(expired.status).toBe('expired');
     await deleteExpired(expired);
     await expect(stat(expired.file)).rejects.toThrow();
+  });
+
+  it('the retention command lists segments and refuses early deletion and short keeps', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 2);
+    const list = await runCli(['retention', tmp.dir, '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    const plan = JSON.parse(list.stdout) as { segments: Array<{ segment: number; status: string }> };
+    expect(plan.segments.map((s) => [s.segment, s.status])).toEqual([[1, 'kept'], [2, 'kept'], [3, 'open']]);
+    const early = await runCli(['retention', tmp.dir, '--delete', `${SOURCE.id}:1`]);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/refusing to delete segment 1/);
+    expect((await stat(join(tmp.dir, SOURCE.id, 'seg-000001.jsonl'))).size).toBeGreaterThan(0);
+    const short = await runCli(['retention', tmp.dir, '--keep', '1y']);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/at least six years/);
   });
 });
