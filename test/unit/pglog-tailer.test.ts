@@ -204,3 +204,23 @@ describe('log tailer', () => {
     await t.stop();
   });
 });
+
+describe('log tailer with recycled file names', () => {
+  it('reads a finished file again from 0 when it is rewritten under the same inode (log_truncate_on_rotation)', async () => {
+    const d = tmp();
+    const mon = join(d, 'postgresql-Mon.json');
+    const tue = join(d, 'postgresql-Tue.json');
+    writeFileSync(mon, lines('mon-old', 1, 5));
+    utimesSync(mon, new Date(1_000_000), new Date(1_000_000));
+    const t = new Tail({ kind: 'dir', dir: d, suffix: '.json' }, null);
+    await t.until(5);
+    writeFileSync(tue, lines('tue', 1, 1));
+    utimesSync(tue, new Date(2_000_000), new Date(2_000_000));
+    await t.until(6);
+    // A week later: PostgreSQL truncates and reuses Monday's file (same inode, shorter, new first line).
+    writeFileSync(mon, lines('mon-new', 1, 2));
+    const got = (await t.until(8)).map((l) => l.split(' ')[0]);
+    expect(got.slice(5)).toEqual(['tue1', 'mon-new1', 'mon-new2']);
+    await t.stop();
+  });
+});

@@ -53,8 +53,8 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
   const pollMs = o.pollMs ?? 250;
   const chunk = o.chunkBytes ?? 256 * 1024;
   const maxRecord = o.maxRecordBytes ?? 16 * 1024 * 1024;
-  /** Offsets reached in files this run has already left, so a touched old file is not re-read. */
-  const finished = new Map<string, number>();
+  /** Where this run left files it finished, so a touched old file is not re-read. */
+  const finished = new Map<string, Finished>();
   let cur: Open | null = null;
   let caughtUpSent = false;
   try {
@@ -102,7 +102,7 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
           cur.buf = Buffer.alloc(0);
           yield { kind: 'partial', fileName: cur.name, fileId: fileId(cur), offset: at, cursor: cursorOf(cur) };
         }
-        finished.set(keyOf(cur), cur.pos);
+        finished.set(keyOf(cur), { offset: cur.pos, head: cur.head });
         await cur.fh.close();
         cur = await openAt(next.file, o.framing, next.file.name, '', 0, next.offset);
         continue;
@@ -209,7 +209,12 @@ async function* recoverTruncated(spec: LogFileSpec, cur: Open): AsyncGenerator<T
   yield { ...lost, message: `log file ${cur.name} was truncated after offset ${cur.pos} was read and no copy with the unread records was found next to it` };
 }
 
-async function successor(spec: LogFileSpec, cur: Open, finished: Map<string, number>): Promise<{ file: LogFile; offset: number } | null> {
+interface Finished {
+  readonly offset: number;
+  readonly head: string;
+}
+
+async function successor(spec: LogFileSpec, cur: Open, finished: Map<string, Finished>): Promise<{ file: LogFile; offset: number } | null> {
   const files = await listLogFiles(spec);
   const idx = files.findIndex((f) => f.dev === cur.dev && f.ino === cur.ino);
   let candidates: LogFile[];
@@ -221,8 +226,14 @@ async function successor(spec: LogFileSpec, cur: Open, finished: Map<string, num
   }
   for (const f of candidates) {
     const done = finished.get(keyOf(f));
-    if (done !== undefined && done >= f.size) continue;
-    return { file: f, offset: done ?? 0 };
+    // log_truncate_on_rotation with recycled names (postgresql-Mon.log) rewrites a
+    // finished file under the same inode: a new first line means new content from 0.
+    if (done !== undefined && (await readHead(f.path)) !== done.head) {
+      finished.delete(keyOf(f));
+      return { file: f, offset: 0 };
+    }
+    if (done !== undefined && done.offset >= f.size) continue;
+    return { file: f, offset: done?.offset ?? 0 };
   }
   return null;
 }
