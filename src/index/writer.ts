@@ -46,6 +46,9 @@ export class IndexWriter {
   readonly #marks: Map<string, Watermark>;
   readonly #insert;
   readonly #insertFile;
+  readonly #locate;
+  /** Rows added without a store location exist (pipeline `add`): a catch-up fills them in. */
+  #unlocated: boolean;
   readonly #upsertMark;
 
   constructor(db: Db) {
@@ -61,6 +64,8 @@ export class IndexWriter {
        ON CONFLICT (source) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, event_file = excluded.event_file,
          event_offset = excluded.event_offset, scan_file = excluded.scan_file, scan_bytes = excluded.scan_bytes`,
     );
+    this.#locate = db.prepare('UPDATE events SET file = ?, offset = ? WHERE source = ? AND seq = ? AND file IS NULL');
+    this.#unlocated = db.prepare('SELECT 1 FROM events WHERE file IS NULL LIMIT 1').get() !== undefined;
     this.#marks = readWatermarks(db);
   }
 
@@ -96,7 +101,10 @@ export class IndexWriter {
         const sourceId = e.source.id;
         if (blocked.has(sourceId)) continue;
         const expected = (last.get(sourceId)?.event.seq ?? this.#marks.get(sourceId)?.seq ?? 0) + 1;
-        if (e.seq < expected) continue;
+        if (e.seq < expected) {
+          if (this.#unlocated && entry.file !== null) this.#locate.run(this.#fileId(entry.file), entry.offset, sourceId, e.seq);
+          continue;
+        }
         if (e.seq > expected) {
           blocked.add(sourceId);
           continue;
@@ -127,6 +135,9 @@ export class IndexWriter {
     });
     // IMMEDIATE: take the write lock before reading the watermarks.
     run.immediate();
+    if (this.#unlocated && entries.some((x) => x.file !== null)) {
+      this.#unlocated = this.#db.prepare('SELECT 1 FROM events WHERE file IS NULL LIMIT 1').get() !== undefined;
+    }
     return { added, gaps: blocked };
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { openIndexDb } from '../../src/index/schema.js';
-import { IndexReader, IndexWriter, indexStatus, rebuildIndex, updateIndex } from '../../src/index/index.js';
+import { IndexReader, IndexWriter, indexedMatching, indexStatus, rebuildIndex, updateIndex } from '../../src/index/index.js';
 import { readEvents } from '../../src/store/index.js';
 import { clinicScenario, tempStoreDir, writeStore } from './report-fixtures.js';
 
@@ -65,6 +65,13 @@ describe('index build', () => {
     const bySourceSeq = (a: { source: string; seq: number }, b: { source: string; seq: number }) => (a.source === b.source ? a.seq - b.seq : a.source < b.source ? -1 : 1);
     const expected = stored.map((e) => ({ source: e.source.id, seq: e.seq })).sort(bySourceSeq);
     expect(rows.map((r) => ({ source: r.source, seq: r.seq }))).toEqual(expected);
+    // The catch-up also gave the pipeline's rows their store location: the index can serve queries.
+    expect((rows as unknown as { file_path: string | null }[]).filter((r) => r.file_path === null)).toEqual([]);
+    const viaIndex = await indexedMatching(tmp.dir, {}, undefined);
+    expect(viaIndex).not.toBeNull();
+    let n = 0;
+    for await (const _ of viaIndex!) n++;
+    expect(n).toBe(all.length);
   });
 
   it('two catch-ups running at once (run and a report) index every event exactly once', async () => {
