@@ -13,7 +13,7 @@ import { AuditEvent as AuditEventSchema } from '../../src/core/event.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import { openStore, readEvents } from '../../src/store/index.js';
-import { openPglogSource, PglogSourceConfig } from '../../adapters/pglog/index.js';
+import { openPglogSource, pgauditDoctorFindings, pglogAdapter, PglogSourceConfig } from '../../adapters/pglog/index.js';
 import { startPostgres, tempDir, waitFor, type PgServer } from '../harness/index.js';
 
 let server: PgServer;
@@ -140,5 +140,28 @@ describe('pglog on PostgreSQL 15 + pgaudit', () => {
     for await (const ref of readEvents(storeDir, { sources: ['pglog-it'] })) stored.push(ref.event);
     expect(new Set(stored.map((e) => e.id)).size).toBe(stored.length);
     expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
+  });
+
+  it('doctor: every recommended setting is found, and a missing pgaudit class fails with a fix', async () => {
+    const config = PglogSourceConfig.parse({ id: 'doc', url: `pglog://${join(server.dataDir, 'log')}`, database_url: server.url() });
+    const findings = await pglogAdapter.doctor(config, { logger: silentLogger() });
+    const notOk = findings.filter((f) => f.status !== 'ok').map((f) => f.id);
+    expect(notOk).toEqual([]);
+    expect(findings.map((f) => f.id)).toEqual(expect.arrayContaining(['pglog.log_files', 'pglog.pgaudit_loaded', 'pglog.pgaudit_extension', 'pglog.pgaudit_classes', 'pglog.pgaudit_rows', 'pglog.log_connections', 'pglog.lc_messages']));
+    await server.query(`ALTER SYSTEM SET pgaudit.log = 'ddl'`);
+    await server.query('SELECT pg_reload_conf()');
+    try {
+      const client = new pg.Client({ connectionString: server.url() });
+      await client.connect();
+      try {
+        const classes = (await pgauditDoctorFindings(client)).find((f) => f.id === 'pglog.pgaudit_classes');
+        expect(classes).toMatchObject({ status: 'fail', fix: expect.stringContaining('missing: read, role') });
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.query('ALTER SYSTEM RESET pgaudit.log');
+      await server.query('SELECT pg_reload_conf()');
+    }
   });
 });
