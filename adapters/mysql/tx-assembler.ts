@@ -62,7 +62,7 @@ export class TxAssembler {
   readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry'>> & Pick<AssemblerOptions, 'registryTable' | 'registry'>;
 
   constructor(o: AssemblerOptions) {
-    this.#o = { holdLimit: 10_000, idleIntervalMs: 1000, now: Date.now, ...o };
+    this.#o = { holdLimit: 1_000, idleIntervalMs: 1000, now: Date.now, ...o };
     this.#pos = o.start;
     if (o.start.kind === 'file') {
       this.#file = o.start.file;
