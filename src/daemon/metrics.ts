@@ -64,7 +64,7 @@ export class DaemonMetrics implements AppendTimer {
     };
     const rt = (id: string) => monitor.get(id);
     perSource('dbwitness_chain_head_seq', 'Sequence number of the newest durable event of the chain', (id) => rt(id).chain?.head().seq ?? null);
-    perSource('dbwitness_replication_lag_seconds', 'Seconds the newest durable event is behind the source (0 when caught up)', (id) => monitor.lagSeconds(rt(id)));
+    perSource('dbwitness_replication_lag_seconds', 'Seconds behind the source: reported by the source, else 0 when caught up, else how late the newest event was stored after its commit', (id) => monitor.lagSeconds(rt(id)));
     perSource('dbwitness_replication_lag_bytes', 'WAL/binlog bytes written by the server and not yet acknowledged (sources offering lag())', (id) => rt(id).lastLag?.bytes ?? null);
     perSource('dbwitness_retained_bytes', 'WAL/binlog bytes the server retains for this source (sources offering lag())', (id) => rt(id).lastLag?.retainedBytes ?? null);
     perSource('dbwitness_capture_delay_seconds', 'recorded_at minus commit time of the newest durable event', (id) => rt(id).captureDelaySeconds);

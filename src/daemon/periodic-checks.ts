@@ -68,7 +68,8 @@ export class PeriodicChecks {
     }
     const r = this.#o.rules;
     const alerts: Array<{ code: string; message: string; detail: Record<string, string> }> = [];
-    const lag = this.#o.monitor.lagSeconds(rt, now);
+    // Lag the source reports; lag seen on stored events is raised per event (daemon-services.ts).
+    const lag = rt.lastLag?.seconds ?? null;
     if (r.replication_lag.enabled && lag !== null && lag > r.replication_lag.max_seconds) {
       alerts.push({ code: ALERT_CODES.lag, message: `replication lag ${Math.round(lag)} s exceeds ${r.replication_lag.max_seconds} s`, detail: { lag_seconds: String(Math.round(lag)), limit_seconds: String(r.replication_lag.max_seconds) } });
     }

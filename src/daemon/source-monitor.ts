@@ -110,14 +110,15 @@ export class SourceMonitor {
 
   /**
    * Replication lag in seconds: from the adapter when it can tell; otherwise
-   * 0 while the source reports it is caught up (an idle message arrived after
-   * the newest transaction), else now - commit time of the newest durable
-   * event (the age of what we last stored while more is coming).
+   * 0 while the source reports it is caught up (an idle message arrived
+   * after the newest transaction), else how late the newest durable event
+   * was stored after its commit. Not "now - commit time": between a
+   * transaction and the next keepalive (up to wal_sender_timeout / 2 on
+   * PostgreSQL) that would grow on a perfectly idle, caught-up source.
    */
-  lagSeconds(s: SourceRuntime, now = Date.now()): number | null {
+  lagSeconds(s: SourceRuntime, _now = Date.now()): number | null {
     if (s.lastLag?.seconds !== null && s.lastLag?.seconds !== undefined) return s.lastLag.seconds;
     if (s.caughtUp) return 0;
-    if (s.lastEventTimeMs === null) return null;
-    return Math.max(0, (now - s.lastEventTimeMs) / 1000);
+    return s.captureDelaySeconds;
   }
 }
