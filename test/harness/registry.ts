@@ -125,10 +125,11 @@ function install(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       cleanupAllSync();
-      // Re-raise with the default disposition so the exit status still says
-      // "killed by signal" to whoever sent it (vitest, a shell, CI).
       process.removeListener(signal, onSignal);
-      process.kill(process.pid, signal);
+      // Alone, re-raise with the default disposition so the exit status still
+      // says "killed by signal" to whoever sent it (a shell, CI). When the
+      // test runner listens too, its own handler decides how to exit.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     };
     process.on(signal, onSignal);
   }
