@@ -11,6 +11,7 @@
  * of rows and its watermark land together, and a synchronous API that the
  * per-event lookup fallback of the redaction policy can call inline.
  */
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { usageError } from '../core/errors.js';
 
@@ -94,6 +95,9 @@ export function openIndexDb(path: string, opts: OpenIndexOptions = {}): Db {
   }
   db.pragma('busy_timeout = 10000');
   if (opts.readonly) return db;
+  // Who touched which patient, when, is itself sensitive: owner-only, like the store's files.
+  // SQLite gives the -wal and -shm files the main file's permissions.
+  chmodSync(path, 0o600);
   if (opts.bulk) {
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');

@@ -27,6 +27,7 @@ describe('index build', () => {
     const first = await updateIndex(tmp.dir);
     expect(first.rebuilt).toBe(true);
     expect(first.added).toBe(half);
+    expect(statSync(join(tmp.dir, 'index.sqlite')).mode & 0o777).toBe(0o600);
     expect((await indexStatus(tmp.dir)).current).toBe(true);
 
     await writeStore(tmp.dir, all.slice(half), { segmentMaxBytes: 4096 });
