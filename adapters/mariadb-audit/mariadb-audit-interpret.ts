@@ -20,7 +20,7 @@
 import type { Detail } from '../../src/core/event.js';
 import type { RowChange, SessionIdentity } from '../../src/core/ports.js';
 import type { AuditScope } from '../pglog/audit-scope.js';
-import { leadingCommand, mariadbAuditTime, safeStatement, type Interpreter, type LogInterpretation } from '../pglog/log-tail/index.js';
+import { leadingCommand, mariadbAuditTime, safeStatement, type Interpreter, type LogInterpretation, type RecordAt } from '../pglog/log-tail/index.js';
 import { mariadbAction, PERMISSION_ERRORS, statementTable } from './mariadb-statement.js';
 import { parseServerAuditLine, type ServerAuditLine } from './server-audit-line.js';
 
@@ -37,11 +37,16 @@ export const MARIADB_SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performan
 const MAX_TRACKED = 10_000;
 
 interface Pending {
-  queryId: string;
-  tables: Array<{ op: string; schema: string; table: string }>;
+  readonly queryId: string;
+  readonly tables: Array<{ op: string; schema: string; table: string }>;
+  /** Where the statement's first TABLE line is, so a checkpoint can replay it. */
+  readonly fileId: string;
+  readonly offset: number;
 }
 
 export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
+  // Insertion order of `pending` is the order of first TABLE lines, so the
+  // first entry of a file is the oldest record whose context is still needed.
   const decoder = new TextDecoder('utf-8', { fatal: false });
   const pending = new Map<string, Pending>();
   const failed = new Map<string, true>();
@@ -50,7 +55,7 @@ export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
     map.set(key, value);
     if (map.size > MAX_TRACKED) map.delete(map.keys().next().value!);
   };
-  return (bytes) => {
+  const interpret = (bytes: Buffer, at?: RecordAt): LogInterpretation => {
     const parsed = parseServerAuditLine(decoder.decode(bytes));
     if (!parsed.ok) return { kind: 'bad', reason: parsed.reason };
     const l = parsed.line;
@@ -81,9 +86,11 @@ export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
       case 'DROP':
       case 'RENAME': {
         let p = pending.get(conn);
-        if (p === undefined || p.queryId !== l.queryId) p = { queryId: l.queryId, tables: [] };
+        if (p === undefined || p.queryId !== l.queryId) {
+          p = { queryId: l.queryId, tables: [], fileId: at?.fileId ?? '', offset: at?.offset ?? 0 };
+          remember(pending, conn, p);
+        }
         if (p.tables.length < 1000) p.tables.push({ op: l.operation, schema: l.database, table: l.object });
-        remember(pending, conn, p);
         return SKIP;
       }
       case 'QUERY': {
@@ -96,6 +103,11 @@ export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
         return SKIP;
     }
   };
+  const heldSince = (fileId: string): number | null => {
+    for (const p of pending.values()) if (p.fileId === fileId) return p.offset;
+    return null;
+  };
+  return Object.assign(interpret, { heldSince });
 }
 
 function queryChanges(l: ServerAuditLine, tables: Pending['tables'], base: Detail, o: MariadbInterpretOptions): RowChange[] {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Source } from '../../../src/core/event.js';
 import type { ChangeSource, RowChange, SessionIdentity, SourceMessage } from '../../../src/core/ports.js';
 import { nowMicros } from '../../../src/core/ids.js';
-import { decodeCursor, encodeCursor } from './log-cursor.js';
+import { decodeCursor, encodeCursor, type LogCursor } from './log-cursor.js';
 import { tailLog, type TailOptions } from './log-tailer.js';
 
 export type LogInterpretation =
@@ -23,7 +23,22 @@ export type LogInterpretation =
   | { readonly kind: 'skip' }
   | { readonly kind: 'bad'; readonly reason: string };
 
-export type Interpreter = (record: Buffer) => LogInterpretation;
+export type Interpreter = ((record: Buffer, at?: RecordAt) => LogInterpretation) & {
+  /**
+   * Offset of the oldest record of `fileId` whose context the interpreter
+   * still holds (null: none). Checkpoints then ask to replay from there.
+   */
+  readonly heldSince?: (fileId: string) => number | null;
+};
+
+/** Where a record sits: its file's identity and byte offset. */
+export interface RecordAt {
+  readonly fileId: string;
+  readonly offset: number;
+}
+
+/** Context is replayed at most this far back; older held records are given up. */
+const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
 
 export interface LogSourceOptions {
   readonly source: Source;
@@ -60,6 +75,15 @@ export class LogChangeSource implements ChangeSource {
   async *messages(checkpoint: string | null, signal: AbortSignal): AsyncGenerator<SourceMessage> {
     const from = checkpoint === null ? null : decodeCursor(checkpoint);
     const interpret = this.#o.interpreter();
+    // Records before the checkpoint are re-read only to restore context, never emitted again.
+    const replayUntil = from?.replay !== undefined ? from.offset : null;
+    const tailFrom = from === null ? null : from.replay !== undefined ? { ...from, offset: from.replay } : from;
+    // The tailer names files `${dev}:${ino}:${head}`; a copy read after copytruncate keeps the original's name.
+    const replayFile = from === null ? null : `${from.dev}:${from.ino}:${from.head}`;
+    const tokenFor = (cursor: LogCursor, fileId: string): string => {
+      const held = interpret.heldSince?.(fileId) ?? null;
+      return encodeCursor(held !== null && held < cursor.offset && cursor.offset - held <= MAX_REPLAY_BYTES ? { ...cursor, replay: held } : cursor);
+    };
     let idle: string | null = null;
     let unreported: RejectionStats = { total: 0, byReason: {} };
     let lastBadPosition = '';
@@ -91,18 +115,19 @@ export class LogChangeSource implements ChangeSource {
         detail: { rejected: String(counts.total), reasons },
       };
     };
-    for await (const item of tailLog(this.#o.tail, from, signal)) {
+    for await (const item of tailLog(this.#o.tail, tailFrom, signal)) {
       switch (item.kind) {
         case 'record': {
           const position = `${item.fileName}:${item.offset}`;
           let result: LogInterpretation;
           try {
-            result = interpret(item.bytes);
+            result = interpret(item.bytes, { fileId: item.fileId, offset: item.offset });
           } catch {
             // An interpreter bug on one hostile line must not stop the audit trail.
             result = { kind: 'bad', reason: 'interpreter_error' };
           }
-          const token = encodeCursor(item.cursor);
+          if (replayUntil !== null && item.fileId === replayFile && item.offset < replayUntil) break;
+          const token = tokenFor(item.cursor, item.fileId);
           if (result.kind === 'event' && result.changes.length > 0) {
             idle = null;
             yield { kind: 'begin', txId: `${item.fileId}:${item.offset}` };
@@ -118,7 +143,7 @@ export class LogChangeSource implements ChangeSource {
         case 'oversized':
         case 'partial':
           reject(item.kind === 'oversized' ? 'record_too_long' : 'incomplete_record', `${item.fileName}:${item.offset}`);
-          idle = encodeCursor(item.cursor);
+          idle = tokenFor(item.cursor, item.fileId);
           break;
         case 'gap':
           this.#log.warn({ code: item.code, file: item.fileName, offset: item.offset }, 'log gap');

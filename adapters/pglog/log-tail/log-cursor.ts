@@ -24,12 +24,21 @@ export interface LogCursor {
   readonly gen: number;
   /** Byte offset just after the last consumed record. */
   readonly offset: number;
+  /**
+   * Where to start reading on resume when it is before `offset`: records in
+   * [replay, offset) were consumed but their context is still needed (a
+   * server_audit statement's TABLE lines whose QUERY line comes later). They
+   * are interpreted again but never emitted again.
+   */
+  readonly replay?: number;
 }
 
 const PREFIX = 'logtail1.';
 
 export function encodeCursor(c: LogCursor): string {
-  const body = JSON.stringify([c.dev, c.ino, c.name, c.head, c.gen, c.offset]);
+  const fields: unknown[] = [c.dev, c.ino, c.name, c.head, c.gen, c.offset];
+  if (c.replay !== undefined && c.replay < c.offset) fields.push(c.replay);
+  const body = JSON.stringify(fields);
   return PREFIX + Buffer.from(body, 'utf8').toString('base64url');
 }
 
@@ -47,13 +56,14 @@ export function decodeCursor(token: string): LogCursor {
   } catch {
     throw bad('not decodable');
   }
-  if (!Array.isArray(parsed) || parsed.length !== 6) throw bad('wrong shape');
-  const [dev, ino, name, head, gen, offset] = parsed as unknown[];
+  if (!Array.isArray(parsed) || parsed.length < 6 || parsed.length > 7) throw bad('wrong shape');
+  const [dev, ino, name, head, gen, offset, replay] = parsed as unknown[];
   if (typeof dev !== 'number' || typeof ino !== 'number' || typeof name !== 'string' || typeof head !== 'string' || typeof gen !== 'number' || typeof offset !== 'number') {
     throw bad('wrong field types');
   }
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(gen) || gen < 0) throw bad('bad offset');
-  return { dev, ino, name, head, gen, offset };
+  if (replay !== undefined && (typeof replay !== 'number' || !Number.isSafeInteger(replay) || replay < 0 || replay >= offset)) throw bad('bad replay offset');
+  return replay === undefined ? { dev, ino, name, head, gen, offset } : { dev, ino, name, head, gen, offset, replay };
 }
 
 /** Longest prefix of the first line that the fingerprint covers. */
