@@ -77,7 +77,7 @@ CREATE INDEX IF NOT EXISTS events_action_time ON events (action, time);
 CREATE INDEX IF NOT EXISTS events_unattributed ON events (time) WHERE identity = 'unattributed';
 CREATE INDEX IF NOT EXISTS events_unlocated ON events (source, seq) WHERE file IS NULL;
 CREATE INDEX IF NOT EXISTS events_unresolved ON events (time) WHERE mapped = 1 AND patient_id IS NULL;
-CREATE INDEX IF NOT EXISTS events_row ON events (schema_name, table_name, key_text);
+CREATE INDEX IF NOT EXISTS events_row ON events (schema_name, table_name, key_text) WHERE mapped = 1;
 `;
 
 export interface OpenIndexOptions {
