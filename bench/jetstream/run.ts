@@ -5,7 +5,9 @@
  * through the real pipeline) into:
  *   local  the file store directly (signed, fsync'd group commit): the baseline;
  *   js     the JetStream output (private nats-server -js, R1) with the
- *          archiver running at the same time, writing a signed file store.
+ *          archiver (`dbwitness archive`, its own process as in production,
+ *          from dist/: build first) running at the same time, writing a
+ *          signed file store.
  * 1. Throughput: events/s until the last event is durable in the local store
  *    (baseline) vs until it is durable in the archive (end to end), and the
  *    edge alone (until the source's last transaction is acknowledged).
@@ -14,16 +16,18 @@
  *    be acknowledged), p50/p99, local vs edge.
  * Runs alternate local/js; medians are reported, because the machine is shared.
  */
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AuditEvent, DraftEvent } from '../../src/core/event.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { AuditStore, Chain } from '../../src/core/ports.js';
+import { connect } from 'nats';
 import { runPipeline } from '../../src/pipeline/index.js';
 import { generateSigningKeyPair, openStore, readEvents } from '../../src/store/index.js';
-import { ArchiveConfig, JetStreamOutputConfig, openJetStreamStore, runArchiver } from '../../src/jetstream/index.js';
-import { startNats, tempDir, waitFor } from '../../test/harness/index.js';
+import { JetStreamOutputConfig, openJetStreamStore } from '../../src/jetstream/index.js';
+import { cliEntry, startNats, tempDir, waitFor } from '../../test/harness/index.js';
 import { ScriptedSource } from '../../test/integration/fixtures/jetstream-scripted-source.js';
 import { setupNats } from '../../test/integration/jetstream-helpers.js';
 
@@ -38,6 +42,8 @@ const base = await tempDir('bench-js-');
 const keyFile = join(base, 'key.pem');
 await writeFile(keyFile, generateSigningKeyPair().privatePem, { mode: 0o600 });
 const nats = await startNats();
+const nc = await connect({ servers: nats.url() });
+const jsm = await nc.jetstreamManager();
 
 interface Sample {
   seconds: number;
@@ -81,10 +87,8 @@ async function runOnce(kind: 'local' | 'js', tx: number, tps: number | undefined
   const latencies: number[] = [];
   const source = new ScriptedSource({ id, transactions: tx, changesPerTx: PER_TX, ...(tps ? { txPerSecond: tps } : {}) });
   const stop = new AbortController();
-  const stopArchive = new AbortController();
   let store: AuditStore;
-  let archiving: Promise<unknown> = Promise.resolve();
-  let archived = 0;
+  let archiver: ReturnType<typeof spawn> | null = null;
   let stream = '';
   if (kind === 'local') {
     store = await openStore(storeDir, { signingKeyFile: keyFile });
@@ -92,21 +96,30 @@ async function runOnce(kind: 'local' | 'js', tx: number, tps: number | undefined
     stream = `BENCH${runNo}`;
     await setupNats(nats.url(), { stream, subject_prefix: `bench${runNo}`, consumer: `arch${runNo}`, checkpoint_bucket: `cp${runNo}`, lease_bucket: `lease${runNo}`, duplicate_window: '2m' });
     store = await openJetStreamStore({ config: JetStreamOutputConfig.parse({ kind: 'jetstream', servers: nats.url(), stream, subject_prefix: `bench${runNo}`, checkpoint_bucket: `cp${runNo}` }) });
-    const config = ArchiveConfig.parse({ servers: nats.url(), stream, subject_prefix: `bench${runNo}`, consumer: `arch${runNo}`, lease_bucket: `lease${runNo}`, lease_ttl: '3s', batch: 1000 });
-    archiving = runArchiver({ config, openStore: () => openStore(storeDir, { signingKeyFile: keyFile }), logger: silentLogger(), signal: stopArchive.signal, onBatch: (st) => (archived = st.appended) });
+    archiver = spawn(process.execPath, [cliEntry, 'archive', '--from', nats.url(), '--stream', stream, '--subject-prefix', `bench${runNo}`, '--consumer', `arch${runNo}`, '--store', storeDir, '--signing-key', keyFile, '--lease-bucket', `lease${runNo}`, '--lease-name', 'bench', '--lease-ttl', '3s', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Started before the clock: its process start and lease are not part of the workload.
+    const leases = await nc.jetstream().views.kv(`lease${runNo}`, { bindOnly: true });
+    await waitFor(async () => (await leases.get('bench'))?.operation === 'PUT', { what: 'the archiver holding its lease', timeoutMs: 30_000 });
   }
   const chain = timed(await store.openChain(source.source), latencies);
   const t0 = performance.now();
   const piping = runPipeline({ source, chain, logger: silentLogger(), signal: stop.signal });
   await waitFor(() => source.acknowledged === tx, { what: 'all acknowledged', timeoutMs: 600_000, intervalMs: 5 });
   const edgeSeconds = (performance.now() - t0) / 1000;
-  if (kind === 'js') await waitFor(() => archived >= tx * PER_TX, { what: 'all archived', timeoutMs: 600_000, intervalMs: 5 });
+  if (kind === 'js') {
+    const last = (await jsm.streams.info(stream)).state.last_seq;
+    // Acknowledged by the archiver = fsync'd in the archive.
+    await waitFor(async () => (await jsm.consumers.info(stream, `arch${runNo}`)).ack_floor.stream_seq >= last, { what: 'all archived', timeoutMs: 600_000, intervalMs: 10 });
+  }
   const seconds = (performance.now() - t0) / 1000;
   stop.abort();
-  stopArchive.abort();
   await piping;
   await store.close();
-  await archiving;
+  if (archiver !== null) {
+    const exited = new Promise((r) => archiver!.once('exit', r));
+    archiver.kill('SIGTERM');
+    await exited;
+  }
   if (kind === 'js' && (await countEvents(storeDir)) !== tx * PER_TX) throw new Error(`run ${runNo}: the archive does not hold exactly ${tx * PER_TX} events`);
   return { seconds, edgeSeconds, latencies };
 }
@@ -145,5 +158,6 @@ try {
   console.log(`throughput  local store (baseline) ${Math.round(m.local)} ev/s | JetStream end to end ${Math.round(m.js)} ev/s (ratio ${(m.js / m.local).toFixed(2)}) | edge publish ${Math.round(m.edge)} ev/s (ratio ${(m.edge / m.local).toFixed(2)})`);
   console.log(`latency at ${PACED_TPS} tx/s (commit -> durable, per append)  local p50 ${median(lat.localP50).toFixed(2)} ms p99 ${median(lat.localP99).toFixed(2)} ms | edge p50 ${median(lat.jsP50).toFixed(2)} ms p99 ${median(lat.jsP99).toFixed(2)} ms | added p99 ${(median(lat.jsP99) - median(lat.localP99)).toFixed(2)} ms`);
 } finally {
+  await nc.close();
   await nats.close();
 }

@@ -123,7 +123,10 @@ async function assertStream(nc: NatsConnection, stream: string): Promise<void> {
 
 export async function bindBucket(js: JetStreamClient, bucket: string, timeoutMs?: number): Promise<KV> {
   try {
-    return await js.views.kv(bucket, { bindOnly: true, ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}) });
+    const kv = await js.views.kv(bucket, { bindOnly: true, ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}) });
+    // bindOnly does not look the bucket up; status() does (its stream info).
+    await kv.status();
+    return kv;
   } catch (e) {
     throw usageError('E_JETSTREAM_NO_BUCKET', `the JetStream KV bucket ${bucket} does not exist (${errText(e)})`, 'create it with `dbwitness setup nats --apply`');
   }

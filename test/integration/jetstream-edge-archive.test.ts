@@ -103,6 +103,14 @@ describe('JetStream edge -> archive', () => {
     expect([...txIds].sort((a, b) => a - b)).toEqual(txIds);
   }, 90_000);
 
+  it('names a missing stream or bucket and how to create it', async () => {
+    await expect(openJetStreamStore({ config: JetStreamOutputConfig.parse({ kind: 'jetstream', servers: nats.url(), stream: 'NOPE' }) })).rejects.toMatchObject({ code: 'E_JETSTREAM_NO_STREAM', fix: expect.stringContaining('dbwitness setup nats') });
+    await expect(openJetStreamStore({ config: JetStreamOutputConfig.parse({ kind: 'jetstream', servers: nats.url(), checkpoint_bucket: 'nope' }) })).rejects.toMatchObject({ code: 'E_JETSTREAM_NO_BUCKET' });
+    const stop = new AbortController();
+    const config = ArchiveConfig.parse({ servers: nats.url(), lease_bucket: 'nope' });
+    await expect(runArchiver({ config, openStore: () => openStore(storeDir, { signingKeyFile: keyFile }), logger: silentLogger(), signal: stop.signal })).rejects.toMatchObject({ code: 'E_JETSTREAM_NO_BUCKET' });
+  });
+
   it('a restarted archiver resumes after its acknowledged floor and stores nothing twice', async () => {
     // Everything is archived and acknowledged: a new archiver acquires the lease, resets, finds nothing.
     const output = JetStreamOutputConfig.parse({ kind: 'jetstream', servers: [nats.url()] });

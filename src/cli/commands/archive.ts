@@ -16,6 +16,7 @@ interface ArchiveFlags extends GlobalFlags, StoreFlags {
   tlsCert?: string;
   tlsKey?: string;
   leaseName?: string;
+  leaseBucket?: string;
   leaseTtl?: string;
   batch?: string;
 }
@@ -54,6 +55,7 @@ Examples:
     .option('--tls-cert <file>', 'client certificate for mutual TLS')
     .option('--tls-key <file>', 'client key for mutual TLS')
     .option('--lease-name <name>', 'lease shared by the archivers of one store (default archive)')
+    .option('--lease-bucket <name>', 'KV bucket holding the lease (default dbwitness_archiver)')
     .option('--lease-ttl <duration>', 'lease TTL, equal to the lease bucket\'s TTL (default 15s)')
     .option('--batch <n>', 'messages per batch (default 1000)');
   addStoreOptions(cmd);
@@ -92,6 +94,7 @@ function archiveConfigFrom(flags: ArchiveFlags, fromFile: unknown): ArchiveConfi
   set('password_env', flags.passwordEnv);
   set('lease_name', flags.leaseName);
   set('lease_ttl', flags.leaseTtl);
+  set('lease_bucket', flags.leaseBucket);
   if (flags.batch !== undefined) base.batch = Number(flags.batch);
   if (flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     base.tls = { ...(flags.tlsCa ? { ca_file: flags.tlsCa } : {}), ...(flags.tlsCert ? { cert_file: flags.tlsCert } : {}), ...(flags.tlsKey ? { key_file: flags.tlsKey } : {}) };
