@@ -5,8 +5,11 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { availablePgVersions, runCli, spawnCli, startMariaDB, startNats, startPostgres, tempDir, waitFor } from '../harness/index.js';
+import { dirname, join } from 'node:path';
+import { reapOrphans } from '../harness/registry.js';
+import { availablePgVersions, repoRoot, runCli, spawnCli, startMariaDB, startNats, startPostgres, tempDir, waitFor } from '../harness/index.js';
 
 describe('postgres harness', () => {
   it('finds Debian PostgreSQL 15 and the npm build of 17 (a dependency)', () => {
@@ -165,5 +168,47 @@ describe('cli, wait and temp helpers', () => {
     expect(a).not.toBe(b);
     expect(readdirSync(a)).toEqual([]);
     expect(existsSync(b)).toBe(true);
+  });
+});
+
+/** Starts the leaky child, returns it with its server's data dir and postmaster pid. */
+async function leakyChild(mode: 'exit' | 'hang') {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/harness/fixtures-leaky-child.ts'), mode], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => (out += chunk));
+  const { dataDir, postmaster } = await waitFor(
+    () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { dataDir: string; postmaster: number }) : undefined),
+    { what: 'the child to start PostgreSQL', timeoutMs: 60_000 },
+  );
+  expect(postmaster).toBeGreaterThan(0);
+  return { child, dataDir, postmaster };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('cleanup of servers a test process leaves behind', () => {
+  it('stops the server and removes its dir when the process exits without closing it', async () => {
+    const { child, dataDir, postmaster } = await leakyChild('exit');
+    await waitFor(() => child.exitCode !== null, { what: 'the child to exit' });
+    expect(alive(postmaster)).toBe(false);
+    expect(existsSync(dirname(dataDir))).toBe(false);
+  });
+
+  it('reaps the server of a process killed with SIGKILL', async () => {
+    const { child, dataDir, postmaster } = await leakyChild('hang');
+    child.kill('SIGKILL');
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null, { what: 'the child to die' });
+    expect(alive(postmaster)).toBe(true); // nothing could run in the killed process
+    reapOrphans();
+    await waitFor(() => !alive(postmaster), { what: 'the orphaned postmaster to exit' });
+    expect(existsSync(dirname(dataDir))).toBe(false);
   });
 });
