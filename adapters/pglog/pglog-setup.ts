@@ -117,7 +117,9 @@ export async function pgauditDoctorFindings(client: SqlClient, expectedFormat: '
   const destinations = (s.get('log_destination') ?? '').split(',').map((x) => x.trim());
   check('pglog.log_destination', destinations.includes(expectedFormat), `the server writes ${expectedFormat}`, `log_destination = '${s.get('log_destination') ?? ''}' (PostgreSQL ${version})`, version < 15 && expectedFormat === 'jsonlog' ? "PostgreSQL < 15 has no jsonlog: set log_destination = 'csvlog' and configure the source with format=csvlog" : `add ${expectedFormat} to log_destination and reload`);
   check('pglog.logging_collector', s.get('logging_collector') === 'on', 'the logging collector writes log files', `logging_collector = ${s.get('logging_collector') ?? 'unset'}`, 'set logging_collector = on and restart PostgreSQL (jsonlog and csvlog need it)');
-  check('pglog.log_connections', s.get('log_connections') === 'on', 'logins are logged', `log_connections = ${s.get('log_connections') ?? 'unset'}`, 'set log_connections = on (takes effect for new connections)');
+  // PostgreSQL 18 made log_connections a list of aspects; "authorization" is the one that logs the login.
+  const conn = (s.get('log_connections') ?? '').split(',').map((x) => x.trim());
+  check('pglog.log_connections', conn.includes('on') || conn.includes('all') || conn.includes('authorization'), 'logins are logged', `log_connections = ${s.get('log_connections') ?? 'unset'}`, 'set log_connections = on (takes effect for new connections)');
   check('pglog.log_disconnections', s.get('log_disconnections') === 'on', 'logouts are logged', `log_disconnections = ${s.get('log_disconnections') ?? 'unset'}`, 'set log_disconnections = on', 'warn');
   const lc = s.get('lc_messages') ?? '';
   check('pglog.lc_messages', lc === 'C' || lc === 'POSIX' || lc === '' || /^en(_|$)/i.test(lc), 'server messages are in English', `lc_messages = '${lc}'`, "set lc_messages = 'C' and reload: translated login and permission messages are not recognised");
