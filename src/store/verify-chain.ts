@@ -16,7 +16,7 @@ import { listSegments, sealFileName, segmentFileName } from './layout.js';
 import { readLineBatches, type RawLine } from './line-reader.js';
 import { headSigningPayload, RECORD_PREFIX, type StoreRecord } from './records.js';
 import { checkSealSignature, type Seal } from './seal.js';
-import { hashWithoutHashMember, scanEventLine } from './verify-event-scan.js';
+import { fastScanEventLine, hashWithoutHashMember, scanEventLine, type ScannedEvent } from './verify-event-scan.js';
 
 export interface VerifyIssue {
   readonly source: string;
@@ -175,17 +175,18 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         }
         if (lineNo === 0) issue(file, line.offset, null, 'segment does not start with its segment record');
         lineNo++;
-        const s = scanEventLine(plain);
-        if (s === null) {
-          issue(file, line.offset, head.seq + 1, 'line is not a well-formed event (damaged)');
-          resync = true;
-          continue;
-        }
-        const problems: string[] = [];
-        if (hashWithoutHashMember(plain, s) !== s.hash) problems.push('content does not match its hash (event modified)');
-        if (!resync) {
-          if (s.seq !== head.seq + 1) problems.push(`seq ${s.seq} where ${head.seq + 1} was expected (events deleted, duplicated or reordered)`);
-          if (s.prev !== head.hash) problems.push('prev does not match the hash of the event before it (that event was changed, or events were deleted, inserted or reordered)');
+        // The fast path may only confirm a line; anything short of a clean
+        // confirmation is decided by the full scan (verify-event-scan.ts).
+        let s: ScannedEvent | null = fastScanEventLine(plain);
+        let problems: string[] | null = s === null ? null : lineProblems(plain, s, head, resync);
+        if (s === null || problems === null || problems.length > 0) {
+          s = scanEventLine(plain);
+          if (s === null) {
+            issue(file, line.offset, head.seq + 1, 'line is not a well-formed event (damaged)');
+            resync = true;
+            continue;
+          }
+          problems = lineProblems(plain, s, head, resync);
         }
         if (problems.length > 0) issue(file, line.offset, s.seq, problems.join('; '));
         resync = false;
@@ -215,4 +216,14 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   }
   r.head = head;
   return r;
+}
+
+function lineProblems(plain: Buffer, s: ScannedEvent, head: ChainHead, resync: boolean): string[] {
+  const problems: string[] = [];
+  if (hashWithoutHashMember(plain, s) !== s.hash) problems.push('content does not match its hash (event modified)');
+  if (!resync) {
+    if (s.seq !== head.seq + 1) problems.push(`seq ${s.seq} where ${head.seq + 1} was expected (events deleted, duplicated or reordered)`);
+    if (s.prev !== head.hash) problems.push('prev does not match the hash of the event before it (that event was changed, or events were deleted, inserted or reordered)');
+  }
+  return problems;
 }

@@ -125,3 +125,52 @@ export function hashWithoutHashMember(b: Buffer, s: ScannedEvent): string {
   b.copy(scratch, s.hashStart, s.hashEnd);
   return sha256Once(scratch.subarray(0, len));
 }
+
+const HASH_KEY = Buffer.from('"hash":"');
+const ID_KEY = Buffer.from('","id":"');
+const OBJECT_KEY = Buffer.from('","object":');
+const PREV_KEY = Buffer.from(',"prev":"');
+const RECORDED_KEY = Buffer.from('","recorded_at":"');
+const SEQ_KEY = Buffer.from('","seq":');
+const SOURCE_KEY = Buffer.from(',"source":{');
+
+function at(b: Buffer, pos: number, needle: Buffer): boolean {
+  return pos >= 0 && pos + needle.length <= b.length && b.compare(needle, 0, needle.length, pos, pos + needle.length) === 0;
+}
+
+/**
+ * Fast path: locate the members by the fixed layout of a canonical event
+ * (`"hash":"<64>","id":"<32>","object":` and
+ * `,"prev":"<64>","recorded_at":"<27>","seq":N,"source":{`) with native
+ * searches instead of a byte-by-byte walk. A nested value could in theory
+ * mimic these patterns, so this path may only CONFIRM a line: when it finds
+ * nothing, or its result fails any check, the caller decides with
+ * `scanEventLine`. A confirmation is sound because the hashed bytes then
+ * equal the chain-linked original; what it cannot notice is the hash member
+ * itself moved to a place where the original text already mimicked it,
+ * which changes no hashed byte (and seals catch any byte change anyway).
+ */
+export function fastScanEventLine(b: Buffer): ScannedEvent | null {
+  let p = b.indexOf(HASH_KEY);
+  while (p >= 0) {
+    if (b[p - 1] === 0x2c && at(b, p + 72, ID_KEY) && at(b, p + 112, OBJECT_KEY)) break;
+    p = b.indexOf(HASH_KEY, p + 1);
+  }
+  if (p < 0) return null;
+  let q = b.indexOf(PREV_KEY, p + 123);
+  while (q >= 0) {
+    if (at(b, q + 73, RECORDED_KEY) && at(b, q + 117, SEQ_KEY)) break;
+    q = b.indexOf(PREV_KEY, q + 1);
+  }
+  if (q < 0) return null;
+  let seq = 0;
+  let j = q + 125;
+  const start = j;
+  for (; j < b.length && j < start + 16; j++) {
+    const d = b[j] as number;
+    if (d < 0x30 || d > 0x39) break;
+    seq = seq * 10 + (d - 0x30);
+  }
+  if (j === start || !at(b, j, SOURCE_KEY)) return null;
+  return { hashStart: p, hashEnd: p + 74, hash: b.toString('latin1', p + 8, p + 72), prev: b.toString('latin1', q + 9, q + 73), seq };
+}
