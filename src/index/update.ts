@@ -54,6 +54,12 @@ export async function updateIndex(dir: string, opts: UpdateIndexOptions = {}): P
   try {
     if (indexVersion(db) !== INDEX_SCHEMA_VERSION) throw staleIndex('index version differs');
     const added = await catchUp(db, dir, opts, false);
+    // Planner statistics from a build on a small store mislead it once the store has grown:
+    // `optimize` re-analyzes (bounded by analysis_limit) only tables whose size changed a lot.
+    if (added > 0) {
+      db.pragma('analysis_limit = 1000');
+      db.pragma('optimize');
+    }
     return { added, rebuilt: false, indexPath };
   } catch (e) {
     if (!isDbwitnessError(e) || e.code !== 'E_INDEX_STALE') throw e;

@@ -32,7 +32,7 @@ function count(ctx: ReportContext, where: string, params: (string | number)[]): 
 
 /** Every access to and change of one patient's records, across mapped tables and sources. */
 export function patientReport(ctx: ReportContext, patientId: string): Report {
-  const r = rangeSql(ctx.range);
+  const r = rangeSql(ctx.range, { filterOnly: true });
   const rows: ReportRow[] = [];
   for (const e of ctx.reader.events(`(e.patient_id = ? OR e.patient_before = ?) AND ${r.sql}`, [patientId, patientId, ...r.params])) {
     const row = activityRow(e);
