@@ -80,6 +80,19 @@ describe('archiver lease', () => {
     expect(exactlyOnceProblems(events, 80, 2)).toEqual([]);
   }, 90_000);
 
+  it('refuses a message that is not a dbwitness event, without acknowledging it', async () => {
+    await setupNats(nats.url(), { stream: 'BAD', subject_prefix: 'bad', consumer: 'bad-archiver', checkpoint_bucket: 'bad_cp', lease_bucket: 'bad_lease' });
+    await nc.jetstream().publish('bad.events.edge-x', Buffer.from('{"v":1,"note":"forged"}'));
+    const storeDir = join(await tempDir('js-bad-'), 'store');
+    const config = ArchiveConfig.parse({ servers: nats.url(), stream: 'BAD', subject_prefix: 'bad', consumer: 'bad-archiver', lease_bucket: 'bad_lease', lease_ttl: '3s' });
+    const stop = new AbortController();
+    const run = runArchiver({ config, openStore: () => openStore(storeDir, { unsigned: true }), logger: silentLogger(), signal: stop.signal });
+    await expect(run).rejects.toMatchObject({ code: 'E_ARCHIVE_BAD_MESSAGE', message: expect.stringContaining('message 1 of stream BAD') });
+    const info = await (await nc.jetstreamManager()).consumers.info('BAD', 'bad-archiver');
+    expect(info.ack_floor.stream_seq).toBe(0);
+    expect(await readChain(storeDir, 'edge-x')).toEqual([]);
+  }, 30_000);
+
   it('a holder whose lease was taken over refuses to write', async () => {
     const kv = await nc.jetstream().views.kv('dbwitness_archiver', { bindOnly: true });
     const first = new ArchiveLease(kv, 'fence-test', 3000, silentLogger());
