@@ -39,9 +39,9 @@ export class DaemonServices {
   readonly metrics: DaemonMetrics;
   readonly outputs: AlertOutputs;
   readonly webhook: WebhookSink | null;
-  readonly #rules: AlertRules;
+  #rules: AlertRules;
   readonly #o: DaemonServicesOptions;
-  readonly #alerts: AlertsConfig;
+  #alerts: AlertsConfig;
   readonly #anchorsCfg: AnchorsConfig;
   #http: DaemonHttpServer | null = null;
   #anchors: AnchorPublisher | null = null;
@@ -70,13 +70,12 @@ export class DaemonServices {
             maxBackoffMs: durationMs(wh.max_backoff),
             logger: options.logger,
           });
-    const rules = this.#alerts.rules;
     this.outputs = new AlertOutputs({
       logger: options.logger,
       webhook: this.webhook,
       repeatAfterMs: durationMs(this.#alerts.repeat_after),
       // The pipeline always stores unattributed-change alerts; the switch only mutes their delivery.
-      enabled: (code) => code !== ALERT_CODES.unattributed || rules.unattributed_change.enabled,
+      enabled: (code) => code !== ALERT_CODES.unattributed || this.#alerts.rules.unattributed_change.enabled,
     });
     const webhook = this.webhook;
     this.metrics = new DaemonMetrics(this.monitor, {
@@ -87,7 +86,20 @@ export class DaemonServices {
 
   /** The store the supervisor should use: rules run inside each append. */
   wrapStore(store: AuditStore): AuditStore {
-    return observeStore(store, { monitor: this.monitor, rules: this.#rules, timer: this.metrics });
+    return observeStore(store, { monitor: this.monitor, rules: () => this.#rules, timer: this.metrics });
+  }
+
+  /**
+   * SIGHUP: new alert rules (allowlist, hours, limits) for every chain from
+   * the next append on. Throws on an invalid section, keeping the old rules.
+   * Bulk-access windows restart; outputs, webhook, HTTP and anchors keep
+   * their start-up settings.
+   */
+  reloadRules(config: ConfigFile): void {
+    const alerts = config.alerts ?? AlertsConfig.parse({});
+    const rules = new AlertRules(alerts.rules);
+    this.#rules = rules;
+    this.#alerts = { ...this.#alerts, rules: alerts.rules };
   }
 
   /** Specs whose adapters report to the monitor. Sources left out are forgotten once they stop. */
@@ -185,7 +197,7 @@ export class DaemonServices {
     }
     this.#checks = new PeriodicChecks({
       monitor: this.monitor,
-      rules: this.#alerts.rules,
+      rules: () => this.#alerts.rules,
       intervalMs: durationMs(this.#alerts.check_interval),
       repeatAfterMs: durationMs(this.#alerts.repeat_after),
       logger: this.#o.logger,

@@ -26,7 +26,7 @@ export interface FileChainStats {
   readonly events: number;
 }
 
-export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: AlertRules | null; timer: AppendTimer | null }): AuditStore {
+export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: () => AlertRules | null; timer: AppendTimer | null }): AuditStore {
   return {
     openChain: async (source: Source) => {
       const chain = await store.openChain(source);
@@ -44,13 +44,14 @@ export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; 
 
 export class ObservedChain implements Chain {
   readonly #inner: Chain;
-  readonly #rules: AlertRules | null;
+  readonly #rules: () => AlertRules | null;
   readonly #timer: AppendTimer | null;
   readonly #onClose: () => void;
 
-  constructor(inner: Chain, rules: AlertRules | null, timer: AppendTimer | null, onClose: () => void = () => undefined) {
+  constructor(inner: Chain, rules: AlertRules | null | (() => AlertRules | null), timer: AppendTimer | null, onClose: () => void = () => undefined) {
     this.#inner = inner;
-    this.#rules = rules;
+    // A getter, so a reload (SIGHUP) swaps the rules of open chains.
+    this.#rules = typeof rules === 'function' ? rules : () => rules;
     this.#timer = timer;
     this.#onClose = onClose;
   }
@@ -76,7 +77,8 @@ export class ObservedChain implements Chain {
   }
 
   async append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
-    const alerts = this.#rules === null || drafts.length === 0 ? [] : this.#rules.evaluate(drafts);
+    const rules = this.#rules();
+    const alerts = rules === null || drafts.length === 0 ? [] : rules.evaluate(drafts);
     const all = alerts.length === 0 ? drafts : checkpoint === undefined ? [...alerts, ...drafts] : [...drafts, ...alerts];
     const started = process.hrtime.bigint();
     const stored = checkpoint === undefined ? await this.#inner.append(all) : await this.#inner.append(all, checkpoint);

@@ -20,7 +20,7 @@ import type { SourceMonitor, SourceRuntime } from './source-monitor.js';
 
 export interface PeriodicChecksOptions {
   readonly monitor: SourceMonitor;
-  readonly rules: AlertRulesConfig;
+  readonly rules: () => AlertRulesConfig;
   readonly intervalMs: number;
   readonly repeatAfterMs: number;
   readonly logger: Logger;
@@ -66,7 +66,7 @@ export class PeriodicChecks {
     if (rt.state === 'streaming' && rt.heartbeat !== null) {
       await withTimeout(rt.heartbeat.heartbeat(), 5000).catch((e: unknown) => this.#log.warn({ source: rt.id, err: e instanceof Error ? e.message : String(e) }, 'heartbeat failed'));
     }
-    const r = this.#o.rules;
+    const r = this.#o.rules();
     const alerts: Array<{ code: string; message: string; detail: Record<string, string> }> = [];
     // Lag the source reports; lag seen on stored events is raised per event (daemon-services.ts).
     const lag = rt.lastLag?.seconds ?? null;

@@ -55,7 +55,7 @@ describe('daemon with several sources', () => {
       { id: 'pg', url: pgs.url({ database: 'ehr', user: 'dbwitness_daemon' }), tables: PG_TABLES },
       { id: 'mdb', url: mdb.url(), tables: ['clinic.patients', 'clinic.encounters'], heartbeat_seconds: 1, max_backoff_ms: 500 },
     ];
-    const config = (srcs: unknown[]): string =>
+    const config = (srcs: unknown[], accounts = ['postgres', 'root', 'alice']): string =>
       stringify({
         store: { dir: store, signing_key: join(root, 'signing.key') },
         http: { listen: `127.0.0.1:${httpPort}`, ready_max_silence: '6s' },
@@ -63,7 +63,7 @@ describe('daemon with several sources', () => {
           check_interval: '1s',
           webhook: { url: `http://127.0.0.1:${hookPort}/alerts`, max_backoff: '500ms' },
           rules: {
-            account_allowlist: { accounts: ['postgres', 'root', 'alice'] },
+            account_allowlist: { accounts },
             bulk_access: { max_rows_per_tx: 20 },
             after_hours: { enabled: true, start: `${pad(h)}:00`, end: `${pad((h + 1) % 24)}:00`, days: [1, 2, 3, 4, 5, 6, 7] },
             replication_lag: { max_seconds: 2 },
@@ -165,12 +165,17 @@ describe('daemon with several sources', () => {
       await exec(pgs.url({ database: 'lab' }), ["INSERT INTO clinic.patients VALUES (1, 'lab')"]);
       const committedAt = Date.now();
       await waitFor(() => Date.now() - committedAt > 2500, { what: 'the lab change to age past the lag limit', timeoutMs: 5000 });
-      await writeFile(configFile, config([...sources, { id: 'pg-lab', url: pgs.url({ database: 'lab', user: 'dbwitness_daemon' }), tables: PG_TABLES, slot: 'dbwitness_lab' }]));
+      // The same reload drops alice from the allowlist.
+      await writeFile(configFile, config([...sources, { id: 'pg-lab', url: pgs.url({ database: 'lab', user: 'dbwitness_daemon' }), tables: PG_TABLES, slot: 'dbwitness_lab' }], ['postgres', 'root']));
       daemon.kill('SIGHUP');
       await waitFor(async () => (await storedEvents(store)).some((e) => e.source.id === 'pg-lab' && e.action === 'insert'), { what: 'the added source streaming', timeoutMs: 30_000 });
       await waitFor(async () => (await codesIn('pg-lab')).has('replication_lag'), { what: 'replication_lag for the late change' });
       await waitFor(() => receiver.alertCodes('pg-lab').has('replication_lag'), { what: 'replication_lag delivered' });
       expect(metric((await httpGet(httpPort, '/metrics')).body, 'dbwitness_source_up', { source: 'pg-lab' })).toBe(1);
+      const aliceAlerts = async (): Promise<number> => (await storedEvents(store)).filter((e) => e.source.id === 'mdb' && e.detail?.['code'] === 'account_not_allowed' && e.actor.db_user === 'alice').length;
+      expect(await aliceAlerts()).toBe(0);
+      await execAs(mdb, 'alice', ["INSERT INTO clinic.patients VALUES (5, 'M5', 'e', NULL, NULL)"]);
+      await waitFor(async () => (await aliceAlerts()) === 1, { what: 'the reloaded allowlist applied' });
 
       // SIGTERM drains and exits 0; the final heads are anchored.
       daemon.kill('SIGTERM');

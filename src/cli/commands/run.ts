@@ -119,6 +119,7 @@ async function reload(flags: RunFlags, supervisor: Supervisor, services: DaemonS
     const config = await loadConfigFile(flags.config!);
     const { source: _source, url: _url, ...rest } = flags;
     const specs = await sourceSpecs(rest, config);
+    services.reloadRules(config);
     await supervisor.apply(services.wrapSpecs(specs));
     logger.info({ sources: specs.map((s) => s.id) }, 'configuration reloaded');
   } catch (e) {
