@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { DraftEvent, Row } from '../../src/core/event.js';
-import { UNATTRIBUTED_ACTOR } from '../../src/core/event.js';
+import { AuditEvent, UNATTRIBUTED_ACTOR } from '../../src/core/event.js';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { DbwitnessError } from '../../src/core/errors.js';
 import { compilePolicy, PolicyConfig, type PolicyConfigInput } from '../../src/policy/index.js';
@@ -62,6 +62,8 @@ describe('compilePolicy', () => {
     expect(out.changes?.columns).toEqual(['id', 'mrn', 'name', 'dob', 'balance']);
     const text = canonicalJson(out);
     for (const s of SECRETS) expect(text).not.toContain(s);
+    // The result is still a valid event v1 once the store adds its fields.
+    expect(() => AuditEvent.parse({ ...out, seq: 1, recorded_at: out.time, prev: '0'.repeat(64), hash: '0'.repeat(64) })).not.toThrow();
   });
 
   it('hmacs binary values over their bytes and leaves nulls and unsent TOAST alone', () => {
