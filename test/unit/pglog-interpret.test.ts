@@ -18,6 +18,8 @@ const J = {
   logout: `{"timestamp":"2026-11-26 10:07:21.834 UTC","user":"reader","dbname":"postgres","pid":13190,"remote_host":"127.0.0.1","remote_port":58008,"session_id":"6b0804d9.3386","line_num":8,"ps":"idle","session_start":"2026-11-26 10:07:21 UTC","txid":0,"error_severity":"LOG","message":"disconnection: session time: 0:00:00.009 user=reader database=postgres host=127.0.0.1 port=58008","application_name":"capture-app","backend_type":"client backend","query_id":0}`,
   badPassword: `{"timestamp":"2026-11-26 10:07:21.849 UTC","user":"pwuser","dbname":"postgres","pid":13192,"remote_host":"127.0.0.1","remote_port":58034,"session_id":"6b0804d9.3388","line_num":2,"ps":"authentication","session_start":"2026-11-26 10:07:21 UTC","vxid":"3/22","txid":0,"error_severity":"FATAL","state_code":"28P01","message":"password authentication failed for user \\"pwuser\\"","detail":"Connection matched pg_hba.conf line 2: \\"host all pwuser 127.0.0.1/32 scram-sha-256\\"","backend_type":"client backend","query_id":0}`,
   grantWithPassword: `{"timestamp":"2026-11-26 10:07:21.787 UTC","user":"postgres","dbname":"postgres","pid":13185,"remote_host":"127.0.0.1","remote_port":57952,"session_id":"6b0804d9.3381","line_num":4,"ps":"GRANT","session_start":"2026-11-26 10:07:21 UTC","vxid":"3/8","txid":726,"error_severity":"LOG","message":"AUDIT: SESSION,2,1,ROLE,GRANT,SCHEMA,,create role reader login; grant usage on schema clinic to reader; create role pwuser login password 'secret',<not logged>,0","backend_type":"client backend","query_id":0}`,
+  // pgaudit object auditing (pgaudit.role): only the relation granted to the audit role is logged.
+  objectRead: `{"timestamp":"2026-11-26 10:44:41.880 UTC","user":"postgres","dbname":"postgres","pid":9570,"remote_host":"127.0.0.1","remote_port":55392,"session_id":"6b080d99.2562","line_num":1,"ps":"SELECT","session_start":"2026-11-26 10:44:41 UTC","vxid":"3/6","txid":0,"error_severity":"LOG","message":"AUDIT: OBJECT,1,1,READ,SELECT,TABLE,clinic.patients,select * from clinic.patients p join clinic.other o using (id),<not logged>,0","backend_type":"client backend","query_id":0}`,
   createSchema: `{"timestamp":"2026-11-26 10:07:21.776 UTC","user":"postgres","dbname":"postgres","pid":13184,"remote_host":"127.0.0.1","remote_port":57938,"session_id":"6b0804d9.3380","line_num":3,"ps":"CREATE SCHEMA","session_start":"2026-11-26 10:07:21 UTC","vxid":"3/6","txid":725,"error_severity":"LOG","message":"AUDIT: SESSION,1,1,DDL,CREATE SCHEMA,SCHEMA,clinic,\\"create schema clinic; create table clinic.patients(id int primary key)\\",<not logged>,0","backend_type":"client backend","query_id":0}`,
 };
 
@@ -47,6 +49,11 @@ describe('pglog jsonlog interpretation', () => {
     const e = event(run(J.read));
     expect(e.change).toMatchObject({ action: 'read', outcome: 'success', schema: 'clinic', table: 'patients', statement: 'select * from clinic.patients where id = $1' });
     expect(e.change.detail).toMatchObject({ rows: '1', audit_class: 'READ', command: 'SELECT', object_type: 'TABLE', statement_id: '2' });
+  });
+
+  it('pgaudit object auditing (AUDIT: OBJECT) yields the same read event', () => {
+    const e = event(run(J.objectRead));
+    expect(e.change).toMatchObject({ action: 'read', schema: 'clinic', table: 'patients', detail: { audit_type: 'OBJECT', rows: '0' } });
   });
 
   it('reads of system catalogs are not audit events unless asked for', () => {
