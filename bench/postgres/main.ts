@@ -12,16 +12,18 @@ import { startPostgres } from '../../test/harness/index.js';
 import { fmt, median } from './bench-common.js';
 import { drain, type DrainShape } from './drain.js';
 import { peakRss, type RssResult } from './peak-rss.js';
+import { latency, type LatencyResult } from './latency.js';
 import { triggerCost, type TriggerCostResult } from './trigger-cost.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tps', 'drain', 'rss']);
+const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tps', 'drain', 'latency', 'rss']);
 const SERVER_CONFIG = { max_replication_slots: '40', max_wal_senders: '20', shared_buffers: '256MB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
 
 let tps: TriggerCostResult | null = null;
 let drains: DrainShape[] = [];
 let rss: RssResult | null = null;
+let lat: LatencyResult | null = null;
 
 if (wanted.has('tps')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -32,6 +34,14 @@ if (wanted.has('drain')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
   process.stderr.write('(a) backlog drain\n');
   drains = await drain(server, 'bench', repoRoot);
+}
+if (wanted.has('latency')) {
+  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  // Half the drain rate of `dbwitness run` at 1 row per transaction, in TPC-B transactions (4 row changes each).
+  const drain1 = drains.find((d) => d.rowsPerTx === 1)?.rowsPerSecond['dbwitness run'];
+  const tpsTarget = Math.max(10, Math.round(drain1 !== undefined ? drain1 / 2 / 4 : Number(process.env['PG_BENCH_LAT_TPS'] ?? 200)));
+  process.stderr.write(`(c) commit-to-durable latency at ${tpsTarget} TPC-B tps\n`);
+  lat = await latency(server, 'bench', repoRoot, tpsTarget);
 }
 if (wanted.has('rss')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -58,7 +68,7 @@ if (tps !== null) {
     `| triggers disabled (baseline) | ${fmt(median(tps.without))} | ${tps.without.map((x) => fmt(x)).join(', ')} |`,
     `| identity triggers enabled | ${fmt(median(tps.withTriggers))} | ${tps.withTriggers.map((x) => fmt(x)).join(', ')} |`,
     '',
-    `**Ratio with ÷ without: ${tps.ratio.toFixed(3)}** (cost ${((1 - tps.ratio) * 100).toFixed(1)}% of TPS; one identity message per transaction, four statements per TPC-B transaction).`,
+    `**Ratio with ÷ without: ${tps.pairedRatio.toFixed(3)}** as the median of the ${tps.runs} back-to-back pair ratios (${((1 - tps.pairedRatio) * 100).toFixed(1)}% fewer TPS); ratio of the medians ${tps.ratio.toFixed(3)}. One identity message per transaction (four statements per TPC-B transaction).`,
     '',
   );
 }
@@ -91,7 +101,18 @@ if (rss !== null) {
     '',
   );
 }
-lines.push('(c) commit-to-durable latency under steady load is not measured yet.', '');
+if (lat !== null) {
+  lines.push(
+    '## (c) Commit-to-durable latency under steady load',
+    '',
+    `pgbench TPC-B at a fixed ${lat.tps} tps (-R; half of the 1-row-per-transaction drain rate of \`dbwitness run\` measured above, in 4-row TPC-B transactions) for ${lat.seconds} s, audited by \`dbwitness run\`. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
+    '',
+    '| p50 | p99 | max |',
+    '|---:|---:|---:|',
+    `| ${lat.p50Ms.toFixed(1)} ms | ${lat.p99Ms.toFixed(1)} ms | ${lat.maxMs.toFixed(1)} ms |`,
+    '',
+  );
+}
 const out = join(here, 'RESULTS.md');
 writeFileSync(out, lines.join('\n'));
 process.stderr.write(`wrote ${out}\n`);

@@ -17,14 +17,17 @@ export interface TriggerCostResult {
   scale: number;
   withTriggers: number[];
   without: number[];
+  /** Ratio of the medians. */
   ratio: number;
+  /** Median of the ratios of back-to-back pairs: robust to the machine's load drifting between pairs. */
+  pairedRatio: number;
 }
 
 const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
 
 export async function triggerCost(server: PgServer, db: string): Promise<TriggerCostResult> {
-  const runs = env('PG_BENCH_TPS_RUNS', 5);
-  const seconds = env('PG_BENCH_TPS_SECONDS', 15);
+  const runs = env('PG_BENCH_TPS_RUNS', 12);
+  const seconds = env('PG_BENCH_TPS_SECONDS', 5);
   const clients = env('PG_BENCH_TPS_CLIENTS', 4);
   const scale = env('PG_BENCH_TPS_SCALE', 4);
   const url = server.url({ database: db });
@@ -61,5 +64,6 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
     await exited(consumer);
     await setTriggers(true);
   }
-  return { runs, seconds, clients, scale, withTriggers, without, ratio: median(withTriggers) / median(without) };
+  const pairs = withTriggers.map((w, i) => w / (without[i] as number));
+  return { runs, seconds, clients, scale, withTriggers, without, ratio: median(withTriggers) / median(without), pairedRatio: median(pairs) };
 }
