@@ -120,7 +120,10 @@ async function runOnce(kind: 'local' | 'js', tx: number, tps: number | undefined
     archiver.kill('SIGTERM');
     await exited;
   }
-  if (kind === 'js' && (await countEvents(storeDir)) !== tx * PER_TX) throw new Error(`run ${runNo}: the archive does not hold exactly ${tx * PER_TX} events`);
+  if (kind === 'js') {
+    if ((await countEvents(storeDir)) !== tx * PER_TX) throw new Error(`run ${runNo}: the archive does not hold exactly ${tx * PER_TX} events`);
+    await jsm.streams.delete(stream);
+  }
   return { seconds, edgeSeconds, latencies };
 }
 

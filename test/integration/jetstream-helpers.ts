@@ -59,7 +59,8 @@ export function exactlyOnceProblems(events: readonly AuditEvent[], transactions:
 export const TEST_LEASE_TTL = '3s';
 
 export async function setupNats(url: string, extra: Record<string, unknown> = {}): Promise<NatsSetupConfig> {
-  const config = NatsSetupConfig.parse({ servers: url, replicas: 1, lease_ttl: TEST_LEASE_TTL, ack_wait: '30s', ...extra });
+  // max_bytes is reserved up front by the server: keep it small so many test streams fit on one disk.
+  const config = NatsSetupConfig.parse({ servers: url, replicas: 1, lease_ttl: TEST_LEASE_TTL, ack_wait: '30s', max_bytes: 256 * 1024 * 1024, ...extra });
   await applyNatsSetup(config, { logger: silentLogger() });
   return config;
 }
