@@ -8,6 +8,8 @@
  *    machine is shared and noisy.
  *    Also with two appends in flight (the next batch is serialized and
  *    hashed while the previous one is being fsync'd).
+ *    And a second reference: JSON.stringify each draft (no key sorting, no
+ *    hash) + appendFile + fdatasync, the cheapest serialization possible.
  * 2. Concurrency: 1,000 concurrent single-event appends: events per fsync.
  * 3. Verify: events/s of verifyStore over a store of N events, vs a floor
  *    baseline (read the files and SHA-256 every line) and a naive verifier
@@ -15,7 +17,7 @@
  */
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventHash } from '../../src/core/canonical.js';
 import type { AuditEvent, DraftEvent } from '../../src/core/event.js';
@@ -30,7 +32,7 @@ import { BENCH_SOURCE, benchDraft } from './fixture.js';
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] as string, process.argv[i + 1] as string);
 const RUNS = Number(args.get('--runs') ?? 5);
-const BATCHES = Number(args.get('--batches') ?? 40);
+const BATCHES = Number(args.get('--batches') ?? 20);
 const BATCH = 1000;
 const VERIFY_EVENTS = Number(args.get('--verify-events') ?? 200_000);
 
@@ -70,6 +72,23 @@ async function baselineRun(n: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   for (const buf of batchBytes) {
     await fh.appendFile(buf);
+    await fh.datasync();
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await fh.close();
+  await rm(file);
+  return total / s;
+}
+
+/** Cheapest serialization: JSON.stringify each draft (no sorting, no hash) + appendFile + fdatasync per batch. */
+async function stringifyRun(n: number): Promise<number> {
+  const file = join(root, `stringify-${n}.jsonl`);
+  const fh = await open(file, 'a', 0o600);
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) {
+    let text = '';
+    for (let k = b * BATCH; k < (b + 1) * BATCH; k++) text += JSON.stringify(drafts[k]) + '\n';
+    await fh.appendFile(text);
     await fh.datasync();
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -129,19 +148,33 @@ async function concurrencyRun(): Promise<{ eventsPerFsync: number; rate: number 
   return r;
 }
 
+/** Runs `f` and records CPU microseconds (user + system) per event into `into`. */
+async function cpu<T>(into: number[], f: () => Promise<T>): Promise<T> {
+  const c0 = process.cpuUsage();
+  const r = await f();
+  const c = process.cpuUsage(c0);
+  into.push((c.user + c.system) / total);
+  return r;
+}
+
 // --- append ---------------------------------------------------------------
 const base: number[] = [];
 const mine: number[] = [];
 const piped: number[] = [];
+const strung: number[] = [];
+const cpuBase: number[] = [];
+const cpuMine: number[] = [];
+const cpuStrung: number[] = [];
 let fsyncsPerRun = 0;
 await baselineRun(-1); // warm-up (page cache, JIT)
 await storeRun(-1);
 for (let r = 0; r < RUNS; r++) {
-  base.push(await baselineRun(r));
-  const s = await storeRun(r);
+  base.push(await cpu(cpuBase, () => baselineRun(r)));
+  const s = await cpu(cpuMine, () => storeRun(r));
   mine.push(s.rate);
   fsyncsPerRun = s.fsyncs;
   piped.push(await pipelinedRun(r));
+  strung.push(await cpu(cpuStrung, () => stringifyRun(r)));
 }
 const conc = await concurrencyRun();
 
@@ -181,24 +214,32 @@ async function naiveRun(): Promise<number> {
   }
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
+/** Events per CPU-second of this process (user + system): less distorted than wall time on a shared machine. */
+let lastVerifyCpuRate = 0;
 async function verifyRun(): Promise<number> {
+  const c0 = process.cpuUsage();
   const r = await verifyStore(vdir);
+  const c = process.cpuUsage(c0);
   if (!r.ok) throw new Error('bench store does not verify');
+  lastVerifyCpuRate = r.events / ((c.user + c.system) / 1e6);
   return r.events / r.seconds;
 }
 const vFloor: number[] = [];
 const vNaive: number[] = [];
 const vMine: number[] = [];
+const vMineCpu: number[] = [];
 await verifyRun();
 for (let r = 0; r < RUNS; r++) {
   vFloor.push(await floorRun());
   vMine.push(await verifyRun());
+  vMineCpu.push(lastVerifyCpuRate);
   vNaive.push(await naiveRun());
 }
 await rm(root, { recursive: true, force: true });
 
 const out = {
   date: new Date().toISOString(),
+  loadavg: loadavg(),
   node: process.version,
   runs: RUNS,
   append: {
@@ -208,15 +249,18 @@ const out = {
     baselineEventsPerSec: median(base),
     storeEventsPerSec: median(mine),
     ratio: median(mine) / median(base),
+    stringifyEventsPerSec: median(strung),
     pipelinedEventsPerSec: median(piped),
     pipelinedRatio: median(piped) / median(base),
     fsyncsPerRun,
-    all: { baseline: base.map(Math.round), store: mine.map(Math.round), pipelined: piped.map(Math.round) },
+    cpuMicrosPerEvent: { baseline: median(cpuBase), store: median(cpuMine), stringify: median(cpuStrung) },
+    all: { baseline: base.map(Math.round), store: mine.map(Math.round), pipelined: piped.map(Math.round), stringify: strung.map(Math.round) },
   },
   concurrency: conc,
   verify: {
     events: VERIFY_EVENTS,
     storeEventsPerSec: median(vMine),
+    storeEventsPerCpuSec: median(vMineCpu),
     floorEventsPerSec: median(vFloor),
     naiveEventsPerSec: median(vNaive),
     all: { store: vMine.map(Math.round), floor: vFloor.map(Math.round), naive: vNaive.map(Math.round) },
@@ -228,8 +272,10 @@ append (batches of ${BATCH}, ${Math.round(bytesPerEvent)} B/event, median of ${R
   baseline appendFile+fdatasync : ${fmt(out.append.baselineEventsPerSec)} events/s
   store chain.append, awaited   : ${fmt(out.append.storeEventsPerSec)} events/s  ratio ${out.append.ratio.toFixed(2)} (target >= 0.80)
   store, 2 appends in flight    : ${fmt(out.append.pipelinedEventsPerSec)} events/s  ratio ${out.append.pipelinedRatio.toFixed(2)}
+  JSON.stringify+append+fsync   : ${fmt(out.append.stringifyEventsPerSec)} events/s  (cheapest possible serialization; store/this ${(out.append.storeEventsPerSec / out.append.stringifyEventsPerSec).toFixed(2)})
+  CPU us/event (median)         : baseline ${out.append.cpuMicrosPerEvent.baseline.toFixed(2)}, stringify ${out.append.cpuMicrosPerEvent.stringify.toFixed(2)}, store ${out.append.cpuMicrosPerEvent.store.toFixed(2)}
 concurrent single-event appends : ${conc.eventsPerFsync.toFixed(0)} events per fsync, ${fmt(conc.rate)} events/s
 verify (${fmt(VERIFY_EVENTS)} events, median of ${RUNS}):
-  store verify                  : ${fmt(out.verify.storeEventsPerSec)} events/s (target >= 300,000)
+  store verify                  : ${fmt(out.verify.storeEventsPerSec)} events/s wall, ${fmt(out.verify.storeEventsPerCpuSec)} events per CPU-second (target >= 300,000/s)
   floor (read + sha256 per line): ${fmt(out.verify.floorEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.floorEventsPerSec).toFixed(2)}
   naive (JSON.parse + canonical): ${fmt(out.verify.naiveEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.naiveEventsPerSec).toFixed(2)}`);
