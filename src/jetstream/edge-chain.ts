@@ -38,6 +38,8 @@ export interface EdgeChainSettings {
   readonly publishTimeoutMs: number;
   readonly maxInflight: number;
   readonly logger: Logger;
+  /** Called once the chain is closed (the store forgets it, so the source can be opened again). */
+  readonly onClose?: () => void;
 }
 
 /** The value stored under the source id in the checkpoint bucket. */
@@ -93,8 +95,10 @@ export class JetStreamChain implements Chain {
   }
 
   async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return;
     this.#closing.abort();
     await this.#queue;
+    this.#s.onClose?.();
   }
 
   async #append(drafts: readonly DraftEvent[], checkpoint: string | undefined): Promise<readonly AuditEvent[]> {

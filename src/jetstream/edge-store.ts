@@ -69,6 +69,10 @@ export class JetStreamStore implements AuditStore {
       publishTimeoutMs: durationMs(this.#config.publish_timeout),
       maxInflight: this.#config.max_inflight,
       logger: this.#logger,
+      // A supervisor retrying a failed source closes its chain and opens it again.
+      onClose: () => {
+        if (this.#chains.get(source.id) === chain) this.#chains.delete(source.id);
+      },
     });
     this.#chains.set(source.id, chain);
     return chain;

@@ -74,6 +74,10 @@ describe('JetStream edge -> archive', () => {
     const jsm = await nc.jetstreamManager();
     expect((await jsm.streams.info('DBWITNESS')).state.messages).toBe(TX * PER_TX);
     const reopened = await openJetStreamStore({ config: output });
+    const once = await reopened.openChain(source.source);
+    await expect(reopened.openChain(source.source)).rejects.toMatchObject({ code: 'E_STORE_CHAIN_OPEN' });
+    // A closed chain can be opened again (a supervisor retrying the source does this).
+    await once.close();
     const again = await reopened.openChain(source.source);
     expect(again.checkpoint()?.checkpoint).toBe(String(TX));
 
