@@ -224,3 +224,31 @@ describe('log tailer with recycled file names', () => {
     await t.stop();
   });
 });
+
+describe('log tailer when files disappear', () => {
+  it('reports a rotated file deleted before it was read, then continues with the next one', async () => {
+    const d = tmp();
+    const f = join(d, 'server_audit.log');
+    writeFileSync(f, lines('x', 1, 1));
+    const spec: LogFileSpec = { kind: 'rotated', path: f };
+    const t = new Tail(spec, null);
+    await t.until(1);
+    const cursor = t.lastCursor();
+    await t.stop();
+    // While stopped: two rotations, and the plugin deleted the middle file (rotations = 1).
+    appendFileSync(f, lines('x', 2, 2));
+    renameSync(f, `${f}.1`);
+    writeFileSync(f, lines('y', 1, 1));
+    unlinkSync(`${f}.1`);
+    writeFileSync(`${f}.1`, lines('y', 1, 1));
+    writeFileSync(f, lines('z', 1, 1));
+    const again = new Tail(spec, cursor);
+    await again.until(2);
+    await again.caughtUpAgain();
+    const got = again.records().map((l) => l.split(' ')[0]);
+    expect(again.items.filter((i) => i.kind === 'gap').length).toBeGreaterThanOrEqual(1);
+    expect(got.at(-1)).toBe('z1');
+    expect(got.filter((x) => x === 'z1')).toHaveLength(1);
+    await again.stop();
+  });
+});

@@ -60,13 +60,17 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
   try {
     const start = await locate(o.spec, o.framing, from);
     for (const item of start.items) yield item;
-    if (start.file !== null) cur = await openAt(start.file, o.framing, start.name, start.head, start.gen, start.offset);
+    if (start.file !== null) {
+      cur = await openOrNull(start.file, o.framing, start.name, start.head, start.gen, start.offset);
+      if (cur === null) yield vanished(start.file.name, start.offset);
+    }
     while (!signal.aborted) {
       if (cur === null) {
         const files = await listLogFiles(o.spec);
         const first = files[0];
         if (first !== undefined) {
-          cur = await openAt(first, o.framing, first.name, '', 0, 0);
+          cur = await openOrNull(first, o.framing, first.name, '', 0, 0);
+          if (cur === null) yield vanished(first.name, 0);
           continue;
         }
         if (!caughtUpSent) yield { kind: 'caught-up', cursor: null };
@@ -100,11 +104,19 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
           const at = cur.pos;
           cur.pos += cur.buf.length;
           cur.buf = Buffer.alloc(0);
+          cur.skipping = false;
           yield { kind: 'partial', fileName: cur.name, fileId: fileId(cur), offset: at, cursor: cursorOf(cur) };
+        }
+        const opened = await openOrNull(next.file, o.framing, next.file.name, '', 0, next.offset);
+        if (opened === null) {
+          // Rotation deleted it before we got to it (too few rotated files kept): its records are
+          // lost. Stay on the current file; the next listing no longer shows the vanished one.
+          yield vanished(next.file.name, next.offset);
+          continue;
         }
         finished.set(keyOf(cur), { offset: cur.pos, head: cur.head });
         await cur.fh.close();
-        cur = await openAt(next.file, o.framing, next.file.name, '', 0, next.offset);
+        cur = opened;
         continue;
       }
       if (!caughtUpSent) yield { kind: 'caught-up', cursor: cur.head === '' && cur.pos === 0 ? null : cursorOf(cur) };
@@ -172,6 +184,19 @@ async function openAt(file: LogFile, framing: Framing, name: string, head: strin
   const fh = await open(file.path, 'r');
   const st = await fh.stat();
   return { fh, path: file.path, name, dev: Number(st.dev), ino: Number(st.ino), head, gen, pos: offset, buf: Buffer.alloc(0), skipping: false, framing };
+}
+
+async function openOrNull(file: LogFile, framing: Framing, name: string, head: string, gen: number, offset: number): Promise<Open | null> {
+  try {
+    return await openAt(file, framing, name, head, gen, offset);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function vanished(name: string, offset: number): TailItem {
+  return { kind: 'gap', code: 'log_file_missing', fileName: name, offset, message: `log file ${name} disappeared before it was read past offset ${offset}; keep more rotated files (server_audit_file_rotations, log retention)` };
 }
 
 /** The file comes back shorter than what we consumed, or starts with another first line. */
