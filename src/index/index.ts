@@ -5,3 +5,4 @@ export { updateIndex, rebuildIndex, indexStatus, defaultIndexPath, type UpdateIn
 export { IndexReader, openSubjectFallback, EVENT_COLUMNS, EVENT_FROM, type IndexedEvent } from './reader.js';
 export { readEventAt, scanChain } from './store-scan.js';
 export { indexedMatching, filterSql } from './query.js';
+export { startIndexUpdater, type IndexUpdater } from './updater.js';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { openIndexDb } from '../../src/index/schema.js';
-import { IndexReader, IndexWriter, indexedMatching, indexStatus, rebuildIndex, updateIndex } from '../../src/index/index.js';
+import { IndexReader, IndexWriter, indexedMatching, indexStatus, rebuildIndex, startIndexUpdater, updateIndex } from '../../src/index/index.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { readEvents } from '../../src/store/index.js';
 import { clinicScenario, tempStoreDir, writeStore } from './report-fixtures.js';
 
@@ -124,5 +125,21 @@ describe('index build', () => {
     } finally {
       reader.close();
     }
+  });
+});
+
+describe('startIndexUpdater', () => {
+  it('catches the index up on demand and stops cleanly', async () => {
+    await using tmp = await tempStoreDir();
+    const all = clinicScenario();
+    await writeStore(tmp.dir, all.slice(0, 10));
+    const updater = startIndexUpdater(tmp.dir, { logger: silentLogger(), intervalMs: 60_000 });
+    await updater.flush();
+    expect((await indexStatus(tmp.dir)).current).toBe(true);
+    await writeStore(tmp.dir, all.slice(10));
+    expect((await indexStatus(tmp.dir)).current).toBe(false);
+    await updater.flush();
+    expect((await indexStatus(tmp.dir)).sources.reduce((n, s) => n + s.indexedSeq, 0)).toBe(all.length);
+    await updater.stop();
   });
 });
