@@ -138,14 +138,22 @@ export class FileChain implements Chain {
     const events: AuditEvent[] = [];
     const ids = new Set<string>();
     let { head, checkpoint: cp, tail } = this.#assigned;
+    let seq = head.seq;
+    let hash = head.hash;
+    let last: DraftEvent | null = null;
     for (const d of drafts) {
       if (this.#window.has(d.id) || ids.has(d.id)) continue;
-      const b = buildEvent(d, head.seq + 1, recordedAt, head.hash);
+      const b = buildEvent(d, seq + 1, recordedAt, hash);
       lines.push(b.line);
       events.push(b.event);
       ids.add(d.id);
-      head = { seq: b.event.seq, hash: b.event.hash };
-      tail = { position: d.position, txId: d.tx?.id ?? null, txIndex: d.tx?.index ?? null };
+      seq++;
+      hash = b.event.hash;
+      last = d;
+    }
+    if (last !== null) {
+      head = { seq, hash };
+      tail = { position: last.position, txId: last.tx?.id ?? null, txIndex: last.tx?.index ?? null };
     }
     if (checkpoint !== undefined && !(cp?.checkpoint === checkpoint && cp.seq === head.seq)) {
       const rec: CheckpointRecord = { '@': 'checkpoint', at: recordedAt, checkpoint, hash: head.hash, seq: head.seq };
