@@ -112,13 +112,17 @@ export class DaemonServices {
   hooks(): DaemonHooks {
     return {
       onState: (id, state, error) => {
-        if (state === 'stopped' && !this.#wanted.has(id)) {
-          // Removed by a reload: it no longer counts for /readyz or the metrics.
-          this.monitor.remove(id);
-          return;
-        }
         const rt = this.monitor.get(id);
         rt.state = state;
+        if (state === 'stopped' && !this.#wanted.has(id)) {
+          // Removed by a reload: anchor its final head, then forget it (readiness ignores stopped sources).
+          const forget = (): void => {
+            if (!this.#wanted.has(id)) this.monitor.remove(id);
+          };
+          if (this.#anchors === null) forget();
+          else void this.#anchors.publish().finally(forget);
+          return;
+        }
         rt.lastError = error ?? (state === 'streaming' ? null : rt.lastError);
       },
       onEvents: (id, _chain: Chain, events) => this.#onStored(id, events),

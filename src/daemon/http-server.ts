@@ -24,8 +24,10 @@ export interface ReadyReport {
 
 export function readiness(monitor: SourceMonitor, maxSilenceMs: number, now = Date.now()): ReadyReport {
   const sources: ReadyReport['sources'] = {};
-  let ready = monitor.all().length > 0;
+  let ready = monitor.all().some((s) => s.state !== 'stopped');
   for (const s of monitor.all()) {
+    // Stopped: removed by a reload (about to be forgotten) or draining at shutdown.
+    if (s.state === 'stopped') continue;
     const last = monitor.lastProgressAt(s);
     const ago = last === 0 ? null : now - last;
     let reason: string | undefined;

@@ -27,14 +27,28 @@ export interface FileChainStats {
 }
 
 export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: () => AlertRules | null; timer: AppendTimer | null }): AuditStore {
+  /**
+   * The store's chain of each source stays open for the daemon's life: a
+   * pipeline restart (retry after a source error, SIGHUP restart, removal
+   * and re-adding) gets a new wrapper around the same chain, whose
+   * in-memory head, checkpoint and tail always match the disk (they move
+   * only after the fsync). The file store refuses a second openChain for a
+   * source in the same process, so reopening is not an option. The store's
+   * own close() closes them at shutdown.
+   */
+  const open = new Map<string, Chain>();
   return {
     openChain: async (source: Source) => {
-      const chain = await store.openChain(source);
+      let chain = open.get(source.id);
+      if (chain === undefined) {
+        chain = await store.openChain(source);
+        open.set(source.id, chain);
+      }
       const rt = opts.monitor.get(source.id);
-      const observed = new ObservedChain(chain, opts.rules, opts.timer, () => {
+      const observed: ObservedChain = new ObservedChain(chain, opts.rules, opts.timer, () => {
         rt.closedHead = observed.head();
         if (rt.chain === observed) rt.chain = null;
-      });
+      }, false);
       rt.chain = observed;
       return observed;
     },
@@ -47,8 +61,10 @@ export class ObservedChain implements Chain {
   readonly #rules: () => AlertRules | null;
   readonly #timer: AppendTimer | null;
   readonly #onClose: () => void;
+  readonly #closeInner: boolean;
 
-  constructor(inner: Chain, rules: AlertRules | null | (() => AlertRules | null), timer: AppendTimer | null, onClose: () => void = () => undefined) {
+  constructor(inner: Chain, rules: AlertRules | null | (() => AlertRules | null), timer: AppendTimer | null, onClose: () => void = () => undefined, closeInner = true) {
+    this.#closeInner = closeInner;
     this.#inner = inner;
     // A getter, so a reload (SIGHUP) swaps the rules of open chains.
     this.#rules = typeof rules === 'function' ? rules : () => rules;
@@ -88,6 +104,6 @@ export class ObservedChain implements Chain {
 
   close(): Promise<void> {
     this.#onClose();
-    return this.#inner.close();
+    return this.#closeInner ? this.#inner.close() : Promise.resolve();
   }
 }

@@ -177,6 +177,18 @@ describe('daemon with several sources', () => {
       await execAs(mdb, 'alice', ["INSERT INTO clinic.patients VALUES (5, 'M5', 'e', NULL, NULL)"]);
       await waitFor(async () => (await aliceAlerts()) === 1, { what: 'the reloaded allowlist applied' });
 
+      // SIGHUP removing the source drains it; a change made while it is removed arrives when it is back.
+      const labConfig = config([...sources, { id: 'pg-lab', url: pgs.url({ database: 'lab', user: 'dbwitness_daemon' }), tables: PG_TABLES, slot: 'dbwitness_lab' }], ['postgres', 'root']);
+      await writeFile(configFile, config(sources, ['postgres', 'root']));
+      daemon.kill('SIGHUP');
+      await waitFor(async () => metric((await httpGet(httpPort, '/metrics')).body, 'dbwitness_source_up', { source: 'pg-lab' }) === undefined, { what: 'pg-lab removed', timeoutMs: 20_000 });
+      expect((await httpGet(httpPort, '/readyz')).status).toBe(200);
+      await exec(pgs.url({ database: 'lab' }), ["INSERT INTO clinic.patients VALUES (2, 'while removed')"]);
+      await writeFile(configFile, labConfig);
+      daemon.kill('SIGHUP');
+      await waitFor(async () => (await storedEvents(store)).some((e) => e.source.id === 'pg-lab' && e.object?.key?.['id'] === '2'), { what: 'the change made while removed', timeoutMs: 30_000 });
+      expect((await storedEvents(store)).filter((e) => e.source.id === 'pg-lab' && e.action === 'insert').map((e) => e.object?.key?.['id'])).toEqual(['1', '2']);
+
       // SIGTERM drains and exits 0; the final heads are anchored.
       daemon.kill('SIGTERM');
       expect(await exited(daemon), log.text().slice(-3000)).toBe(0);
