@@ -54,6 +54,8 @@ export interface SourceVerifyResult {
 
 export interface VerifyContext {
   readonly publicKey: KeyObject | null;
+  /** Heads recorded earlier, outside the store: each must still be in the chain. */
+  readonly expectHeads?: ReadonlyMap<string, ChainHead>;
   readonly encryptionKey: Buffer | undefined;
   readonly maxIssues: number;
   readonly onBytes?: (n: number) => void;
@@ -85,6 +87,8 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   const max = Math.max(last, seals.at(-1) ?? 0);
   let head: ChainHead = r.head;
   let checkpoint: StoredCheckpoint | null = null;
+  const expected = ctx.expectHeads?.get(sourceId);
+  let expectedFound: { hash: string; file: string; offset: number } | null = null;
   let resync = false;
 
   for (let n = 1; n <= max; n++) {
@@ -191,6 +195,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         if (problems.length > 0) issue(file, line.offset, s.seq, problems.join('; '));
         resync = false;
         head = { seq: s.seq, hash: s.hash };
+        if (expected !== undefined && s.seq === expected.seq && expectedFound === null) expectedFound = { hash: s.hash, file, offset: line.offset };
         firstSeq ??= s.seq;
         count++;
         r.events++;
@@ -212,6 +217,13 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       else if (seal.signature === null) p.push('seal is unsigned although the store has a signing key (signature removed)');
       else if (!checkSealSignature(seal, ctx.publicKey)) p.push(seal.key_id !== keyId ? `seal is signed by key ${seal.key_id}, not the trusted key ${keyId}` : 'seal signature is invalid (seal edited)');
       if (p.length > 0) issue(file, seal.bytes > bytes ? bytes : null, seal.last_seq, `seal check failed: ${p.join('; ')}`);
+    }
+  }
+  if (expected !== undefined) {
+    if (expectedFound === null) {
+      issue(join(chainDir, segmentFileName(last)), null, expected.seq, `the recorded head seq ${expected.seq} is missing: the chain now ends at seq ${head.seq} (events removed from its end)`);
+    } else if (expectedFound.hash !== expected.hash) {
+      issue(expectedFound.file, expectedFound.offset, expected.seq, 'the event at the recorded head has a different hash than was recorded (chain rewritten)');
     }
   }
   r.head = head;

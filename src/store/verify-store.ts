@@ -6,6 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { usageError } from '../core/errors.js';
+import type { ChainHead } from '../core/ports.js';
 import { decryptError } from './encryption.js';
 import { keyIdOf, loadPublicKey } from './keys.js';
 import { PUBLIC_KEY_FILE } from './layout.js';
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   /** Trusted public key (PEM). Default: the store's own store-key.pub.pem, with a warning. */
   readonly publicKeyFile?: string;
   readonly encryptionKey?: Buffer;
+  /** Heads recorded from an earlier verify (source id -> seq, hash): detects removal from the end. */
+  readonly expectHeads?: ReadonlyMap<string, ChainHead>;
   /** Issues kept per source (all are counted). Default 100. */
   readonly maxIssues?: number;
   /** Called with the total bytes to read, then with each chunk's size. */
@@ -39,7 +42,18 @@ export interface StoreVerifyReport {
 }
 
 export const TAIL_LIMIT_NOTE =
-  'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record the head verify prints for each source (seq and hash) outside the store and compare it on the next verify.';
+  'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record the head verify prints for each source (seq and hash) outside the store and pass it next time with --expect-head SOURCE:SEQ:HASH.';
+
+/** Parses `--expect-head SOURCE:SEQ:HASH` values. */
+export function parseExpectHeads(values: readonly string[]): Map<string, ChainHead> {
+  const out = new Map<string, ChainHead>();
+  for (const v of values) {
+    const m = /^([a-z0-9][a-z0-9_-]{0,62}):(\d+):([0-9a-f]{64})$/.exec(v);
+    if (m === null) throw usageError('E_VERIFY_EXPECT_HEAD', `--expect-head ${JSON.stringify(v.slice(0, 120))} is not SOURCE:SEQ:HASH`, 'copy the source id, seq and hash from the head line of an earlier verify, e.g. --expect-head clinic-pg:1042:3fa4…');
+    out.set(m[1] as string, { seq: Number(m[2]), hash: m[3] as string });
+  }
+  return out;
+}
 
 export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promise<StoreVerifyReport> {
   const started = process.hrtime.bigint();
@@ -64,8 +78,12 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
     }
   }
   if (opts.onTotal !== undefined) opts.onTotal(await totalBytes(dir, sources));
+  for (const id of opts.expectHeads?.keys() ?? []) {
+    if (!sources.includes(id)) throw usageError('E_VERIFY_EXPECT_HEAD', `--expect-head names source ${id}, which this store does not hold`, `use one of: ${sources.join(', ')}`);
+  }
   const ctx: VerifyContext = {
     publicKey,
+    ...(opts.expectHeads === undefined ? {} : { expectHeads: opts.expectHeads }),
     encryptionKey: opts.encryptionKey,
     maxIssues: opts.maxIssues ?? 100,
     ...(opts.onBytes === undefined ? {} : { onBytes: opts.onBytes }),

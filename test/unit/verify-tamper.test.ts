@@ -12,7 +12,7 @@ import { canonicalJson } from '../../src/core/canonical.js';
 import { openStore } from '../../src/store/index.js';
 import { generateSigningKeyPair, signText } from '../../src/store/keys.js';
 import { createPrivateKey } from 'node:crypto';
-import { verifyStore } from '../../src/store/verify-store.js';
+import { parseExpectHeads, verifyStore } from '../../src/store/verify-store.js';
 import { SOURCE, drafts, tempStore, type TempStore } from './store-helpers.js';
 
 interface LineRef {
@@ -207,6 +207,24 @@ describe('verify', () => {
       expect(r.sources[0]?.issues[0]).toMatchObject({ file: seg });
       expect(r.sources[0]?.issues[0]?.problem).toMatch(/deleted/);
     }
+  });
+
+  it('detects events cut from the end against a head recorded earlier (--expect-head)', async () => {
+    const dir = await copy();
+    const pristine = await check(dir);
+    const head = pristine.sources[0]?.head as { seq: number; hash: string };
+    const expectHeads = parseExpectHeads([`${SOURCE.id}:${head.seq}:${head.hash}`]);
+    expect((await verifyStore(dir, { publicKeyFile: t.publicKeyFile, expectHeads })).ok).toBe(true);
+    // Cut the last event and everything after it: a clean truncation the files cannot reveal.
+    const lines = await eventLines(dir);
+    const l = lines.at(-1) as LineRef;
+    const buf = await readFile(l.file);
+    await writeFile(l.file, buf.subarray(0, l.offset));
+    expect((await check(dir)).ok).toBe(true);
+    const r = await verifyStore(dir, { publicKeyFile: t.publicKeyFile, expectHeads });
+    expect(r.ok).toBe(false);
+    expect(r.sources[0]?.issues[0]?.problem).toMatch(/recorded head seq 50 is missing/);
+    expect(() => parseExpectHeads(['clinic-pg:12'])).toThrow(/SOURCE:SEQ:HASH/);
   });
 
   it('detects an emptied newest segment', async () => {

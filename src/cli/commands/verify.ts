@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import { loadEncryptionKey } from '../../store/encryption.js';
-import { verifyStore } from '../../store/verify-store.js';
+import { parseExpectHeads, verifyStore } from '../../store/verify-store.js';
 import { formatVerifyReport, verifyReportJson } from '../../store/verify-format.js';
 import { progressMeter } from '../../store/verify-progress.js';
 import { checkAnchors } from '../../anchor/check-anchors.js';
@@ -19,6 +19,7 @@ interface VerifyFlags {
   maxIssues?: string;
   progress?: boolean;
   anchors?: string;
+  expectHead?: string[];
 }
 
 export function registerVerify(program: Command): void {
@@ -30,6 +31,7 @@ export function registerVerify(program: Command): void {
     .option('--encryption-key-file <file>', 'AES-256 key of an encrypted store (or set DBWITNESS_ENCRYPTION_KEY)')
     .option('--json', 'machine-readable report on stdout')
     .option('--max-issues <n>', 'problems listed per source (all are counted)', '20')
+    .option('--expect-head <source:seq:hash>', 'a head recorded from an earlier verify: fail if it is gone or changed (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-progress', 'no progress bar on a terminal')
     .option('--anchors <file>', 'also check chain heads published by the daemon (anchors.file): detects events cut from the end')
     .addHelpText(
@@ -39,7 +41,8 @@ What verify proves: every event line is unchanged and in place (hash chain),
 every sealed segment is complete and unchanged (signed digest), and signed
 heads match the chain. What it cannot prove from the files alone: that
 events were not cut from the end of the newest, unsealed segment. Record the
-head it prints (seq and hash) outside the store and compare next time.
+head it prints (seq and hash) outside the store and pass it next time with
+--expect-head SOURCE:SEQ:HASH.
 
 Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
     )
@@ -47,6 +50,7 @@ Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
       const maxIssues = Number(flags.maxIssues ?? '20');
       if (!Number.isInteger(maxIssues) || maxIssues < 1) throw usageError('E_VERIFY_MAX_ISSUES', `--max-issues must be a positive integer, got ${flags.maxIssues}`, 'pass e.g. --max-issues 50');
       const encryptionKey = await loadEncryptionKey(flags.encryptionKeyFile);
+      const expectHeads = flags.expectHead === undefined ? undefined : parseExpectHeads(flags.expectHead);
       const meter = flags.progress !== false && process.stderr.isTTY === true && flags.json !== true ? progressMeter(process.stderr) : null;
       let report;
       try {
@@ -54,6 +58,7 @@ Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
           maxIssues,
           ...(flags.publicKey === undefined ? {} : { publicKeyFile: flags.publicKey }),
           ...(encryptionKey === undefined ? {} : { encryptionKey }),
+          ...(expectHeads === undefined ? {} : { expectHeads }),
           ...(meter === null ? {} : { onTotal: meter.total, onBytes: meter.add }),
         });
       } finally {
