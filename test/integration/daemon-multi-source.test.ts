@@ -161,6 +161,18 @@ describe('daemon with several sources', () => {
       expect(mdbIds).toEqual(['1', '2', '3', '4']);
       await waitFor(async () => (await httpGet(httpPort, '/readyz')).status === 200, { what: '/readyz 200 after the restart', timeoutMs: 30_000 });
 
+      // PostgreSQL goes away in turn: MariaDB keeps flowing; PostgreSQL resumes from its slot with nothing lost.
+      await pgs.stop('fast');
+      await mdb.query("INSERT INTO clinic.encounters VALUES (1, 1, 'during pg outage', NULL)");
+      await waitFor(async () => (await storedEvents(store)).some((e) => e.source.id === 'mdb' && e.object?.table === 'encounters'), { what: 'mariadb flowing during the pg outage' });
+      await pgs.start();
+      await exec(pgUrl, ["INSERT INTO clinic.patients VALUES (400, 'after pg restart')"]);
+      await waitFor(async () => (await storedEvents(store)).some((e) => e.source.id === 'pg' && e.object?.key?.['id'] === '400'), { what: 'pg after its restart', timeoutMs: 60_000 });
+      const pgIds = (await storedEvents(store)).filter((e) => e.source.id === 'pg' && e.action === 'insert').map((e) => e.object?.key?.['id']);
+      expect(pgIds.length).toBe(new Set(pgIds).size);
+      expect(pgIds).toEqual(expect.arrayContaining(['1', '2', '3', '124', '200', '300', '400']));
+      await waitFor(async () => (await httpGet(httpPort, '/readyz')).status === 200, { what: '/readyz 200 after the pg restart', timeoutMs: 30_000 });
+
       // SIGHUP adds a source whose slot holds a change committed a while ago: stored late, it raises replication_lag.
       await exec(pgs.url({ database: 'lab' }), ["INSERT INTO clinic.patients VALUES (1, 'lab')"]);
       const committedAt = Date.now();
