@@ -84,7 +84,9 @@ export class LogChangeSource implements ChangeSource {
       const held = interpret.heldSince?.(fileId) ?? null;
       return encodeCursor(held !== null && held < cursor.offset && cursor.offset - held <= MAX_REPLAY_BYTES ? { ...cursor, replay: held } : cursor);
     };
-    let idle: string | null = null;
+    // Progress past records that produced no event; encoded only when sent (most records are skipped on a quiet log).
+    let idle: { cursor: LogCursor; fileId: string } | null = null;
+    const idleMessage = (): SourceMessage | null => (idle === null ? null : { kind: 'idle', checkpoint: tokenFor(idle.cursor, idle.fileId) });
     let unreported: RejectionStats = { total: 0, byReason: {} };
     let lastBadPosition = '';
     let lastReport = Date.now();
@@ -127,23 +129,22 @@ export class LogChangeSource implements ChangeSource {
             result = { kind: 'bad', reason: 'interpreter_error' };
           }
           if (replayUntil !== null && item.fileId === replayFile && item.offset < replayUntil) break;
-          const token = tokenFor(item.cursor, item.fileId);
           if (result.kind === 'event' && result.changes.length > 0) {
             idle = null;
             yield { kind: 'begin', txId: `${item.fileId}:${item.offset}` };
             yield { kind: 'identity', identity: result.identity };
             for (const change of result.changes) yield { kind: 'change', change };
-            yield { kind: 'commit', position, checkpoint: token, commitTime: result.time };
+            yield { kind: 'commit', position, checkpoint: tokenFor(item.cursor, item.fileId), commitTime: result.time };
           } else {
             if (result.kind === 'bad') reject(result.reason, position);
-            idle = token;
+            idle = { cursor: item.cursor, fileId: item.fileId };
           }
           break;
         }
         case 'oversized':
         case 'partial':
           reject(item.kind === 'oversized' ? 'record_too_long' : 'incomplete_record', `${item.fileName}:${item.offset}`);
-          idle = tokenFor(item.cursor, item.fileId);
+          idle = { cursor: item.cursor, fileId: item.fileId };
           break;
         case 'gap':
           this.#log.warn({ code: item.code, file: item.fileName, offset: item.offset }, 'log gap');
@@ -152,7 +153,8 @@ export class LogChangeSource implements ChangeSource {
         case 'caught-up': {
           const alert = report();
           if (alert !== null) yield alert;
-          if (idle !== null) yield { kind: 'idle', checkpoint: idle };
+          const progress = idleMessage();
+          if (progress !== null) yield progress;
           idle = null;
           break;
         }
@@ -164,7 +166,8 @@ export class LogChangeSource implements ChangeSource {
     }
     const alert = report();
     if (alert !== null) yield alert;
-    if (idle !== null) yield { kind: 'idle', checkpoint: idle };
+    const progress = idleMessage();
+    if (progress !== null) yield progress;
   }
 
   /** Log files belong to the server: nothing to release. Called only after the events are durable. */

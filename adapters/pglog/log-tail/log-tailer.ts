@@ -51,7 +51,7 @@ interface Open {
 
 export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: AbortSignal): AsyncGenerator<TailItem> {
   const pollMs = o.pollMs ?? 250;
-  const chunk = o.chunkBytes ?? 256 * 1024;
+  const scratch = Buffer.alloc(o.chunkBytes ?? 256 * 1024);
   const maxRecord = o.maxRecordBytes ?? 16 * 1024 * 1024;
   /** Where this run left files it finished, so a touched old file is not re-read. */
   const finished = new Map<string, Finished>();
@@ -78,14 +78,16 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
         await sleep(pollMs, signal);
         continue;
       }
-      let progressed = false;
-      for await (const item of drain(cur, chunk, maxRecord)) {
-        progressed = true;
+      const items = await readChunk(cur, scratch, maxRecord);
+      if (items !== null) {
         caughtUpSent = false;
-        yield item;
-        if (signal.aborted) return;
+        for (const item of items) {
+          yield item;
+          // Stop promptly once the consumer aborts: the rest is read again on the next start.
+          if (signal.aborted) return;
+        }
+        continue;
       }
-      if (progressed) continue;
       // End of the current file: truncated under us, rotated away, or just idle.
       if (await truncated(cur)) {
         for await (const item of recoverTruncated(o.spec, cur)) yield item;
@@ -99,7 +101,7 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
       const next = await successor(o.spec, cur, finished);
       if (next !== null) {
         // The writer may have finished the last line just before rotating: read once more.
-        for await (const item of drain(cur, chunk, maxRecord)) yield item;
+        yield* drain(cur, scratch, maxRecord);
         if (cur.buf.length > 0 || cur.skipping) {
           const at = cur.pos;
           cur.pos += cur.buf.length;
@@ -129,43 +131,55 @@ export async function* tailLog(o: TailOptions, from: LogCursor | null, signal: A
 }
 
 /** Reads from `pos` to the current end of the file, yielding complete records. */
-async function* drain(cur: Open, chunk: number, maxRecord: number): AsyncGenerator<TailItem> {
-  const scratch = Buffer.alloc(chunk);
+async function* drain(cur: Open, scratch: Buffer, maxRecord: number): AsyncGenerator<TailItem> {
   for (;;) {
-    const { bytesRead } = await cur.fh.read(scratch, 0, chunk, cur.pos + cur.buf.length);
-    if (bytesRead === 0) return;
-    let data = cur.buf.length === 0 ? Buffer.from(scratch.subarray(0, bytesRead)) : Buffer.concat([cur.buf, scratch.subarray(0, bytesRead)]);
-    if (cur.skipping) {
-      const nl = data.indexOf(0x0a);
-      if (nl < 0) {
-        cur.pos += data.length;
-        cur.buf = Buffer.alloc(0);
-        continue;
-      }
-      cur.pos += nl + 1;
-      data = data.subarray(nl + 1);
-      cur.skipping = false;
-    }
-    if (cur.head === '') cur.head = await headFromHandle(cur.fh);
-    const framed = frameRecords(data, cur.framing);
-    for (const [s, e] of framed.records) {
-      const offset = cur.pos + s;
-      const bytes = data.subarray(s, e);
-      const after = { ...cursorOf(cur), offset: cur.pos + e };
-      // Same limit whether the record arrived in one read or several.
-      if (e - s > maxRecord) yield { kind: 'oversized', fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
-      else yield { kind: 'record', bytes, fileName: cur.name, fileId: fileId(cur), offset, cursor: after };
-    }
-    cur.pos += framed.consumed;
-    cur.buf = Buffer.from(data.subarray(framed.consumed));
-    if (cur.buf.length > maxRecord) {
-      const at = cur.pos;
-      cur.pos += cur.buf.length;
-      cur.buf = Buffer.alloc(0);
-      cur.skipping = true;
-      yield { kind: 'oversized', fileName: cur.name, fileId: fileId(cur), offset: at, cursor: cursorOf(cur) };
-    }
+    const items = await readChunk(cur, scratch, maxRecord);
+    if (items === null) return;
+    yield* items;
   }
+}
+
+/**
+ * One read: the complete records it finishes (null at the end of the file).
+ * Returning a chunk's records as an array, not one generator step each,
+ * keeps the per-record cost to the parsing itself.
+ */
+async function readChunk(cur: Open, scratch: Buffer, maxRecord: number): Promise<TailItem[] | null> {
+  const { bytesRead } = await cur.fh.read(scratch, 0, scratch.length, cur.pos + cur.buf.length);
+  if (bytesRead === 0) return null;
+  let data = cur.buf.length === 0 ? Buffer.from(scratch.subarray(0, bytesRead)) : Buffer.concat([cur.buf, scratch.subarray(0, bytesRead)]);
+  const items: TailItem[] = [];
+  if (cur.skipping) {
+    const nl = data.indexOf(0x0a);
+    if (nl < 0) {
+      cur.pos += data.length;
+      cur.buf = Buffer.alloc(0);
+      return items;
+    }
+    cur.pos += nl + 1;
+    data = data.subarray(nl + 1);
+    cur.skipping = false;
+  }
+  if (cur.head === '') cur.head = await headFromHandle(cur.fh);
+  const framed = frameRecords(data, cur.framing);
+  const id = fileId(cur);
+  for (const [s, e] of framed.records) {
+    const offset = cur.pos + s;
+    const after: LogCursor = { dev: cur.dev, ino: cur.ino, name: cur.name, head: cur.head, gen: cur.gen, offset: cur.pos + e };
+    // Same limit whether the record arrived in one read or several.
+    if (e - s > maxRecord) items.push({ kind: 'oversized', fileName: cur.name, fileId: id, offset, cursor: after });
+    else items.push({ kind: 'record', bytes: data.subarray(s, e), fileName: cur.name, fileId: id, offset, cursor: after });
+  }
+  cur.pos += framed.consumed;
+  cur.buf = framed.consumed === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(framed.consumed));
+  if (cur.buf.length > maxRecord) {
+    const at = cur.pos;
+    cur.pos += cur.buf.length;
+    cur.buf = Buffer.alloc(0);
+    cur.skipping = true;
+    items.push({ kind: 'oversized', fileName: cur.name, fileId: id, offset: at, cursor: cursorOf(cur) });
+  }
+  return items;
 }
 
 export function cursorOf(cur: Pick<Open, 'dev' | 'ino' | 'name' | 'head' | 'gen' | 'pos'>): LogCursor {
@@ -225,7 +239,7 @@ async function* recoverTruncated(spec: LogFileSpec, cur: Open): AsyncGenerator<T
       // Ids keep the original file's identity: these are its records.
       copy.dev = cur.dev;
       copy.ino = cur.ino;
-      for await (const item of drain(copy, 256 * 1024, Number.MAX_SAFE_INTEGER)) yield item;
+      yield* drain(copy, Buffer.alloc(256 * 1024), Number.MAX_SAFE_INTEGER);
     } finally {
       await copy.fh.close();
     }
@@ -300,7 +314,7 @@ async function locate(spec: LogFileSpec, framing: Framing, from: LogCursor | nul
     copy.dev = from.dev;
     copy.ino = from.ino;
     try {
-      for await (const item of drain(copy, 256 * 1024, Number.MAX_SAFE_INTEGER)) items.push(item);
+      for await (const item of drain(copy, Buffer.alloc(256 * 1024), Number.MAX_SAFE_INTEGER)) items.push(item);
     } finally {
       await copy.fh.close();
     }
