@@ -154,6 +154,7 @@ try {
     lat.localP99.push(pct(lp.latencies, 99));
     lat.jsP50.push(pct(jp.latencies, 50));
     lat.jsP99.push(pct(jp.latencies, 99));
+    if (process.env.BENCH_DEBUG) console.log("slow js appends (index, ms):", JSON.stringify(jp.latencies.map((v, i) => [i, Math.round(v)]).filter(([, v]) => v! > 50)), "of", jp.latencies.length);
     console.log(`run ${r + 1}: local ${Math.round(events / l.seconds)} ev/s, js end-to-end ${Math.round(events / j.seconds)} ev/s (edge ${Math.round(events / j.edgeSeconds)}); append p99 local ${pct(lp.latencies, 99).toFixed(2)} ms, edge ${pct(jp.latencies, 99).toFixed(2)} ms`);
   }
   const m = { local: median(thr.local), js: median(thr.js), edge: median(thr.edge) };

@@ -7,7 +7,7 @@
  * (a URL may carry `user:password@`).
  */
 import { readFile } from 'node:fs/promises';
-import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
+import { connect, credsAuthenticator, ErrorCode, NatsError, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
 import { DbwitnessError, redactUrl, usageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { NatsConnectionConfig } from './jetstream-config.js';
@@ -17,6 +17,8 @@ export interface NatsConnectOptions {
   /** Connection name shown by the server's monitoring (`connz`). */
   readonly name: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** How long a refused first connection is retried (a server restarting); default 30 s. */
+  readonly firstConnectTimeoutMs?: number;
 }
 
 export async function connectNats(config: NatsConnectionConfig, options: NatsConnectOptions): Promise<NatsConnection> {
@@ -25,10 +27,9 @@ export async function connectNats(config: NatsConnectionConfig, options: NatsCon
   const opts: ConnectionOptions = {
     servers: [...servers],
     name: options.name,
+    // Once connected, reconnect forever: publishes wait (and are retried) meanwhile.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
-    // A restarted server must not make the first connect of a new process fail.
-    waitOnFirstConnect: true,
     timeout: 10_000,
   };
   const env = options.env ?? process.env;
@@ -57,13 +58,7 @@ export async function connectNats(config: NatsConnectionConfig, options: NatsCon
     }
     opts.tls = tls;
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect(opts);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new DbwitnessError('E_NATS_CONNECT', `cannot connect to NATS at ${printable}: ${why}`, 'check the servers, the credentials (user/password_env or creds_file) and TLS files, and that the servers are reachable');
-  }
+  const nc = await firstConnect(opts, printable, options.firstConnectTimeoutMs ?? 30_000);
   const log = options.logger.child({ component: 'nats', servers: printable });
   void (async () => {
     for await (const s of nc.status()) {
@@ -74,6 +69,27 @@ export async function connectNats(config: NatsConnectionConfig, options: NatsCon
     }
   })().catch(() => undefined);
   return nc;
+}
+
+/**
+ * The first connection: a refused connection (server restarting) is
+ * retried for a while; anything else (bad credentials, untrusted
+ * certificate) fails at once, since retrying cannot fix it.
+ */
+async function firstConnect(opts: ConnectionOptions, printable: string, timeoutMs: number): Promise<NatsConnection> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect(opts);
+    } catch (e) {
+      const refused = e instanceof NatsError && e.code === ErrorCode.ConnectionRefused;
+      if (!refused || Date.now() >= deadline) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new DbwitnessError('E_NATS_CONNECT', `cannot connect to NATS at ${printable}: ${why}`, 'check the servers, the credentials (user/password_env or creds_file) and TLS files (the certificate must name the host dbwitness connects to), and that the servers are reachable');
+      }
+      await pause(backoffMs(attempt, 2000));
+    }
+  }
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
