@@ -35,6 +35,7 @@ export class BinlogSource implements ChangeSource {
   readonly #logger: Logger;
   readonly #flavor: ServerFlavor;
   #stream: BinlogStream | null = null;
+  #closed = false;
   #acked: string | null = null;
   #reconnects = 0;
 
@@ -96,7 +97,7 @@ export class BinlogSource implements ChangeSource {
     let failures = 0;
     let downSince: number | null = null;
 
-    while (!signal.aborted) {
+    while (!signal.aborted && !this.#closed) {
       const stream = this.#openStream(resume, facts, registry);
       try {
         for await (const m of stream.drain(signal)) {
@@ -220,6 +221,7 @@ export class BinlogSource implements ChangeSource {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#stream?.stop();
     this.#stream = null;
   }

@@ -146,6 +146,7 @@ export class BinlogStream {
           continue;
         }
         if (this.#error !== null) throw this.#error;
+        if (this.#stopped) return; // closed while the consumer waited
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });

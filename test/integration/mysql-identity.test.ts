@@ -71,6 +71,14 @@ describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
     expect(t6.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob' } });
   });
 
+  it('reports progress with idle checkpoints from server heartbeats while nothing is written', async () => {
+    const idles = (): number => c.messages.filter((m) => m.kind === 'idle').length;
+    const before = idles();
+    // heartbeat_seconds is 1 in these tests: two heartbeats within a few seconds.
+    await c.until(() => idles() >= before + 2, 'heartbeat idles', 10_000);
+    expect(source.reconnects).toBe(0); // the watchdog never saw silence
+  });
+
   it('commits carry GTID positions, advancing checkpoints and second-precision commit times', async () => {
     const commits = c.commits();
     expect(commits.length).toBeGreaterThan(3);
