@@ -70,8 +70,8 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
       try {
         await activeTerm(o, nc, consumer, lease, stats, log);
       } catch (e) {
-        if ((e as { code?: string }).code === 'E_ARCHIVE_BAD_MESSAGE' || (e as { code?: string }).code === 'E_ARCHIVE_NO_CONSUMER') throw e;
-        log.warn({ err: errText(e) }, 'archiver term ended; standing by');
+        if (e instanceof Fatal) throw e.cause;
+        log.warn({ err: errText(e) }, 'archiver term ended (lease lost or store write failed); standing by');
         await pause(backoffMs(stats.leaseTerms), o.signal);
       } finally {
         await lease.release();
@@ -84,8 +84,22 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
   return stats;
 }
 
+/** Ends the archiver: retrying cannot help (bad message, missing consumer, unusable store settings). */
+class Fatal extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super(errText(cause));
+    this.cause = cause;
+  }
+}
+
+/** Ends the term: the store is reopened (which repairs a partial write) in the next term. */
+class StoreWriteFailed extends Error {}
+
 async function activeTerm(o: ArchiverOptions, nc: NatsConnection, consumer: ArchiveConsumer, lease: ArchiveLease, stats: ArchiverStats, log: Logger): Promise<void> {
-  const store = await o.openStore();
+  const store = await o.openStore().catch((e: unknown) => {
+    throw new Fatal(e);
+  });
   const chains = new Map<string, Chain>();
   const streamTag = await streamIdentity(nc, o.config.stream);
   try {
@@ -108,7 +122,9 @@ async function activeTerm(o: ArchiverOptions, nc: NatsConnection, consumer: Arch
         }
         failures = 0;
       } catch (e) {
-        if ((e as { code?: string }).code === 'E_ARCHIVE_BAD_MESSAGE' || (e as { code?: string }).code === 'E_ARCHIVE_LEASE_LOST' || (e as { code?: string }).code === 'E_ARCHIVE_NO_CONSUMER') throw e;
+        const code = (e as { code?: unknown }).code;
+        if (code === 'E_ARCHIVE_BAD_MESSAGE' || code === 'E_ARCHIVE_NO_CONSUMER') throw new Fatal(e);
+        if (code === 'E_ARCHIVE_LEASE_LOST' || e instanceof StoreWriteFailed || e instanceof Fatal) throw e;
         // NATS down or restarting: nothing was acknowledged past what is stored.
         failures++;
         log.warn({ err: errText(e), attempt: failures }, 'archiving paused: JetStream unavailable; retrying');
@@ -137,7 +153,12 @@ async function storeBatch(messages: readonly JsMsg[], prefix: string, streamTag:
   await Promise.all(
     [...bySource.values()].map(async (g) => {
       let chain = chains.get(g.source.id);
-      if (chain === undefined) chains.set(g.source.id, (chain = await store.openChain(g.source)));
+      if (chain === undefined) {
+        chain = await store.openChain(g.source).catch((e: unknown) => {
+          throw new Fatal(e);
+        });
+        chains.set(g.source.id, chain);
+      }
       const done = storedThrough(chain, streamTag);
       const fresh = g.drafts.filter((_, i) => g.seqs[i]! > done);
       stats.skipped += g.drafts.length - fresh.length;
@@ -145,7 +166,9 @@ async function storeBatch(messages: readonly JsMsg[], prefix: string, streamTag:
       if (last <= done) return;
       lease.assertHeld();
       // Resolves after the fsync of these events and the checkpoint: only then ack below.
-      await chain.append(fresh, `${streamTag}:${last}`);
+      await chain.append(fresh, `${streamTag}:${last}`).catch((e: unknown) => {
+        throw new StoreWriteFailed(`store write for ${g.source.id} failed: ${errText(e)}`);
+      });
       stats.appended += fresh.length;
     }),
   );

@@ -13,7 +13,7 @@ import type { AuditEvent } from '../../src/core/event.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import { generateSigningKeyPair, openStore } from '../../src/store/index.js';
 import { ArchiveConfig, JetStreamOutputConfig, openJetStreamStore, runArchiver, type ArchiverStats } from '../../src/jetstream/index.js';
-import { startNats, tempDir, waitFor, type NatsServer } from '../harness/index.js';
+import { runCli, startNats, tempDir, waitFor, type NatsServer } from '../harness/index.js';
 import { ScriptedSource } from './fixtures/jetstream-scripted-source.js';
 import { assertChainValid, exactlyOnceProblems, readChain, setupNats } from './jetstream-helpers.js';
 
@@ -114,6 +114,15 @@ describe('JetStream edge -> archive', () => {
     const config = ArchiveConfig.parse({ servers: nats.url(), lease_bucket: 'nope' });
     await expect(runArchiver({ config, openStore: () => openStore(storeDir, { signingKeyFile: keyFile }), logger: silentLogger(), signal: stop.signal })).rejects.toMatchObject({ code: 'E_JETSTREAM_NO_BUCKET' });
   });
+
+  it('dbwitness archive exits 2 with the store problem instead of retrying it forever', async () => {
+    const r = await runCli(['archive', '--from', nats.url(), '--store', join(await tempDir('js-cli-'), 'store'), '--lease-ttl', '3s'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('E_STORE_NO_SIGNING_KEY');
+    const help = await runCli(['archive', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--lease-name');
+  }, 40_000);
 
   it('a restarted archiver resumes after its acknowledged floor and stores nothing twice', async () => {
     // Everything is archived and acknowledged: a new archiver acquires the lease, resets, finds nothing.
