@@ -112,8 +112,11 @@ export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
 
 function queryChanges(l: ServerAuditLine, tables: Pending['tables'], base: Detail, o: MariadbInterpretOptions): RowChange[] {
   const command = leadingCommand(l.object);
-  const action = mariadbAction(command);
-  if (action === null) return [];
+  const stated = mariadbAction(command);
+  // CALL, EXECUTE, DO ...: the statement says nothing, but the tables it opened do
+  // (a WRITE of unknown kind is reported as update; the binlog has the exact rows).
+  if (stated === null && tables.length === 0) return [];
+  const action = stated ?? 'read';
   const retcode = l.retcode ?? 0;
   const outcome = retcode === 0 ? 'success' : 'failure';
   const statement = safeStatement(l.object, o.statementMaxChars);
@@ -126,7 +129,7 @@ function queryChanges(l: ServerAuditLine, tables: Pending['tables'], base: Detai
   const seen = new Set<string>();
   const out: RowChange[] = [];
   for (const t of tables) {
-    const tableAction = t.op === 'READ' ? 'read' : t.op === 'WRITE' ? (action === 'read' ? 'insert' : action) : 'ddl';
+    const tableAction = t.op === 'READ' ? 'read' : t.op === 'WRITE' ? (stated === null ? 'update' : action === 'read' ? 'insert' : action) : 'ddl';
     const key = `${tableAction}\u0000${t.schema}\u0000${t.table}`;
     if (seen.has(key) || !o.scope.covers(t.schema, t.table)) continue;
     seen.add(key);

@@ -78,6 +78,17 @@ describe('mariadb server_audit interpretation', () => {
     expect(only.map(({ c }) => c.action)).toEqual(['login', 'logout', 'login_failed', 'privilege', 'ddl']);
   });
 
+  it('a procedure call reports the tables it opened', () => {
+    const got = changes(
+      runAll(`20261126 10:07:38,vm,app,127.0.0.1,30,40,READ,clinic,patients,
+20261126 10:07:38,vm,app,127.0.0.1,30,40,WRITE,clinic,visits,
+20261126 10:07:38,vm,app,127.0.0.1,30,40,QUERY,clinic,'CALL clinic.touch_patient(1)',0
+20261126 10:07:38,vm,app,127.0.0.1,30,41,QUERY,clinic,'USE clinic',0
+`),
+    );
+    expect(got.map(({ c }) => `${c.action} ${c.schema}.${c.table} ${c.detail?.command}`)).toEqual(['read clinic.patients CALL', 'update clinic.visits CALL']);
+  });
+
   it('line parser rejects malformed lines with a reason', () => {
     expect(parseServerAuditLine("20261126 10:07:38,vm,u,h,1,2,QUERY,db,'unterminated,0")).toEqual({ ok: false, reason: 'unterminated_quote' });
     expect(parseServerAuditLine("20261126 10:07:38,vm,u,h,x,2,QUERY,db,'q',0")).toEqual({ ok: false, reason: 'bad_ids' });

@@ -74,6 +74,11 @@ describe('pglog jsonlog interpretation', () => {
     expect(e.change.detail).toMatchObject({ sqlstate: '42501', command: 'UPDATE' });
   });
 
+  it('without a command tag the refused action comes from the statement keyword', () => {
+    const noTag = J.denied.replace('"ps":"UPDATE",', '').replace('update clinic.patients set name = name where id = 1', 'select name from clinic.patients');
+    expect(event(run(noTag)).change).toMatchObject({ action: 'read', outcome: 'failure', detail: { command: 'SELECT' } });
+  });
+
   it('logout carries the session time; failed password is login_failed', () => {
     expect(event(run(J.logout)).change).toMatchObject({ action: 'logout', detail: { session_time: '0:00:00.009' } });
     const f = event(run(J.badPassword));

@@ -29,10 +29,14 @@ export function safeStatement(statement: string | null, max: number): string | n
   return capStatement(maskSecrets(statement), max);
 }
 
-/** First keyword(s) of a statement, upper-cased, comments and parentheses skipped. */
+/** Commands whose second keyword says what they do (CREATE TABLE vs CREATE USER). */
+const COMPOUND = new Set(['CREATE', 'ALTER', 'DROP', 'RENAME', 'SET', 'TRUNCATE', 'LOAD', 'INSERT', 'REPLACE', 'DELETE', 'GRANT', 'REVOKE', 'SHOW', 'COMMENT', 'SECURITY', 'REFRESH', 'REASSIGN']);
+
+/** First keyword (two for compound commands), upper-cased, leading comments and parentheses skipped. */
 export function leadingCommand(statement: string): string {
   const s = statement.replace(/^(?:\s+|--[^\n]*\n|\/\*[\s\S]*?\*\/|\()*/, '');
   const m = /^([A-Za-z]+)(?:\s+([A-Za-z]+))?/.exec(s);
   if (m === null) return '';
-  return (m[2] !== undefined ? `${m[1]} ${m[2]}` : m[1]!).toUpperCase();
+  const first = m[1]!.toUpperCase();
+  return m[2] !== undefined && COMPOUND.has(first) ? `${first} ${m[2].toUpperCase()}` : first;
 }
