@@ -13,7 +13,7 @@ import { AuditEvent as AuditEventSchema } from '../../src/core/event.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import { openStore, readEvents } from '../../src/store/index.js';
-import { MariadbAuditSourceConfig, openMariadbAuditSource, serverAuditDoctorFindings, SERVER_AUDIT_EVENTS } from '../../adapters/mariadb-audit/index.js';
+import { mariadbAuditAdapter, MariadbAuditSourceConfig, openMariadbAuditSource, serverAuditDoctorFindings, SERVER_AUDIT_EVENTS } from '../../adapters/mariadb-audit/index.js';
 import { startMariaDB, tempDir, waitFor, type MariaDbServer } from '../harness/index.js';
 
 let db: MariaDbServer;
@@ -124,15 +124,21 @@ describe('mariadb-audit on MariaDB 10.11 + server_audit', () => {
     expect(new Set(stored.map((e) => e.id)).size).toBe(stored.length);
   });
 
-  it('doctor reports the plugin and its settings', async () => {
+  it('doctor reports the plugin and its settings; setup --apply fixes them', async () => {
     const conn = await mysql.createConnection({ host: db.host, port: db.port, user: 'root' });
     try {
       const findings = await serverAuditDoctorFindings(conn);
       const status = Object.fromEntries(findings.map((f) => [f.id, f.status]));
       expect(status).toMatchObject({ 'mariadb_audit.plugin': 'ok', 'mariadb_audit.logging': 'ok', 'mariadb_audit.events': 'ok', 'mariadb_audit.table_events': 'ok', 'mariadb_audit.permanent': 'warn', 'mariadb_audit.query_limit': 'warn' });
+      expect(findings.find((f) => f.id === 'mariadb_audit.query_limit')?.fix).toContain('server_audit_query_log_limit = 8192');
       await conn.query(`SET GLOBAL server_audit_events = 'CONNECT'`);
       const after = await serverAuditDoctorFindings(conn);
       expect(after.find((f) => f.id === 'mariadb_audit.events')).toMatchObject({ status: 'fail', fix: expect.stringContaining('QUERY_DML') });
+      // setup --apply repairs what SQL can repair; only the my.cnf-only item is left.
+      const config = MariadbAuditSourceConfig.parse({ id: 'audit-it', url: `mariadb-audit://${auditFile}`, database_url: db.url() });
+      await mariadbAuditAdapter.applyPlan(config, await mariadbAuditAdapter.planSetup(config, { logger: silentLogger() }), { logger: silentLogger() });
+      const doctor = await mariadbAuditAdapter.doctor(config, { logger: silentLogger() });
+      expect(doctor.filter((f) => f.status !== 'ok').map((f) => f.id)).toEqual(['mariadb_audit.permanent']);
     } finally {
       await conn.end();
     }
