@@ -50,7 +50,7 @@ async function readerSession(): Promise<string> {
   }
 }
 
-async function runFor(until: (events: AuditEvent[]) => boolean): Promise<AuditEvent[]> {
+async function runFor(until: (events: AuditEvent[]) => boolean, during: (events: AuditEvent[]) => Promise<void> = async () => undefined): Promise<AuditEvent[]> {
   const config = MariadbAuditSourceConfig.parse({ id: 'audit-it', url: `mariadb-audit://${auditFile}`, tables: ['clinic.patients'], poll_ms: 20 });
   const source = await openMariadbAuditSource(config, { logger: silentLogger() });
   const store = await openStore(storeDir, { unsigned: true });
@@ -59,6 +59,7 @@ async function runFor(until: (events: AuditEvent[]) => boolean): Promise<AuditEv
   const events: AuditEvent[] = [];
   const done = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, onDurable: (stored) => events.push(...stored) });
   try {
+    await during(events);
     await waitFor(() => until(events), { what: 'expected events in the store', timeoutMs: 20_000 });
   } finally {
     controller.abort();
@@ -79,14 +80,20 @@ describe('mariadb-audit on MariaDB 10.11 + server_audit', () => {
   let second: string;
   let firstRun: AuditEvent[];
 
-  it('records reads, a refused insert, a failed login and a grant, across a rotation', async () => {
-    first = await readerSession();
-    await expect(mysql.createConnection({ host: db.host, port: db.port, user: 'reader', password: 'wrong' })).rejects.toThrow(/Access denied/);
-    await db.query(`GRANT SELECT ON clinic.* TO reader@'%'`);
-    await db.query('SET GLOBAL server_audit_file_rotate_now = ON');
-    second = await readerSession();
-
-    const events = await runFor((ev) => ev.some((e) => e.actor.session_id === second && e.action === 'logout'));
+  it('records reads, a refused insert, a failed login and a grant, across a rotation while running', async () => {
+    const events = await runFor(
+      (ev) => ev.some((e) => e.actor.session_id === second && e.action === 'logout'),
+      async (ev) => {
+        // While the source streams: a session, a failed login and a grant, all stored ...
+        first = await readerSession();
+        await expect(mysql.createConnection({ host: db.host, port: db.port, user: 'reader', password: 'wrong' })).rejects.toThrow(/Access denied/);
+        await db.query(`GRANT SELECT ON clinic.* TO reader@'%'`);
+        await waitFor(() => ev.some((e) => e.action === 'privilege' && e.statement === `GRANT SELECT ON clinic.* TO reader@'%'`), { what: 'first file read' });
+        // ... then a rotation (rename to .1, new file) under the running source, and a second session.
+        await db.query('SET GLOBAL server_audit_file_rotate_now = ON');
+        second = await readerSession();
+      },
+    );
     firstRun = events;
     expect(summary(events, first)).toEqual(EXPECTED);
     expect(summary(events, second)).toEqual(EXPECTED);
@@ -101,11 +108,13 @@ describe('mariadb-audit on MariaDB 10.11 + server_audit', () => {
     // The failed connection's DISCONNECT is not a logout.
     expect(events.filter((e) => e.actor.session_id === failed[0]!.actor.session_id).map((e) => e.action)).toEqual(['login_failed']);
     expect(events.filter((e) => e.action === 'privilege' && e.statement === `GRANT SELECT ON clinic.* TO reader@'%'`)).toHaveLength(1);
-    // Rotation happened before the source started: the first session is read from the
-    // rotated file (named as the source first opened it), the second from the new one.
+    // Both files were first opened as server_audit.log; positions keep that name, and the
+    // second session's records start again near offset 0 of the new file.
     const readPos = (sid: string) => events.find((e) => e.actor.session_id === sid && e.action === 'read')!.position;
-    expect(readPos(first)).toMatch(/^server_audit\.log\.1:\d+$/);
+    expect(readPos(first)).toMatch(/^server_audit\.log:\d+$/);
     expect(readPos(second)).toMatch(/^server_audit\.log:\d+$/);
+    expect(Number(readPos(second).split(':')[1])).toBeLessThan(Number(readPos(first).split(':')[1]));
+    expect(new Set(events.map((e) => e.tx!.id.split(':').slice(0, 2).join(':'))).size).toBe(2);
     for (const e of events) AuditEventSchema.parse(e);
   });
 

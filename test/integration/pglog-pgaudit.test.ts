@@ -68,7 +68,7 @@ async function readerSession(application: string): Promise<Session> {
   }
 }
 
-async function runFor(until: (events: AuditEvent[]) => boolean): Promise<{ events: AuditEvent[]; stats: { events: number } }> {
+async function runFor(until: (events: AuditEvent[]) => boolean, during: (events: AuditEvent[]) => Promise<void> = async () => undefined): Promise<{ events: AuditEvent[]; stats: { events: number } }> {
   const source = await openPglogSource(PglogSourceConfig.parse({ id: 'pglog-it', url: `pglog://${join(server.dataDir, 'log')}?format=jsonlog`, tables: ['clinic.patients'], poll_ms: 20 }), { logger: silentLogger() });
   const store = await openStore(storeDir, { unsigned: true });
   const chain = await store.openChain(source.source);
@@ -76,6 +76,7 @@ async function runFor(until: (events: AuditEvent[]) => boolean): Promise<{ event
   const events: AuditEvent[] = [];
   const done = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, onDurable: (stored) => events.push(...stored) });
   try {
+    await during(events);
     await waitFor(() => until(events), { what: 'expected events in the store', timeoutMs: 20_000 });
   } finally {
     controller.abort();
@@ -94,17 +95,23 @@ describe('pglog on PostgreSQL 15 + pgaudit', () => {
   let second: Session;
   let firstRun: AuditEvent[];
 
-  it('records reads, a refused write, logins, a failed login and a grant, across a rotation', async () => {
-    first = await readerSession('ehr-1');
-    await expect(server.query('SELECT 1', [], { user: 'pwuser', password: 'wrong-password' })).rejects.toThrow(/password authentication failed/);
-    await server.query('GRANT SELECT ON clinic.patients TO pwuser');
-    const [before] = await server.query<{ f: string }>('SELECT pg_current_logfile() AS f');
-    await server.query('SELECT pg_rotate_logfile()');
-    // pg_rotate_logfile() only signals the syslogger; wait for the switch.
-    await waitFor(async () => (await server.query<{ f: string }>('SELECT pg_current_logfile() AS f'))[0]!.f !== before!.f, { what: 'log rotation' });
-    second = await readerSession('ehr-2');
-
-    const { events } = await runFor((ev) => ev.some((e) => e.actor.session_id === second.sid && e.action === 'logout'));
+  it('records reads, a refused write, logins, a failed login and a grant, across a rotation while running', async () => {
+    const { events } = await runFor(
+      (ev) => ev.some((e) => e.actor.session_id === second.sid && e.action === 'logout'),
+      async (ev) => {
+        // While the source streams: a session, a failed login and a grant, all stored ...
+        first = await readerSession('ehr-1');
+        await expect(server.query('SELECT 1', [], { user: 'pwuser', password: 'wrong-password' })).rejects.toThrow(/password authentication failed/);
+        await server.query('GRANT SELECT ON clinic.patients TO pwuser');
+        await waitFor(() => ev.some((e) => e.action === 'privilege' && e.statement?.startsWith('GRANT SELECT ON clinic.patients TO pwuser')), { what: 'first file read' });
+        // ... then a rotation under the running source, and a second session in the new file.
+        const [before] = await server.query<{ f: string }>('SELECT pg_current_logfile() AS f');
+        await server.query('SELECT pg_rotate_logfile()');
+        // pg_rotate_logfile() only signals the syslogger; wait for the switch.
+        await waitFor(async () => (await server.query<{ f: string }>('SELECT pg_current_logfile() AS f'))[0]!.f !== before!.f, { what: 'log rotation' });
+        second = await readerSession('ehr-2');
+      },
+    );
     firstRun = events;
     for (const s of [first, second]) {
       expect(summary(events, s.sid)).toEqual(['login/success .', 'read/success clinic.patients', 'insert/failure .patients', 'logout/success .']);
