@@ -25,6 +25,7 @@ import { SegmentFile, type WriteStats } from './segment-file.js';
 import { sealSegment } from './rotation.js';
 import { signText, type SigningKey } from './keys.js';
 import type { ChainLock } from './chain-lock.js';
+import { sha256Hex } from './sha256.js';
 
 export interface ChainSettings {
   readonly chainDir: string;
@@ -249,16 +250,16 @@ export class FileChain implements Chain {
       results.push(req.events);
     }
     if (after !== null && buffers.length > 0) {
+      const seg = this.#segment ?? (await this.#createSegment());
       const key = this.#s.signingKey;
       if (key !== null) {
         const at = nowMicros();
-        const sig = signText(key.privateKey, headSigningPayload(this.source.id, after.head.seq, after.head.hash, at, after.checkpoint));
+        const sig = signText(key.privateKey, headSigningPayload(this.source.id, after.head.seq, after.head.hash, at, after.checkpoint, seg.recordSha256));
         const rec: HeadRecord = { '@': 'head', at, hash: after.head.hash, key_id: key.keyId, seq: after.head.seq, sig };
         const enc = this.#s.encryptionKey;
         const plain = canonicalJson(rec);
         buffers.push(Buffer.from((enc === undefined ? plain : encryptLine(enc, plain)) + '\n', 'utf8'));
       }
-      const seg = this.#segment ?? (await this.#createSegment());
       await seg.append(buffers, this.stats);
       // Durable: only now does the reported state move.
       this.stats.events += newEvents;
@@ -287,7 +288,7 @@ export class FileChain implements Chain {
     };
     const plain = canonicalJson(rec);
     const enc = this.#s.encryptionKey;
-    const seg = await SegmentFile.create(this.#s.chainDir, this.#nextSegment, enc === undefined ? plain : encryptLine(enc, plain), now, this.#durable.head);
+    const seg = await SegmentFile.create(this.#s.chainDir, this.#nextSegment, enc === undefined ? plain : encryptLine(enc, plain), sha256Hex(plain), now, this.#durable.head);
     this.#nextSegment++;
     this.#segment = seg;
     return seg;

@@ -13,8 +13,8 @@
  *                 in the same write and fsync, with the chain head it covers.
  * - `head`:       last line of every group-commit write when the store has a
  *                 signing key: an Ed25519 signature over (source, seq, hash,
- *                 at, newest checkpoint) that a reviewer can record outside
- *                 the store.
+ *                 at, newest checkpoint, digest of the segment record) that
+ *                 a reviewer can record outside the store.
  */
 import type { AuditEvent, Source } from '../core/event.js';
 import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
@@ -59,12 +59,21 @@ export type StoreRecord = SegmentRecord | CheckpointRecord | HeadRecord;
 export type ParsedLine = { readonly kind: 'event'; readonly event: AuditEvent } | { readonly kind: 'record'; readonly record: StoreRecord };
 
 /**
- * The bytes a `head` record's signature covers. The newest checkpoint is
- * included so that editing a checkpoint record of the unsealed segment (the
- * resume position) breaks the next signature.
+ * The bytes a `head` record's signature covers. The newest checkpoint and
+ * the SHA-256 of the current segment's record line are included so that
+ * editing a checkpoint record or the segment record of the unsealed segment
+ * (resume position, cut-transaction tail) breaks the next signature.
  */
-export function headSigningPayload(sourceId: string, seq: number, hash: string, at: string, checkpoint: StoredCheckpoint | null): string {
-  return canonicalJson({ kind: 'dbwitness-head', source: sourceId, seq, hash, at, checkpoint: checkpoint === null ? null : { checkpoint: checkpoint.checkpoint, seq: checkpoint.seq } });
+export function headSigningPayload(sourceId: string, seq: number, hash: string, at: string, checkpoint: StoredCheckpoint | null, segmentRecordSha256: string): string {
+  return canonicalJson({
+    kind: 'dbwitness-head',
+    source: sourceId,
+    seq,
+    hash,
+    at,
+    checkpoint: checkpoint === null ? null : { checkpoint: checkpoint.checkpoint, seq: checkpoint.seq, at: checkpoint.at },
+    segment_record: segmentRecordSha256,
+  });
 }
 
 /** Plaintext of a stored line: decrypts when the line is an encrypted frame. */

@@ -21,6 +21,7 @@ import { listSegments, segmentFileName } from './layout.js';
 import { readLineBatches } from './line-reader.js';
 import { parsePlainLine, plainLine, type ParsedLine } from './records.js';
 import { fsyncDir } from './durable-fs.js';
+import { sha256Hex } from './sha256.js';
 
 export interface TornTailRepair {
   readonly sourceId: string;
@@ -40,6 +41,8 @@ export interface OpenSegmentState {
   readonly count: number;
   /** Chain head when the segment was created. */
   readonly startHead: ChainHead;
+  /** SHA-256 (hex) of the segment record's plaintext line, covered by head signatures. */
+  readonly recordSha256: string;
 }
 
 export interface RecoveredChain {
@@ -72,6 +75,7 @@ interface SegmentScan {
   /** Offset of the torn trailing bytes, or null. */
   tornAt: number | null;
   size: number;
+  recordSha256: string;
 }
 
 async function scanSegment(file: string, key: Buffer | undefined, keepIds: boolean): Promise<SegmentScan> {
@@ -87,6 +91,7 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
     digest: createHash('sha256'),
     tornAt: null,
     size: 0,
+    recordSha256: '',
   };
   let sawHeader = false;
   for await (const batch of readLineBatches(file)) {
@@ -97,8 +102,10 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
       }
       const where = `${file} at byte ${line.offset}`;
       let parsed: ParsedLine;
+      let plain: string;
       try {
-        parsed = parsePlainLine(plainLine(line.bytes.toString('utf8'), key, where));
+        plain = plainLine(line.bytes.toString('utf8'), key, where);
+        parsed = parsePlainLine(plain);
       } catch (e) {
         if (e instanceof DbwitnessError) throw e;
         throw corruptError(`${where} is not a valid line`);
@@ -109,6 +116,7 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
         const r = parsed.record;
         if (r['@'] === 'segment') {
           sawHeader = true;
+          s.recordSha256 = sha256Hex(plain);
           s.head = r.head;
           s.startHead = r.head;
           s.checkpoint = r.checkpoint;
@@ -177,6 +185,6 @@ export async function recoverChain(chainDir: string, sourceId: string, key: Buff
   }
   const open_: OpenSegmentState | null = sealed.has(last)
     ? null
-    : { number: last, size: scan.size, createdAtMs: scan.createdAtMs, digest: scan.digest, firstSeq: scan.firstSeq, count: scan.count, startHead: scan.startHead };
+    : { number: last, size: scan.size, createdAtMs: scan.createdAtMs, digest: scan.digest, firstSeq: scan.firstSeq, count: scan.count, startHead: scan.startHead, recordSha256: scan.recordSha256 };
   return { head: scan.head, checkpoint: scan.checkpoint, tail: scan.tail, open: open_, nextSegment: last + 1, recentIds: ids, repair };
 }

@@ -26,6 +26,7 @@ export class SegmentFile {
   readonly path: string;
   readonly createdAtMs: number;
   readonly startHead: ChainHead;
+  readonly recordSha256: string;
   readonly #fh: FileHandle;
   readonly #digest: Hash;
   #size: number;
@@ -38,6 +39,7 @@ export class SegmentFile {
     this.number = state.number;
     this.createdAtMs = state.createdAtMs;
     this.startHead = state.startHead;
+    this.recordSha256 = state.recordSha256;
     this.#digest = state.digest;
     this.#size = state.size;
     this.firstSeq = state.firstSeq;
@@ -45,12 +47,12 @@ export class SegmentFile {
   }
 
   /** Creates segment `n` holding only `headerLine`, atomically (a segment file always starts with its record). */
-  static async create(chainDir: string, n: number, headerLine: string, createdAtMs: number, startHead: ChainHead): Promise<SegmentFile> {
+  static async create(chainDir: string, n: number, headerLine: string, recordSha256: string, createdAtMs: number, startHead: ChainHead): Promise<SegmentFile> {
     const path = join(chainDir, segmentFileName(n));
     const bytes = Buffer.from(headerLine + '\n', 'utf8');
     await writeFileDurable(path, bytes, FILE_MODE);
     const digest = createHash('sha256').update(bytes);
-    return SegmentFile.reopen(chainDir, { number: n, size: bytes.length, createdAtMs, digest, firstSeq: null, count: 0, startHead });
+    return SegmentFile.reopen(chainDir, { number: n, size: bytes.length, createdAtMs, digest, firstSeq: null, count: 0, startHead, recordSha256 });
   }
 
   static async reopen(chainDir: string, state: OpenSegmentState): Promise<SegmentFile> {

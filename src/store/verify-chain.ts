@@ -16,6 +16,7 @@ import { listSegments, sealFileName, segmentFileName } from './layout.js';
 import { readLineBatches, type RawLine } from './line-reader.js';
 import { headSigningPayload, RECORD_PREFIX, type StoreRecord } from './records.js';
 import { checkSealSignature, type Seal } from './seal.js';
+import { sha256Hex } from './sha256.js';
 import { fastScanEventLine, hashWithoutHashMember, scanEventLine, type ScannedEvent } from './verify-event-scan.js';
 
 export interface VerifyIssue {
@@ -87,6 +88,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   const max = Math.max(last, seals.at(-1) ?? 0);
   let head: ChainHead = r.head;
   let checkpoint: StoredCheckpoint | null = null;
+  let segmentRecordSha256 = '';
   const expected = ctx.expectHeads?.get(sourceId);
   let expectedFound: { hash: string; file: string; offset: number } | null = null;
   let resync = false;
@@ -128,6 +130,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       }
       if (rec['@'] === 'segment') {
         sawSegmentRecord = true;
+        segmentRecordSha256 = sha256Hex(plain);
         if (lineNo !== 0) issue(file, line.offset, null, 'segment record is not the first line');
         if (rec.segment !== n || rec.source?.id !== sourceId) issue(file, line.offset, null, `segment record names segment ${rec.segment} of ${rec.source?.id}: file moved or copied`);
         checkpoint = rec.checkpoint;
@@ -142,8 +145,9 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         checkpoint = { checkpoint: rec.checkpoint, seq: rec.seq, at: rec.at };
         if (rec.seq !== head.seq || rec.hash !== head.hash) issue(file, line.offset, rec.seq, 'checkpoint record does not match the chain head before it (events around it were removed, added or moved)');
       } else if (rec['@'] === 'head') {
-        const valid = ctx.publicKey === null ? null : verifyText(ctx.publicKey, headSigningPayload(sourceId, rec.seq, rec.hash, rec.at, checkpoint), rec.sig);
-        if (valid === false) issue(file, line.offset, rec.seq, keyId !== rec.key_id ? `head signature is by key ${rec.key_id}, not the trusted key ${keyId}` : 'head signature is invalid (this record or a checkpoint before it was edited)');
+        const valid = ctx.publicKey === null ? null : verifyText(ctx.publicKey, headSigningPayload(sourceId, rec.seq, rec.hash, rec.at, checkpoint, segmentRecordSha256), rec.sig);
+        if (valid !== false && keyId !== null && rec.key_id !== keyId) issue(file, line.offset, rec.seq, `head record names key ${rec.key_id}, not the trusted key ${keyId}`);
+        if (valid === false) issue(file, line.offset, rec.seq, keyId !== rec.key_id ? `head signature is by key ${rec.key_id}, not the trusted key ${keyId}` : 'head signature is invalid (this record, a checkpoint or the segment record before it was edited)');
         if (rec.seq !== head.seq || rec.hash !== head.hash) issue(file, line.offset, rec.seq, 'signed head does not match the chain at that point (events before it were removed, added or changed)');
         r.signedHead = { seq: rec.seq, hash: rec.hash, at: rec.at, keyId: rec.key_id, signature: rec.sig, valid };
       } else {

@@ -143,6 +143,26 @@ describe('verify', () => {
     expect((await check(dir)).ok).toBe(true);
   });
 
+  it('detects every random byte change in any line of the unsealed segment (records included)', async () => {
+    const dir = await copy();
+    const names = (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort();
+    const file = join(chainOf(dir), names.at(-1) as string);
+    const orig = await readFile(file);
+    const text = orig.toString('utf8');
+    expect(text).toMatch(/"@":"segment"/);
+    expect(text).toMatch(/"@":"head"/);
+    let missed = 0;
+    for (let k = 0; k < 60; k++) {
+      const mutated = Buffer.from(orig);
+      const at = rnd(orig.length - 1); // any byte but the final newline
+      mutated[at] = ((orig[at] as number) + 1 + rnd(255)) % 256;
+      await writeFile(file, mutated);
+      if ((await check(dir)).ok) missed++;
+    }
+    await writeFile(file, orig);
+    expect(missed).toBe(0);
+  });
+
   it.each([true, false])('detects a deleted event (sealed: %s)', async (sealed) => {
     const dir = await copy();
     const lines = (await eventLines(dir)).filter((l) => l.sealed === sealed);
