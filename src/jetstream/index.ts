@@ -20,6 +20,6 @@ export {
 export { openJetStreamStore, JetStreamStore, type JetStreamStoreOptions } from './edge-store.js';
 export { JetStreamChain, type EdgeCheckpointValue } from './edge-chain.js';
 export { runArchiver, type ArchiverOptions, type ArchiverStats } from './archiver.js';
-export { planNatsSetup, applyNatsSetup, streamConfig, consumerConfig, type ApplyNatsOptions } from './nats-setup.js';
+export { planNatsSetup, applyNatsSetup, formatNatsPlan, streamConfig, consumerConfig, type ApplyNatsOptions } from './nats-setup.js';
 export { connectNats } from './nats-connect.js';
 export { encodeDraft, decodeDraft, edgeReceipt, DraftEventSchema } from './wire-event.js';

@@ -14,6 +14,7 @@
  *   retention: under `interest`/`workqueue` deleting a consumer drops messages.
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, ReplayPolicy, RetentionPolicy, StorageType, nanos, type ConsumerConfig, type StreamConfig } from 'nats';
+import { redactUrl } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SetupPlan } from '../core/ports.js';
 import { durationMs, eventsFilter, type NatsSetupConfig } from './jetstream-config.js';
@@ -66,7 +67,7 @@ export function planNatsSetup(c: NatsSetupConfig): SetupPlan {
         why: `Edges publish every event to ${c.subject_prefix}.events.<source-id> and acknowledge their database only after this stream stored it on its replicas. discard=new makes a full stream refuse publishes (edges pause, the database keeps its WAL/binlog) instead of dropping unarchived events; the ${dup}s duplicate window drops events republished after an edge crash.`,
         sql: [],
         config: [
-          `nats stream add ${c.stream} --subjects '${c.subject_prefix}.>' --storage file --retention limits --discard new --replicas ${c.replicas} --dupe-window ${dup}s --max-age ${age}s --max-bytes ${c.max_bytes} --max-msgs=-1 --max-msgs-per-subject=-1 --max-msg-size=-1 --no-allow-rollup --no-deny-delete --no-deny-purge`,
+          `nats stream add ${c.stream} --subjects '${c.subject_prefix}.>' --storage file --retention limits --discard new --replicas ${c.replicas} --dupe-window ${dup}s --max-age ${age}s --max-bytes ${c.max_bytes} --max-msgs=-1 --max-msgs-per-subject=-1 --max-msg-size=-1 --no-allow-rollup --no-deny-delete --no-deny-purge --defaults`,
           `# JetStream API ($JS.API.STREAM.CREATE.${c.stream}):`,
           JSON.stringify(s),
         ],
@@ -88,7 +89,7 @@ export function planNatsSetup(c: NatsSetupConfig): SetupPlan {
         why: `The archiver acknowledges a message only after the store's fsync; unacknowledged messages are redelivered after ${ackWait}s, forever (max_deliver -1), and the store drops a redelivered event by id.`,
         sql: [],
         config: [
-          `nats consumer add ${c.stream} ${c.consumer} --pull --filter '${filter}' --ack explicit --deliver all --replay instant --wait ${ackWait}s --max-pending ${c.max_ack_pending} --max-deliver=-1`,
+          `nats consumer add ${c.stream} ${c.consumer} --pull --filter '${filter}' --ack explicit --deliver all --replay instant --wait ${ackWait}s --max-pending ${c.max_ack_pending} --max-deliver=-1 --defaults`,
           `# JetStream API ($JS.API.CONSUMER.DURABLE.CREATE.${c.stream}.${c.consumer}):`,
           JSON.stringify(consumerConfig(c)),
         ],
@@ -129,4 +130,32 @@ export async function applyNatsSetup(c: NatsSetupConfig, options: ApplyNatsOptio
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * The plan as a reviewable shell script: each step's title and reason as
+ * comments, then its `nats` commands (JSON definitions stay commented).
+ */
+export function formatNatsPlan(plan: SetupPlan, servers: readonly string[]): string {
+  const out = ['#!/bin/sh', `# dbwitness setup nats: review, then run with the nats CLI (or: dbwitness setup nats --apply)`, `# servers: ${servers.map(redactUrl).join(', ')}`, 'set -e', ''];
+  plan.steps.forEach((step, i) => {
+    out.push(`# ${i + 1}. ${step.title}`);
+    out.push(...wrap(step.why, 76).map((l) => `#    ${l}`));
+    for (const line of step.config ?? []) out.push(line.startsWith('nats ') || line.startsWith('#') ? line : `# ${line}`);
+    out.push('');
+  });
+  return out.join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/)) {
+    if (cur !== '' && cur.length + 1 + word.length > width) {
+      lines.push(cur);
+      cur = word;
+    } else cur = cur === '' ? word : `${cur} ${word}`;
+  }
+  if (cur !== '') lines.push(cur);
+  return lines;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { GENESIS_HASH, type DraftEvent } from '../../src/core/event.js';
-import { ArchiveConfig, JetStreamOutputConfig, NatsSetupConfig, decodeDraft, edgeReceipt, encodeDraft, planNatsSetup, sourceIdOfSubject, streamConfig } from '../../src/jetstream/index.js';
+import { ArchiveConfig, JetStreamOutputConfig, NatsSetupConfig, decodeDraft, edgeReceipt, encodeDraft, formatNatsPlan, planNatsSetup, sourceIdOfSubject, streamConfig } from '../../src/jetstream/index.js';
 
 const DRAFT: DraftEvent = {
   v: 1,
@@ -68,6 +68,16 @@ describe('setup nats plan', () => {
     const consumerJson = JSON.parse(plan.steps[3]!.config!.at(-1)!) as Record<string, unknown>;
     expect(consumerJson).toMatchObject({ durable_name: 'dbwitness-archiver', ack_policy: 'explicit', max_deliver: -1, filter_subject: 'dbwitness.events.>' });
     for (const step of plan.steps) expect(step.sql).toEqual([]);
+  });
+
+  it('formats the plan as a shell script that runs only nats commands and hides credentials in URLs', () => {
+    const c = NatsSetupConfig.parse({ servers: 'nats://admin:hunter2@nats-1:4222', replicas: 3 });
+    const script = formatNatsPlan(planNatsSetup(c), c.servers);
+    expect(script).not.toContain('hunter2');
+    const commands = script.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(commands[0]).toBe('set -e');
+    expect(commands.slice(1).every((l) => l.startsWith('nats '))).toBe(true);
+    expect(commands).toHaveLength(5);
   });
 });
 
