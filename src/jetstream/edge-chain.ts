@@ -37,6 +37,8 @@ export interface EdgeChainSettings {
   readonly subjectPrefix: string;
   readonly publishTimeoutMs: number;
   readonly maxInflight: number;
+  /** The server's max_payload (bytes), learned at connect. */
+  readonly maxPayload: () => number;
   readonly logger: Logger;
   /** Called once the chain is closed (the store forgets it, so the source can be opened again). */
   readonly onClose?: () => void;
@@ -118,6 +120,16 @@ export class JetStreamChain implements Chain {
    */
   async #publishWindow(drafts: readonly DraftEvent[]): Promise<AuditEvent[]> {
     const bodies = drafts.map(encodeDraft);
+    const limit = this.#s.maxPayload();
+    const tooBig = bodies.findIndex((b) => b.byteLength > limit - 1024); // headers (Nats-Msg-Id, expected stream) travel in the same message
+    if (tooBig >= 0) {
+      // Retrying cannot help: fail loudly instead of stalling capture forever.
+      throw new DbwitnessError(
+        'E_JETSTREAM_EVENT_TOO_LARGE',
+        `event ${drafts[tooBig]!.id} of ${this.source.id} at ${drafts[tooBig]!.position} is ${bodies[tooBig]!.byteLength} bytes, above the NATS server's max_payload of ${limit}`,
+        'raise max_payload in the nats-server configuration (up to 64 MB, same on every server), or redact/hash the large column with the redaction policy',
+      );
+    }
     const acks: (PubAck | null)[] = new Array<PubAck | null>(drafts.length).fill(null);
     let failing = drafts.map((_, i) => i);
     for (let attempt = 0; failing.length > 0; attempt++) {

@@ -68,6 +68,7 @@ export class JetStreamStore implements AuditStore {
       subjectPrefix: this.#config.subject_prefix,
       publishTimeoutMs: durationMs(this.#config.publish_timeout),
       maxInflight: this.#config.max_inflight,
+      maxPayload: () => this.#nc.info?.max_payload ?? 1024 * 1024,
       logger: this.#logger,
       // A supervisor retrying a failed source closes its chain and opens it again.
       onClose: () => {

@@ -115,6 +115,19 @@ describe('JetStream edge -> archive', () => {
     await expect(runArchiver({ config, openStore: () => openStore(storeDir, { signingKeyFile: keyFile }), logger: silentLogger(), signal: stop.signal })).rejects.toMatchObject({ code: 'E_JETSTREAM_NO_BUCKET' });
   });
 
+  it('refuses an event above the server\'s max_payload with a clear error instead of stalling', async () => {
+    const output = JetStreamOutputConfig.parse({ kind: 'jetstream', servers: [nats.url()] });
+    const store = await openJetStreamStore({ config: output });
+    const chain = await store.openChain({ id: 'edge-big', engine: 'postgres', server: 'db:5432', database: 'clinic' });
+    const big = 'x'.repeat(1024 * 1024 + 10);
+    const draft = { v: 1 as const, id: 'bb'.repeat(16), time: '2026-11-26T10:00:00.000001Z', source: chain.source, position: '0/2', tx: null, actor: { db_user: null, role: null, app_user: null, client_addr: null, client_port: null, application: null, session_id: null, identity: 'unattributed' as const }, action: 'insert' as const, outcome: 'success' as const, object: null, subject: null, changes: { columns: ['doc'], before: null, after: { doc: big } }, statement: null, detail: null };
+    const err = await chain.append([draft], 'cp').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_JETSTREAM_EVENT_TOO_LARGE' });
+    expect((err as Error).message).not.toContain('xxxx');
+    expect(chain.checkpoint()).toBeNull();
+    await store.close();
+  });
+
   it('dbwitness archive exits 2 with the store problem instead of retrying it forever', async () => {
     const r = await runCli(['archive', '--from', nats.url(), '--store', join(await tempDir('js-cli-'), 'store'), '--lease-ttl', '3s'], { timeoutMs: 30_000 });
     expect(r.code).toBe(2);
