@@ -19,7 +19,10 @@ import { GENESIS_HASH } from '../core/event.js';
 import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
 import { listSegments, segmentFileName } from './layout.js';
 import { readLineBatches } from './line-reader.js';
-import { parsePlainLine, plainLine, type ParsedLine } from './records.js';
+import { plainLine, RECORD_PREFIX, type StoreRecord } from './records.js';
+import { ENCRYPTED_PREFIX } from './encryption.js';
+import { fastScanEventLine } from './verify-event-scan.js';
+import type { AuditEvent } from '../core/event.js';
 import { fsyncDir } from './durable-fs.js';
 import { sha256Hex } from './sha256.js';
 
@@ -94,6 +97,11 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
     recordSha256: '',
   };
   let sawHeader = false;
+  // The tail needs the last event after the newest checkpoint in full; the
+  // others only need seq, hash and id, which the verify fast path reads
+  // without JSON.parse (reopening a 64 MiB segment is a daemon restart).
+  let lastEvent: Buffer | null = null;
+  let lastEventIsTail = false;
   for await (const batch of readLineBatches(file)) {
     for (const line of batch) {
       if (!line.complete) {
@@ -101,19 +109,12 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
         continue;
       }
       const where = `${file} at byte ${line.offset}`;
-      let parsed: ParsedLine;
-      let plain: string;
-      try {
-        plain = plainLine(line.bytes.toString('utf8'), key, where);
-        parsed = parsePlainLine(plain);
-      } catch (e) {
-        if (e instanceof DbwitnessError) throw e;
-        throw corruptError(`${where} is not a valid line`);
-      }
       s.digest.update(line.bytes).update('\n');
       s.size = line.offset + line.bytes.length + 1;
-      if (parsed.kind === 'record') {
-        const r = parsed.record;
+      let plain: Buffer = line.bytes;
+      if (plain[0] === TILDE) plain = Buffer.from(plainLine(line.bytes.toString('latin1'), key, where), 'utf8');
+      if (plain.length >= RECORD.length && plain.compare(RECORD, 0, RECORD.length, 0, RECORD.length) === 0) {
+        const r = parseRecord(plain, where);
         if (r['@'] === 'segment') {
           sawHeader = true;
           s.recordSha256 = sha256Hex(plain);
@@ -125,20 +126,57 @@ async function scanSegment(file: string, key: Buffer | undefined, keepIds: boole
         } else if (r['@'] === 'checkpoint') {
           s.checkpoint = { checkpoint: r.checkpoint, seq: r.seq, at: r.at };
           s.tail = null;
+          lastEventIsTail = false;
         }
         continue;
       }
       if (!sawHeader) throw corruptError(`${file} does not start with a segment record`);
-      const ev = parsed.event;
-      s.head = { seq: ev.seq, hash: ev.hash };
-      s.firstSeq ??= ev.seq;
+      const f = fastScanEventLine(plain);
+      if (f === null) {
+        // Not the canonical layout: decide with a real parse.
+        const ev = parseEvent(plain, where);
+        s.head = { seq: ev.seq, hash: ev.hash };
+        if (keepIds) s.ids.push(ev.id);
+      } else {
+        s.head = { seq: f.seq, hash: f.hash };
+        // The fast path matched `"hash":"<64>","id":"<32>"`: the id follows the hash member.
+        if (keepIds) s.ids.push(plain.toString('latin1', f.hashEnd + 6, f.hashEnd + 38));
+      }
+      s.firstSeq ??= s.head.seq;
       s.count++;
-      if (keepIds) s.ids.push(ev.id);
-      s.tail = { position: ev.position, txId: ev.tx?.id ?? null, txIndex: ev.tx?.index ?? null };
+      lastEvent = Buffer.from(plain);
+      lastEventIsTail = true;
     }
+  }
+  if (lastEvent !== null && lastEventIsTail) {
+    const ev = parseEvent(lastEvent, `${file} (last event)`);
+    s.tail = { position: ev.position, txId: ev.tx?.id ?? null, txIndex: ev.tx?.index ?? null };
   }
   if (!sawHeader) throw corruptError(`${file} has no segment record`);
   return s;
+}
+
+const TILDE = ENCRYPTED_PREFIX.charCodeAt(0);
+const RECORD = Buffer.from(RECORD_PREFIX);
+
+function parseRecord(plain: Buffer, where: string): StoreRecord {
+  try {
+    return JSON.parse(plain.toString('utf8')) as StoreRecord;
+  } catch {
+    throw corruptError(`${where} is not a valid line`);
+  }
+}
+
+function parseEvent(plain: Buffer, where: string): AuditEvent {
+  let v: unknown;
+  try {
+    v = JSON.parse(plain.toString('utf8'));
+  } catch {
+    throw corruptError(`${where} is not a valid line`);
+  }
+  const ev = v as Partial<AuditEvent>;
+  if (typeof ev.seq !== 'number' || typeof ev.hash !== 'string' || typeof ev.id !== 'string') throw corruptError(`${where} is not an event`);
+  return ev as AuditEvent;
 }
 
 async function truncateTo(file: string, size: number): Promise<void> {
