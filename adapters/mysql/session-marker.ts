@@ -21,7 +21,10 @@
  *
  * Inside a trigger CURRENT_USER() and CURRENT_ROLE() are the DEFINER's, so
  * the marker records USER() (login user @ client host, resolved by the
- * server) and the client port from the PROCESSLIST row of the connection.
+ * server: not forgeable) and the client host:port from the PROCESSLIST row
+ * of the connection, read once per session into @dbwitness_client. A
+ * session that pre-sets @dbwitness_sid and @dbwitness_client can therefore
+ * misstate its own client port, never its user or address (both from USER()).
  */
 import type { SessionIdentity } from '../../src/core/ports.js';
 import type { Row } from '../../src/core/event.js';
@@ -69,11 +72,15 @@ export function markProcedureDdl(n: MarkerNames): string {
   return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} PROCEDURE ${quoteQualified(n.database, MARK_PROCEDURE)}()
 SQL SECURITY DEFINER MODIFIES SQL DATA
 BEGIN
-  IF @dbwitness_sid IS NULL THEN SET @dbwitness_sid = UUID(); END IF;
+  IF @dbwitness_sid IS NULL THEN
+    -- Once per session: reading PROCESSLIST per transaction cost more than
+    -- half of sysbench write TPS (bench/mysql).
+    SET @dbwitness_sid = UUID(),
+        @dbwitness_client = (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID());
+  END IF;
   INSERT INTO ${marker} (conn_id, sid, after_gtid, login, client_host, app_user, application, marked_at)
   VALUES (CONNECTION_ID(), @dbwitness_sid, ${n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR}, USER(),
-          (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID()),
-          LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
+          LEFT(@dbwitness_client, 300), LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
   ON DUPLICATE KEY UPDATE sid = VALUES(sid), after_gtid = VALUES(after_gtid), login = VALUES(login),
     client_host = VALUES(client_host), app_user = VALUES(app_user), application = VALUES(application),
     marked_at = VALUES(marked_at);
