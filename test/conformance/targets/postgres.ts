@@ -55,15 +55,15 @@ export class PostgresTarget implements ConformanceTarget {
     return ['--source', this.server.url({ database: DB, user: 'dbwitness_daemon' }), '--tables', TABLES, '--id', this.sourceId];
   }
 
-  /** The table owner silences the trigger (ALTER TABLE ... DISABLE TRIGGER), writes, and re-enables it. */
+  /**
+   * Suppresses the identity message the way a session can (DESIGN.md): it
+   * pre-sets the transaction-local key the emitter uses to emit once per
+   * transaction and role, so the trigger fires but writes nothing. (Silencing
+   * the trigger with ALTER TABLE ... DISABLE TRIGGER is covered by
+   * test/integration/postgres-identity.test.ts; it also leaves a DDL event.)
+   */
   async execWithoutIdentity(statements: readonly string[]): Promise<void> {
-    const tables = ['clinic.patients', 'clinic.encounters', 'clinic.prescriptions'];
-    for (const t of tables) await this.server.query(`ALTER TABLE ${t} DISABLE TRIGGER dbwitness_identity`, [], { database: DB });
-    try {
-      await this.#exec('postgres', statements, {});
-    } finally {
-      for (const t of tables) await this.server.query(`ALTER TABLE ${t} ENABLE ALWAYS TRIGGER dbwitness_identity`, [], { database: DB });
-    }
+    await this.#exec('postgres', ["SELECT pg_catalog.set_config('dbwitness.emitted', pg_catalog.pg_current_xact_id()::text || ':' || pg_catalog.current_setting('role'), true)", ...statements], {});
   }
 
   async #exec(user: string, statements: readonly string[], opts: ExecOptions): Promise<void> {
