@@ -45,6 +45,8 @@ export class AlertRules {
   /** Per source: (rule, tx, user) already alerted for the open transactions. */
   readonly #txAlerted = new Map<string, Set<string>>();
   #lastTime = '';
+  #bucketTime = '';
+  #bucket = 0;
   #lastWorking = true;
 
   constructor(rules: AlertRulesConfig) {
@@ -112,21 +114,32 @@ export class AlertRules {
       }
     }
     // Tumbling windows on commit time: deterministic on replay, unlike wall clock.
-    const bucket = Math.floor(Date.parse(d.time) / this.#windowMs);
+    const bucket = this.#bucketOf(d.time);
     const key = `${src}\u0000${user}`;
     let w = this.#windows.get(key);
     if (w === undefined || w.bucket !== bucket) {
       w = { bucket, rows: 0, patients: new Set(), alerted: false };
       this.#windows.set(key, w);
     }
+    // One alert per window: after it, nothing more to count (and the patient set stays bounded by the limit).
+    if (w.alerted) return;
     w.rows++;
     const patient = d.subject?.['patient_id'];
     if (patient !== undefined && patient !== null) w.patients.add(patient);
-    if (!w.alerted && (w.rows > b.max_rows_per_window || w.patients.size > b.max_patients_per_window)) {
+    if (w.rows > b.max_rows_per_window || w.patients.size > b.max_patients_per_window) {
       w.alerted = true;
       const what = w.rows > b.max_rows_per_window ? `more than ${b.max_rows_per_window} rows` : `more than ${b.max_patients_per_window} patients`;
       out.push(alertFromTrigger(d, ALERT_CODES.bulk, `${what} within ${b.window}`, { ...who(d), rows: String(w.rows), patients: String(w.patients.size), window: String(b.window), scope: 'window' }, `window:${bucket}`));
+      w.patients.clear();
     }
+  }
+
+  #bucketOf(time: string): number {
+    if (this.#bucketTime !== time) {
+      this.#bucketTime = time;
+      this.#bucket = Math.floor(Date.parse(time) / this.#windowMs);
+    }
+    return this.#bucket;
   }
 
   /** True the first time (rule, tx, user) is seen among the source's open transactions. */
