@@ -52,8 +52,20 @@ export interface EdgeCheckpointValue {
   readonly stream_seq: number;
 }
 
+/** Counters for metrics (`/metrics`) and tests. */
+export interface EdgeChainStats {
+  /** Events acknowledged by JetStream (first publishes and republished duplicates). */
+  published: number;
+  /** Publishes JetStream reported as duplicates (already in the stream within the duplicate window). */
+  duplicates: number;
+  /** Publish attempts that failed and were retried. */
+  retries: number;
+  checkpoints: number;
+}
+
 export class JetStreamChain implements Chain {
   readonly source: Source;
+  readonly stats: EdgeChainStats = { published: 0, duplicates: 0, retries: 0, checkpoints: 0 };
   readonly #s: EdgeChainSettings;
   readonly #log: Logger;
   readonly #subject: string;
@@ -148,6 +160,7 @@ export class JetStreamChain implements Chain {
           firstError ??= r.reason;
         }
       });
+      this.stats.retries += still.length;
       if (still.length > 0) {
         // Only positions and counts: the payload holds row values.
         this.#log.warn({ failed: still.length, of: drafts.length, attempt: attempt + 1, err: errText(firstError) }, 'JetStream did not acknowledge; capture waits and retries');
@@ -157,7 +170,9 @@ export class JetStreamChain implements Chain {
       failing = still;
     }
     const at = nowMicros();
+    this.stats.published += drafts.length;
     return drafts.map((d, i) => {
+      if (acks[i]!.duplicate) this.stats.duplicates++;
       const seq = acks[i]!.seq;
       if (seq > this.#lastSeq) this.#lastSeq = seq;
       return edgeReceipt(d, bodies[i]!, seq, at);
@@ -176,6 +191,7 @@ export class JetStreamChain implements Chain {
         // A KV put is a JetStream publish: it resolves once the bucket's replicas stored it.
         await this.#s.checkpoints.put(this.source.id, body);
         this.#checkpoint = { checkpoint: value.checkpoint, seq: value.stream_seq, at: value.at };
+        this.stats.checkpoints++;
         return;
       } catch (e) {
         this.#log.warn({ attempt: attempt + 1, err: errText(e) }, 'checkpoint not stored in JetStream; retrying');

@@ -25,7 +25,7 @@ export interface JetStreamStoreOptions {
   readonly name?: string;
 }
 
-export async function openJetStreamStore(options: JetStreamStoreOptions): Promise<AuditStore> {
+export async function openJetStreamStore(options: JetStreamStoreOptions): Promise<JetStreamStore> {
   const logger = options.logger ?? silentLogger();
   const config = options.config;
   const nc = await connectNats(config, { logger, name: options.name ?? 'dbwitness-edge', ...(options.env ? { env: options.env } : {}) });

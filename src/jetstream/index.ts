@@ -18,7 +18,7 @@ export {
   type NatsSetupInput,
 } from './jetstream-config.js';
 export { openJetStreamStore, JetStreamStore, type JetStreamStoreOptions } from './edge-store.js';
-export { JetStreamChain, type EdgeCheckpointValue } from './edge-chain.js';
+export { JetStreamChain, type EdgeCheckpointValue, type EdgeChainStats } from './edge-chain.js';
 export { runArchiver, type ArchiverOptions, type ArchiverStats } from './archiver.js';
 export { planNatsSetup, applyNatsSetup, formatNatsPlan, streamConfig, consumerConfig, type ApplyNatsOptions } from './nats-setup.js';
 export { connectNats } from './nats-connect.js';

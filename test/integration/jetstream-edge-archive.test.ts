@@ -94,6 +94,7 @@ describe('JetStream edge -> archive', () => {
     await reopened.close();
     expect((await jsm.streams.info('DBWITNESS')).state.messages).toBe(TX * PER_TX);
     expect(dupReceipts.map((r) => r.seq)).toEqual(seqs);
+    expect(again.stats.duplicates).toBe(TX * PER_TX);
     await nc.close();
 
     // Central archive: signed store, one chain, every change once, valid hashes.
