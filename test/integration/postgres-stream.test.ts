@@ -124,10 +124,11 @@ describe('postgres stream', () => {
     const source = new PostgresChangeSource(config, silentLogger(), { highWater: 500, lowWater: 100 });
     const abort = new AbortController();
     const pull = puller(source, null, abort.signal);
-    const rows = 200_000;
+    // Wide rows: ~17 MB of pgoutput, well past what loopback socket buffers hold.
+    const rows = 60_000;
     try {
       await exec(server.url({ database: db }), ["INSERT INTO clinic.patients VALUES (1, 'M', 'n', NULL, NULL) ON CONFLICT DO NOTHING"]);
-      await exec(server.url({ database: db }), [`INSERT INTO clinic.encounters SELECT g, 1, repeat('x', 40), NULL FROM generate_series(1, ${rows}) g`]);
+      await exec(server.url({ database: db }), [`INSERT INTO clinic.encounters SELECT g, 1, repeat('x', 250), NULL FROM generate_series(1, ${rows}) g`]);
       let begin = await nextOf(pull, 'begin');
       let first = await nextOf(pull, 'change');
       while (first.change.table !== 'encounters') {
@@ -153,6 +154,35 @@ describe('postgres stream', () => {
     } finally {
       abort.abort();
       await source.close();
+    }
+  });
+
+  it('fails loudly with a finding when the slot was invalidated (WAL removed before it was read)', async () => {
+    const slot = unique('s');
+    const config = pgConfig(server, db, { slot });
+    await applySetup(config);
+    await q("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await q('SELECT pg_reload_conf()');
+    try {
+      await q('CREATE TABLE IF NOT EXISTS public.filler (v text)');
+      await waitFor(
+        async () => {
+          // Write WAL nobody reads, switch segments, and let a checkpoint remove them.
+          await q("INSERT INTO public.filler SELECT repeat('y', 200) FROM generate_series(1, 5000)");
+          await q('SELECT pg_switch_wal()');
+          await q('CHECKPOINT');
+          const [r] = await q<{ s: string }>(`SELECT wal_status AS s FROM pg_replication_slots WHERE slot_name = '${slot}'`);
+          return r?.s === 'lost';
+        },
+        { what: 'the slot to be invalidated', timeoutMs: 60_000, intervalMs: 10 },
+      );
+      const source = new PostgresChangeSource(config, silentLogger());
+      const pull = puller(source, null, new AbortController().signal);
+      await expect(pull()).rejects.toMatchObject({ code: 'E_PG_SLOT_INVALIDATED', exitCode: 1 });
+      await source.close();
+    } finally {
+      await q('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await q('SELECT pg_reload_conf()');
     }
   });
 });
