@@ -113,6 +113,7 @@ if (lat !== null) {
     '',
   );
 }
-const out = join(here, 'RESULTS.md');
+// PG_BENCH_OUT: write elsewhere (e.g. one section re-measured at another size).
+const out = process.env['PG_BENCH_OUT'] ?? join(here, 'RESULTS.md');
 writeFileSync(out, lines.join('\n'));
 process.stderr.write(`wrote ${out}\n`);
