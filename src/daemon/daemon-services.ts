@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { AuditEvent } from '../core/event.js';
 import type { AuditStore, Chain } from '../core/ports.js';
+import { usageError } from '../core/errors.js';
 import { AlertsConfig, AnchorsConfig, durationMs, type ConfigFile } from '../config/config-schema.js';
 import { AlertRules } from '../alerts/alert-rules.js';
 import { AlertOutputs } from '../alerts/alert-outputs.js';
@@ -59,6 +60,10 @@ export class DaemonServices {
     this.#rules = new AlertRules(this.#alerts.rules);
     const wh = this.#alerts.webhook;
     const env = options.env ?? process.env;
+    if (wh?.secret_env !== undefined && env[wh.secret_env] === undefined) {
+      // Receivers that check signatures would reject every delivery; say so at start instead.
+      throw usageError('E_WEBHOOK_SECRET', `alerts.webhook.secret_env names ${wh.secret_env}, which is not set`, `set ${wh.secret_env} in the daemon's environment (e.g. /etc/dbwitness/env) or remove secret_env`);
+    }
     this.webhook =
       wh === undefined
         ? null

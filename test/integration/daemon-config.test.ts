@@ -30,6 +30,12 @@ describe('daemon configuration errors', () => {
     expect(r.stderr).toMatch(/Mars\/Olympus.*not a known time zone/);
   });
 
+  it('refuses a webhook secret variable that is not set', async () => {
+    const r = await runCli(['run', '--config', await configFile({ alerts: { webhook: { url: 'http://127.0.0.1:9/x', secret_env: 'DBW_TEST_UNSET_SECRET' } } }), '--unsigned', '--redaction', 'keep']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/DBW_TEST_UNSET_SECRET, which is not set/);
+  });
+
   it('reports a health/metrics port already in use', async () => {
     const busy = createServer();
     await new Promise<void>((res) => busy.listen(0, '127.0.0.1', res));
