@@ -17,6 +17,7 @@ import type { BinlogEvent } from './binlog-events.js';
 import { advanceMariaPos, encodeCheckpoint, mariaGtidText, type Checkpoint, type MariaGtid } from './binlog-checkpoint.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { identityFromMarker } from './session-marker.js';
+import { ddlTarget } from './ddl-target.js';
 
 export interface AssemblerOptions {
   readonly start: Checkpoint;
@@ -143,12 +144,13 @@ export class TxAssembler {
     const tx = this.#tx!;
     if (this.#ddlAudited(e.schema, q)) {
       this.#begin(tx, out);
+      const target = ddlTarget(q, e.schema);
       out.push({
         kind: 'change',
         change: {
-          action: 'ddl',
-          schema: e.schema || null,
-          table: null,
+          action: target.truncate ? 'truncate' : 'ddl',
+          schema: target.schema,
+          table: target.table,
           key: null,
           before: null,
           after: null,

@@ -84,3 +84,24 @@ describe('binlog checkpoints', () => {
     expect(mariaGap(parseMariaPos('0-1-20'), parseMariaPos('0-1-15'))).toEqual([]);
   });
 });
+
+describe('ddlTarget', () => {
+  it('names the table of DDL and recognises TRUNCATE (a statement, never row events)', async () => {
+    const { ddlTarget } = await import('../../adapters/mysql/ddl-target.js');
+    expect(ddlTarget('TRUNCATE TABLE patients', 'clinic')).toEqual({ truncate: true, schema: 'clinic', table: 'patients' });
+    expect(ddlTarget('truncate `clinic`.`we``ird`', '')).toEqual({ truncate: true, schema: 'clinic', table: 'we`ird' });
+    expect(ddlTarget('ALTER TABLE clinic.patients ADD x INT', 'other')).toEqual({ truncate: false, schema: 'clinic', table: 'patients' });
+    expect(ddlTarget('CREATE TABLE IF NOT EXISTS t (id INT)', 'clinic')).toEqual({ truncate: false, schema: 'clinic', table: 't' });
+    expect(ddlTarget('DROP TRIGGER IF EXISTS `clinic`.`dbwitness_p_i`', '')).toEqual({ truncate: false, schema: 'clinic', table: null });
+    expect(ddlTarget("CREATE DEFINER=`x`@`localhost` TRIGGER clinic.t1 AFTER INSERT ON clinic.patients FOR EACH ROW BEGIN END", '')).toEqual({ truncate: false, schema: 'clinic', table: 'patients' });
+    expect(ddlTarget('CREATE INDEX i ON patients (mrn)', 'clinic')).toEqual({ truncate: false, schema: 'clinic', table: 'patients' });
+    expect(ddlTarget('DROP DATABASE clinic', '')).toEqual({ truncate: false, schema: 'clinic', table: null });
+    expect(ddlTarget('GRANT SELECT ON clinic.* TO x', 'clinic')).toEqual({ truncate: false, schema: 'clinic', table: null });
+  });
+
+  it('turns a TRUNCATE query event into a truncate change', () => {
+    const a = assembler();
+    const out = [gtid(10, true), { type: 'query', query: 'TRUNCATE TABLE patients', schema: 'clinic', threadId: 3, timestampMs: 0, nextPosition: 10 } as BinlogEvent].flatMap((e) => a.push(e));
+    expect(out.find((m) => m.kind === 'change')).toMatchObject({ change: { action: 'truncate', schema: 'clinic', table: 'patients', statement: 'TRUNCATE TABLE patients' } });
+  });
+});
