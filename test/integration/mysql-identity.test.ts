@@ -71,6 +71,12 @@ describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
     expect(t6.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob' } });
   });
 
+  it('records TRUNCATE, which the binlog holds as a statement, as a truncate of its table', async () => {
+    await db.query('TRUNCATE TABLE clinic.encounters');
+    const t = await c.until(() => c.changes().find((ch) => ch.action === 'truncate'), 'truncate event');
+    expect(t).toMatchObject({ schema: 'clinic', table: 'encounters', statement: 'TRUNCATE TABLE clinic.encounters' });
+  });
+
   it('reports progress with idle checkpoints from server heartbeats while nothing is written', async () => {
     const idles = (): number => c.messages.filter((m) => m.kind === 'idle').length;
     const before = idles();
