@@ -18,7 +18,8 @@
  *   makes the checkpoint comparison sound;
  * - only the lease holder writes (archive-lease.ts).
  */
-import type { JsMsg, NatsConnection } from 'nats';
+import type { JetStreamClient, JsMsg, NatsConnection } from 'nats';
+import { DbwitnessError } from '../core/errors.js';
 import type { DraftEvent, Source } from '../core/event.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditStore, Chain } from '../core/ports.js';
@@ -59,7 +60,7 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
   try {
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager({ timeout: 10_000 });
-    const ttlMs = durationMs(o.config.lease_ttl);
+    const ttlMs = await leaseTtl(js, o.config, log);
     // A renewal must answer well within the lease's validity, or it cannot help.
     const leaseKv = await bindBucket(js, o.config.lease_bucket, Math.max(250, Math.min(5000, ttlMs / 4)));
     const lease = new ArchiveLease(leaseKv, o.config.lease_name, ttlMs, o.logger);
@@ -82,6 +83,21 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverStats> {
   }
   log.info({ ...stats }, 'archiver stopped');
   return stats;
+}
+
+/**
+ * The bucket's TTL is what expires a lease, so it is authoritative: a
+ * configured TTL longer than the bucket's would let a standby take over
+ * while the holder still believes it holds the lease.
+ */
+async function leaseTtl(js: JetStreamClient, config: ArchiveConfig, log: Logger): Promise<number> {
+  const configured = durationMs(config.lease_ttl);
+  const bucketTtl = (await (await bindBucket(js, config.lease_bucket)).status()).ttl;
+  if (bucketTtl <= 0) {
+    throw new DbwitnessError('E_ARCHIVE_LEASE_TTL', `the lease bucket ${config.lease_bucket} has no TTL, so a crashed archiver's lease would never expire`, 'recreate it with a TTL: `nats kv del ' + config.lease_bucket + '` then `dbwitness setup nats --apply` (or `nats kv add ' + config.lease_bucket + ' --history 1 --ttl 15s`)');
+  }
+  if (bucketTtl !== configured) log.warn({ configured, bucket: bucketTtl }, 'lease_ttl differs from the lease bucket\'s TTL; using the bucket\'s');
+  return bucketTtl;
 }
 
 /** Ends the archiver: retrying cannot help (bad message, missing consumer, unusable store settings). */

@@ -61,6 +61,7 @@ describe('archiver lease', () => {
       await waitFor(async () => (await readChain(storeDir, 'edge-l')).length === 100, { what: 'A archived the first 50 transactions' });
       // Barrier: A renewed its lease several times, i.e. more than one TTL passed with B standing by.
       const kv = await nc.jetstream().views.kv('dbwitness_archiver', { bindOnly: true });
+      expect((await kv.status()).ttl).toBe(3000); // the archiver takes its TTL from here (milliseconds)
       await waitFor(async () => ((await kv.get('archive'))?.revision ?? 0) >= 5, { what: 'several lease renewals', timeoutMs: 20_000 });
       expect(opens.b).toBe(0);
 
@@ -92,6 +93,13 @@ describe('archiver lease', () => {
     expect(info.ack_floor.stream_seq).toBe(0);
     expect(await readChain(storeDir, 'edge-x')).toEqual([]);
   }, 30_000);
+
+  it('refuses a lease bucket without a TTL (a crashed holder would keep the lease forever)', async () => {
+    await nc.jetstream().views.kv('no_ttl_lease', { history: 1 });
+    const stop = new AbortController();
+    const config = ArchiveConfig.parse({ servers: nats.url(), lease_bucket: 'no_ttl_lease' });
+    await expect(runArchiver({ config, openStore: () => Promise.reject(new Error('the store must not be opened')), logger: silentLogger(), signal: stop.signal })).rejects.toMatchObject({ code: 'E_ARCHIVE_LEASE_TTL' });
+  });
 
   it('a holder whose lease was taken over refuses to write', async () => {
     const kv = await nc.jetstream().views.kv('dbwitness_archiver', { bindOnly: true });
