@@ -9,7 +9,8 @@ import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-o
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { addStoreOptions, openStoreFrom, type StoreFlags } from '../store-options.js';
 import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
-import { DaemonServices } from '../../daemon/daemon-services.js';
+import type { DaemonServices } from '../../daemon/daemon-services.js';
+import type { AuditStore } from '../../core/ports.js';
 import { loadSigningKey } from '../../store/keys.js';
 
 interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags, PolicyFlags {
@@ -51,27 +52,29 @@ Examples:
   addGlobalOptions(cmd);
   cmd.option('--http <host:port>', 'serve /healthz, /readyz and /metrics here (http.listen; off by default; a bare port binds 127.0.0.1)');
   cmd.action(async (flags: RunFlags) => {
-    const { config, logger } = await loadContext(flags);
-    const specs = await sourceSpecs(flags, config);
-    const transform = policyTransform(flags, config);
-    const store = await openStoreFrom(flags, config, logger);
-    const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
-    const services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http });
-    const supervisor = new Supervisor({ store: services.wrapStore(store), logger, transform, hooks: services.hooks(), failFast: specs.length === 1 });
+    // Signal handlers first: a SIGTERM while starting must end in a clean
+    // exit after start-up (nothing acknowledged yet), not in the default
+    // kill. The daemon services (metrics, alerts) load only now, so other
+    // commands do not pay for them.
     let stopping = false;
     let resolveStop: () => void = () => undefined;
     const stopped = new Promise<void>((r) => (resolveStop = r));
+    let logger: Logger | null = null;
+    let supervisor: Supervisor | null = null;
+    let services: DaemonServices | null = null;
+    let store: AuditStore | null = null;
     const onStop = (name: NodeJS.Signals): void => {
       if (stopping) {
         // Nothing is acknowledged before it is durable, so leaving now loses nothing.
-        logger.warn({ signal: name }, 'second signal: exiting without draining');
+        logger?.warn({ signal: name }, 'second signal: exiting without draining');
         process.exit(130);
       }
       stopping = true;
-      logger.info({ signal: name }, 'draining: storing complete transactions, then exiting');
+      logger?.info({ signal: name }, 'draining: storing complete transactions, then exiting');
       resolveStop();
     };
     const onReload = (): void => {
+      if (logger === null || supervisor === null || services === null) return;
       if (flags.config === undefined) {
         logger.warn('SIGHUP ignored: run was started without --config');
         return;
@@ -82,14 +85,24 @@ Examples:
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onReload);
     try {
+      const ctx = await loadContext(flags);
+      const config = ctx.config;
+      logger = ctx.logger;
+      const specs = await sourceSpecs(flags, config);
+      const transform = policyTransform(flags, config);
+      store = await openStoreFrom(flags, config, logger);
+      const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
+      const { DaemonServices } = await import('../../daemon/daemon-services.js');
+      services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http });
+      supervisor = new Supervisor({ store: services.wrapStore(store), logger, transform, hooks: services.hooks(), failFast: specs.length === 1 });
       await services.start();
-      await supervisor.apply(services.wrapSpecs(specs));
+      if (!stopping) await supervisor.apply(services.wrapSpecs(specs));
       await Promise.race([stopped, supervisor.fatal()]);
     } finally {
-      await supervisor.stopAll();
+      await supervisor?.stopAll();
       // After the drain: the final heads are anchored and queued alerts get a last chance.
-      await services.stop();
-      await store.close();
+      await services?.stop();
+      await store?.close();
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onReload);
