@@ -81,6 +81,14 @@ async function parseOnly(dir: string): Promise<number> {
   return Number(t1 - t0) / 1e9;
 }
 
+/** Runs `fn`, returning its result and the CPU time (user + system, microseconds) it used. */
+async function withCpu<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const before = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(before);
+  return [result, used.user + used.system];
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const work = mkdtempSync(join(tmpdir(), 'dbwitness-bench-logs-'));
@@ -92,12 +100,21 @@ try {
   const rawRates: number[] = [];
   const fullRates: number[] = [];
   const parseRates: number[] = [];
+  // CPU microseconds per line: far less sensitive than wall time to other load on a shared machine.
+  const rawCpu: number[] = [];
+  const parseCpu: number[] = [];
+  const fullCpu: number[] = [];
   let events = 0;
   for (let r = 0; r < RUNS; r++) {
-    rawRates.push(LINES / (await raw(file)));
-    parseRates.push(LINES / (await parseOnly(logDir)));
+    const [rawSeconds, rawUs] = await withCpu(() => raw(file));
+    rawRates.push(LINES / rawSeconds);
+    rawCpu.push(rawUs / LINES);
+    const [parseSeconds, parseUs] = await withCpu(() => parseOnly(logDir));
+    parseRates.push(LINES / parseSeconds);
+    parseCpu.push(parseUs / LINES);
     const storeDir = join(work, `store-${r}`);
-    const full = await parseAndStore(logDir, storeDir);
+    const [full, fullUs] = await withCpu(() => parseAndStore(logDir, storeDir));
+    fullCpu.push(fullUs / LINES);
     events = full.events;
     fullRates.push(LINES / full.seconds);
     rmSync(storeDir, { recursive: true, force: true });
@@ -105,7 +122,7 @@ try {
   const rawMed = median(rawRates);
   const fullMed = median(fullRates);
   const parseMed = median(parseRates);
-  console.log(JSON.stringify({ lines: LINES, runs: RUNS, events_per_run: events, raw_lines_per_s: Math.round(rawMed), parse_only_lines_per_s: Math.round(parseMed), parse_store_lines_per_s: Math.round(fullMed), ratio_parse_only_over_raw: Number((parseMed / rawMed).toFixed(4)), ratio_parse_store_over_raw: Number((fullMed / rawMed).toFixed(4)), raw_runs: rawRates.map(Math.round), parse_runs: parseRates.map(Math.round), full_runs: fullRates.map(Math.round) }, null, 2));
+  console.log(JSON.stringify({ lines: LINES, runs: RUNS, events_per_run: events, raw_lines_per_s: Math.round(rawMed), parse_only_lines_per_s: Math.round(parseMed), parse_store_lines_per_s: Math.round(fullMed), ratio_parse_only_over_raw: Number((parseMed / rawMed).toFixed(4)), ratio_parse_store_over_raw: Number((fullMed / rawMed).toFixed(4)), cpu_us_per_line: { raw: Number(median(rawCpu).toFixed(3)), parse_only: Number(median(parseCpu).toFixed(2)), parse_store: Number(median(fullCpu).toFixed(2)) }, raw_runs: rawRates.map(Math.round), parse_runs: parseRates.map(Math.round), full_runs: fullRates.map(Math.round) }, null, 2));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

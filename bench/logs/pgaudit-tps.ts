@@ -59,6 +59,8 @@ try {
       tps_without: Math.round(median(withoutTps)),
       tps_with: Math.round(median(withTps)),
       ratio_with_over_without: Number((median(withTps) / median(withoutTps)).toFixed(3)),
+      // Each round's two runs are back to back and share the machine's load at that moment.
+      median_paired_ratio: Number(median(withTps.map((w, i) => w / withoutTps[i]!)).toFixed(3)),
       runs_without: withoutTps.map(Math.round),
       runs_with: withTps.map(Math.round),
     };
