@@ -65,6 +65,7 @@ export class FileChain implements Chain {
   #running = false;
   #failed: unknown = null;
   #closed = false;
+  #closing: Promise<void> | null = null;
   #idle: Promise<void> = Promise.resolve();
   #idleResolve: (() => void) | null = null;
   readonly #timer: NodeJS.Timeout | null;
@@ -177,8 +178,18 @@ export class FileChain implements Chain {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** True once `close` was called (the store may then open the chain again). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Idempotent: every caller waits for the same close, including the lock release. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     await this.#idle;

@@ -71,8 +71,14 @@ export class FileStore implements AuditStore {
   }
 
   async openChain(source: Source): Promise<FileChain> {
-    if (this.#chains.has(source.id)) {
-      throw usageError('E_STORE_CHAIN_OPEN', `the chain of source ${source.id} is already open in this store`, 'open each source once; share the Chain object');
+    const existing = this.#chains.get(source.id);
+    if (existing !== undefined) {
+      if (!existing.closed) {
+        throw usageError('E_STORE_CHAIN_OPEN', `the chain of source ${source.id} is already open in this store`, 'open each source once; share the Chain object');
+      }
+      // A closed chain (e.g. the supervisor retrying a failed source) may be opened again.
+      await existing.close();
+      this.#chains.delete(source.id);
     }
     const chainDir = sourceDir(this.dir, source.id);
     await mkdirPrivate(chainDir);

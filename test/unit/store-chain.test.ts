@@ -41,6 +41,21 @@ describe('store chain', () => {
     expect(bytes.subarray(read[1]?.offset ?? -1).toString('utf8').startsWith(canonicalJson(a[1]))).toBe(true);
   });
 
+  it('opens a closed chain again in the same store (a supervisor retrying a source)', async () => {
+    await using t = await tempStore();
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
+    const first = await store.openChain(SOURCE);
+    await first.append(drafts(0, 2), 'cp-1');
+    await expect(store.openChain(SOURCE)).rejects.toMatchObject({ code: 'E_STORE_CHAIN_OPEN' });
+    await first.close();
+    const again = await store.openChain(SOURCE);
+    expect(again.head().seq).toBe(2);
+    expect(again.checkpoint()?.checkpoint).toBe('cp-1');
+    const more = await again.append(drafts(2, 3), 'cp-2');
+    expect(more.map((e) => e.seq)).toEqual([3]);
+    await store.close();
+  });
+
   it('recovers head, checkpoint and tail on open, and continues the chain', async () => {
     await using t = await tempStore();
     let store = await openStore(t.dir, { signingKeyFile: t.keyFile });
