@@ -73,9 +73,10 @@ $dbw$`;
 }
 
 /**
- * Keeps every member of an audited partition tree (and every new table of
- * an audited schema) covered: trigger present and ENABLE ALWAYS, REPLICA
- * IDENTITY FULL, table in the publication. Called from the DDL event
+ * Covers relations that appear later: every member of an audited partition
+ * tree without the trigger, and every new table of an audited schema, gets
+ * the trigger (ENABLE ALWAYS), REPLICA IDENTITY FULL and, for schema scope,
+ * publication membership. Called from the DDL event
  * trigger, so partitions created or attached later are covered in the same
  * transaction as the DDL that made them. DDL is rare, so a pinned
  * search_path is affordable here.
@@ -97,13 +98,13 @@ BEGIN
   IF NOT in_schema AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = root AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)}) THEN
     RETURN;
   END IF;
-  FOR m IN SELECT relid FROM pg_partition_tree(root) LOOP
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = m AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)} AND tgenabled = 'A') THEN
-      EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.emit_identity()', ${quoteLiteral(IDENTITY_TRIGGER)}, m::regclass, ${quoteLiteral(schema)});
-      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', m::regclass, ${quoteLiteral(IDENTITY_TRIGGER)});
-    END IF;
-    IF (SELECT relreplident FROM pg_class WHERE oid = m) <> 'f' THEN
-      EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', m::regclass);
+  -- pg_partition_tree() lists nothing for a table that is not partitioned: add the root itself.
+  FOR m IN SELECT root UNION SELECT relid FROM pg_partition_tree(root) LOOP
+    -- Only relations that never had the trigger: a DBA's explicit DISABLE TRIGGER or
+    -- REPLICA IDENTITY change is left alone (and shows in doctor, alerts and this DDL's own event).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = m AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)}) THEN
+      EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.emit_identity()', ${quoteLiteral(IDENTITY_TRIGGER)}, m::regclass, ${quoteLiteral(schema)});
+      EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I, REPLICA IDENTITY FULL', m::regclass, ${quoteLiteral(IDENTITY_TRIGGER)});
     END IF;
   END LOOP;
   IF in_schema AND NOT EXISTS (

@@ -6,7 +6,7 @@ import { postgresAdapter } from '../../adapters/postgres/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Finding } from '../../src/core/ports.js';
 import { startPostgres, type PgServer } from '../harness/index.js';
-import { applySetup, CLINIC_SQL, pgConfig, unique } from './postgres-fixture.js';
+import { applySetup, CLINIC_SQL, Collector, exec, pgConfig, unique } from './postgres-fixture.js';
 
 const ctx = { logger: silentLogger() };
 let server: PgServer;
@@ -95,5 +95,36 @@ describe('postgres setup', () => {
     expect(await q("SELECT 1 FROM pg_namespace WHERE nspname = 'dbwitness'")).toHaveLength(0);
     const restored = await q<{ x: boolean }>("SELECT bool_and(has_function_privilege('public', oid, 'EXECUTE')) AS x FROM pg_proc WHERE proname = 'pg_logical_emit_message'");
     expect(restored[0]?.x).toBe(true);
+  });
+
+  it('schema scope: tables created later and partitions attached later are covered', async () => {
+    await server.query('CREATE DATABASE ward');
+    const q = (sql: string): Promise<unknown> => server.query(sql, [], { database: 'ward' });
+    await q('CREATE SCHEMA ward');
+    await q('CREATE TABLE ward.beds (id int PRIMARY KEY, patient text)');
+    await q('CREATE TABLE ward.stays (id int, day date NOT NULL, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)');
+    const config = pgConfig(server, 'ward', { tables: [], schemas: ['ward'], slot: unique('s') });
+    await applySetup(config);
+    const c = new Collector(config);
+    try {
+      const url = server.url({ database: 'ward' });
+      await exec(url, ['CREATE TABLE ward.transfers (id int PRIMARY KEY, note text)']);
+      await exec(url, ["CREATE TABLE ward.stays_2026 (id int, day date NOT NULL, PRIMARY KEY (id, day))", "ALTER TABLE ward.stays ATTACH PARTITION ward.stays_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"]);
+      await exec(url, ["INSERT INTO ward.transfers VALUES (1, 'to ICU')"], { application: 'adt' });
+      await exec(url, ["INSERT INTO ward.stays_2026 VALUES (7, '2026-11-26')"], { application: 'adt' });
+      const transfer = await c.waitChange('transfers');
+      expect(transfer.items[0]).toMatchObject({ identity: { application: 'adt' }, change: { action: 'insert', key: { id: '1' } } });
+      const stay = await c.waitChange('stays');
+      expect(stay.items[0]).toMatchObject({ identity: { application: 'adt' }, change: { table: 'stays', key: { id: '7', day: '2026-11-26' } } });
+      const trig = await server.query<{ rel: string; tgenabled: string }>("SELECT tgrelid::regclass::text AS rel, tgenabled FROM pg_trigger WHERE tgname = 'dbwitness_identity' ORDER BY 1", [], { database: 'ward' });
+      expect(trig).toEqual([
+        { rel: 'ward.beds', tgenabled: 'A' },
+        { rel: 'ward.stays', tgenabled: 'A' },
+        { rel: 'ward.stays_2026', tgenabled: 'A' },
+        { rel: 'ward.transfers', tgenabled: 'A' },
+      ]);
+    } finally {
+      await c.stop();
+    }
   });
 });
