@@ -4,8 +4,9 @@ import { redactUrl } from '../../core/errors.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterByName, parseSourceConfig } from '../source-resolution.js';
+import { setupNats, type NatsSetupFlags } from '../setup-nats.js';
 
-interface SetupFlags extends GlobalFlags, SourceFlags {
+interface SetupFlags extends GlobalFlags, SourceFlags, NatsSetupFlags {
   apply?: boolean;
   uninstall?: boolean;
 }
@@ -13,10 +14,11 @@ interface SetupFlags extends GlobalFlags, SourceFlags {
 export function registerSetup(program: Command): void {
   const cmd = program
     .command('setup')
-    .argument('<engine>', 'postgres | mysql | mariadb')
+    .argument('<engine>', 'postgres | mysql | mariadb | nats (the JetStream stream, buckets and consumer)')
     .description('print (or, with --apply, run) the SQL that prepares a database for auditing')
     .option('--apply', 'run the plan (idempotent); without it nothing is executed')
     .option('--uninstall', 'plan the removal of everything setup created (run it with --apply)')
+    .option('--replicas <n>', 'nats: copies of every message across the JetStream cluster (default 3)')
     .addHelpText(
       'after',
       `
@@ -28,12 +30,17 @@ Examples:
   dbwitness setup postgres --url postgres://admin@db:5432/clinic --tables clinic.patients,clinic.encounters
   dbwitness setup postgres --url postgres://admin@db:5432/clinic --schema clinic --apply
   dbwitness setup mariadb --url mysql://root@db:3306/clinic --database clinic --apply
+  dbwitness setup nats --url nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222 --replicas 3
   dbwitness setup postgres --config dbwitness.yaml --uninstall`,
     );
   addSourceOptions(cmd, '--url');
   addGlobalOptions(cmd);
   cmd.action(async (engine: string, flags: SetupFlags) => {
     const { config, logger } = await loadContext(flags);
+    if (engine.toLowerCase() === 'nats') {
+      await setupNats(flags, config, logger);
+      return;
+    }
     const adapter = await adapterByName(engine);
     const entry = sourceEntryFrom(flags, config);
     const sourceConfig = parseSourceConfig(adapter, entry, 'source');
