@@ -29,6 +29,18 @@ import type { LogicalType } from './row-values.js';
 /** Errors after which retrying cannot help: access, privileges, purged binlog. */
 const FATAL_ERRNOS = new Set([1045, 1044, 1142, 1143, 1227, 1236, 1370]);
 
+/** Connection-level failures worth a reconnect: the server went away or the link broke. */
+const TRANSIENT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'E_SILENT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ER_QUERY_INTERRUPTED', 'ERR_STREAM_WRITE_AFTER_END']);
+/** 1053 shutdown in progress, 1927 connection killed, 2006/2013 server gone/lost, 1040 too many connections. */
+const TRANSIENT_ERRNOS = new Set([1053, 1927, 2006, 2013, 1040, 1317]);
+
+function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; fatal?: boolean };
+  if (e.code !== undefined && TRANSIENT_CODES.has(e.code)) return true;
+  if (e.errno !== undefined && TRANSIENT_ERRNOS.has(e.errno)) return true;
+  return false;
+}
+
 export class BinlogSource implements ChangeSource {
   readonly source: Source;
   readonly #config: MysqlSourceConfig;
@@ -131,6 +143,11 @@ export class BinlogSource implements ChangeSource {
         if (isDbwitnessError(err)) throw err;
         const errno = (err as { errno?: number }).errno;
         if (errno !== undefined && FATAL_ERRNOS.has(errno)) throw await this.#fatal(err, resume);
+        if (!isTransient(err)) {
+          // A decoding failure (unsupported event, schema drift) would recur
+          // on every reconnect: stop and say so rather than loop.
+          throw new DbwitnessError('E_MYSQL_DECODE', `the binlog stream failed at ${encodeCheckpoint(resume)}: ${(err as Error).message ?? String(err)}`, 'check the server log and the binlog at that position; dbwitness resumes from the stored checkpoint when restarted', { cause: err });
+        }
         resume = decodeCheckpoint(stream.checkpoint);
         skip = openTx ? { txId: openTx, count: deliveredInTx } : null;
         downSince ??= Date.now();
