@@ -73,6 +73,11 @@ describe('dbwitness run on MariaDB: kill -9 loop, exactly once', () => {
     const lastId = next - 1;
 
     const final = spawnCli(args, { env });
+    let finalErr = '';
+    final.stderr?.on('data', (d: Buffer) => (finalErr += d.toString()));
+    // The last rows may already be stored by an earlier incarnation: wait
+    // until this one is up (signal handlers installed) before SIGTERM.
+    await waitFor(() => finalErr.includes('streaming'), { timeoutMs: 30_000, what: 'final run streaming' });
     await waitFor(async () => (await stored(store)).some((e) => e.action === 'insert' && e.object?.key?.['id'] === String(lastId)), { timeoutMs: 30_000, what: 'catch-up' });
     final.kill('SIGTERM');
     expect(await exited(final)).toBe(0);
