@@ -63,18 +63,23 @@ export function mariadbInterpreter(o: MariadbInterpretOptions): Interpreter {
     if (time === null) return { kind: 'bad', reason: 'bad_timestamp' };
     const conn = `${l.serverHost}:${l.connectionId}`;
     const ev = (changes: RowChange[]): LogInterpretation => (changes.length === 0 ? SKIP : { kind: 'event', time, identity: identityOf(l), changes });
-    const base: Detail = { connection_id: l.connectionId, ...(l.database !== '' ? { database: l.database } : {}) };
+    // Built by assignment: object spread costs microseconds per record on Node 20 (bench/logs).
+    const base: Detail = { connection_id: l.connectionId };
+    if (l.database !== '') base.database = l.database;
     switch (l.operation) {
       case 'CONNECT':
       case 'CHANGEUSER': {
         const ok = l.retcode === 0 || l.retcode === null;
         if (!ok) remember(failed, conn, true);
-        const detail: Detail = { ...base, retcode: String(l.retcode ?? 0), ...(l.operation === 'CHANGEUSER' ? { change_user: 'true' } : {}) };
+        const detail = base;
+        detail.retcode = String(l.retcode ?? 0);
+        if (l.operation === 'CHANGEUSER') detail.change_user = 'true';
         return ev([change(ok ? 'login' : 'login_failed', ok ? 'success' : 'failure', null, null, null, detail)]);
       }
       case 'FAILED_CONNECT':
         remember(failed, conn, true);
-        return ev([change('login_failed', 'failure', null, null, null, { ...base, retcode: String(l.retcode ?? '') })]);
+        base.retcode = String(l.retcode ?? '');
+        return ev([change('login_failed', 'failure', null, null, null, base)]);
       case 'DISCONNECT':
         pending.delete(conn);
         if (failed.delete(conn)) return SKIP;
@@ -120,7 +125,10 @@ function queryChanges(l: ServerAuditLine, tables: Pending['tables'], base: Detai
   const retcode = l.retcode ?? 0;
   const outcome = retcode === 0 ? 'success' : 'failure';
   const statement = safeStatement(l.object, o.statementMaxChars);
-  const detail: Detail = { ...base, query_id: l.queryId, retcode: String(retcode), command };
+  const detail = base;
+  detail.query_id = l.queryId;
+  detail.retcode = String(retcode);
+  detail.command = command;
   if (action === 'ddl' || action === 'privilege') {
     // Always kept: schema and privilege changes matter wherever they happen.
     const t = tables.find((x) => x.op !== 'READ' && x.op !== 'WRITE') ?? (action === 'ddl' ? statementTable(l.object, l.database) : null);
@@ -133,7 +141,10 @@ function queryChanges(l: ServerAuditLine, tables: Pending['tables'], base: Detai
     const key = `${tableAction}\u0000${t.schema}\u0000${t.table}`;
     if (seen.has(key) || !o.scope.covers(t.schema, t.table)) continue;
     seen.add(key);
-    out.push(change(tableAction, outcome, t.schema, t.table, statement, { ...detail, operation: t.op }));
+    const perTable: Detail = {};
+    for (const k in detail) perTable[k] = detail[k]!;
+    perTable.operation = t.op;
+    out.push(change(tableAction, outcome, t.schema, t.table, statement, perTable));
   }
   if (tables.length > 0) return out;
   // No table was opened: refused before execution, or a statement without tables (`select 1`).

@@ -47,25 +47,35 @@ export function interpretPgRecord(r: PgLogRecord, o: PgInterpretOptions): LogInt
   if (time === null) return { kind: 'bad', reason: 'bad_timestamp' };
   if (o.database !== null && r.dbname !== null && r.dbname !== o.database) return SKIP;
   const ev = (change: RowChange, application: string | null = r.application): LogInterpretation => ({ kind: 'event', time, identity: identityOf(r, application), changes: [change] });
-  const base = r.dbname !== null ? { database: r.dbname } : {};
+  // Details are built by assignment: on Node 20, `{ ...base, more }` costs about 10 µs per
+  // object against 50 ns, and this runs for every record (bench/logs).
+  const detailOf = (fields: Record<string, string | undefined>): Detail => {
+    const d: Detail = {};
+    if (r.dbname !== null) d.database = r.dbname;
+    for (const k in fields) {
+      const v = fields[k];
+      if (v !== undefined) d[k] = v;
+    }
+    return d;
+  };
   const statement = (s: string | null): string | null => safeStatement(s, o.statementMaxChars);
 
   if (r.severity === 'LOG') {
     const audit = parsePgaudit(r.message);
-    if (audit !== null) return fromPgaudit(audit, r, o, ev, base, statement);
+    if (audit !== null) return fromPgaudit(audit, r, o, ev, detailOf({}), statement);
     if (r.message.startsWith('AUDIT: ')) return { kind: 'bad', reason: 'bad_pgaudit_message' };
     const login = /^(replication )?connection authorized: (.*)$/s.exec(r.message);
     if (login !== null) {
       const kv = keyValues(login[2]!);
-      const detail: Detail = { ...base, ...(login[1] !== undefined ? { replication: 'true' } : {}), ...(/\bSSL enabled\b/.test(login[2]!) ? { ssl: 'true' } : {}) };
+      const detail = detailOf({ replication: login[1] !== undefined ? 'true' : undefined, ssl: /\bSSL enabled\b/.test(login[2]!) ? 'true' : undefined });
       return ev(change('login', 'success', null, null, null, detail), r.application ?? kv.get('application_name') ?? null);
     }
     const logout = /^disconnection: session time: (\d+:\d{2}:\d{2}\.\d{3}) /.exec(r.message);
-    if (logout !== null) return ev(change('logout', 'success', null, null, null, { ...base, session_time: logout[1]! }));
+    if (logout !== null) return ev(change('logout', 'success', null, null, null, detailOf({ session_time: logout[1]! })));
     return SKIP;
   }
   if (r.severity === 'FATAL' && r.sqlstate !== null && (r.sqlstate.startsWith('28') || r.sqlstate === '3D000')) {
-    return ev(change('login_failed', 'failure', null, null, null, { ...base, sqlstate: r.sqlstate, error: r.message.slice(0, 500) }));
+    return ev(change('login_failed', 'failure', null, null, null, detailOf({ sqlstate: r.sqlstate, error: r.message.slice(0, 500) })));
   }
   if (r.severity === 'ERROR' && r.sqlstate === '42501') {
     const command = r.commandTag ?? (r.statement !== null ? leadingCommand(r.statement) : '');
@@ -74,7 +84,7 @@ export function interpretPgRecord(r: PgLogRecord, o: PgInterpretOptions): LogInt
     const denied = /^permission denied for (?:table|view|materialized view|sequence|foreign table|relation) (.+)$/.exec(r.message);
     const name = denied !== null ? splitQualifiedName(denied[1]!) : null;
     if (name !== null && !o.scope.covers(name[0], name[1])) return SKIP;
-    const detail: Detail = { ...base, sqlstate: r.sqlstate, error: r.message.slice(0, 500), command };
+    const detail = detailOf({ sqlstate: r.sqlstate, error: r.message.slice(0, 500), command });
     return ev(change(action, 'failure', name?.[0] ?? null, name?.[1] ?? null, statement(r.statement), detail));
   }
   return SKIP;
@@ -82,9 +92,8 @@ export function interpretPgRecord(r: PgLogRecord, o: PgInterpretOptions): LogInt
 
 type Emit = (change: RowChange) => LogInterpretation;
 
-function fromPgaudit(a: PgauditEntry, r: PgLogRecord, o: PgInterpretOptions, ev: Emit, base: Detail, statement: (s: string | null) => string | null): LogInterpretation {
+function fromPgaudit(a: PgauditEntry, r: PgLogRecord, o: PgInterpretOptions, ev: Emit, detail: Detail, statement: (s: string | null) => string | null): LogInterpretation {
   // Built field by field: this runs for every audited read on a busy server.
-  const detail: Detail = { ...base };
   detail.audit_type = a.auditType;
   detail.audit_class = a.auditClass;
   detail.command = a.command;

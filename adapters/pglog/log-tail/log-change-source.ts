@@ -82,7 +82,8 @@ export class LogChangeSource implements ChangeSource {
     const replayFile = from === null ? null : `${from.dev}:${from.ino}:${from.head}`;
     const tokenFor = (cursor: LogCursor, fileId: string): string => {
       const held = interpret.heldSince?.(fileId) ?? null;
-      return encodeCursor(held !== null && held < cursor.offset && cursor.offset - held <= MAX_REPLAY_BYTES ? { ...cursor, replay: held } : cursor);
+      if (held === null || held >= cursor.offset || cursor.offset - held > MAX_REPLAY_BYTES) return encodeCursor(cursor);
+      return encodeCursor({ dev: cursor.dev, ino: cursor.ino, name: cursor.name, head: cursor.head, gen: cursor.gen, offset: cursor.offset, replay: held });
     };
     // Progress past records that produced no event; encoded only when sent (most records are skipped on a quiet log).
     let idle: { cursor: LogCursor; fileId: string } | null = null;
