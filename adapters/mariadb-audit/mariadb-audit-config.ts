@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { BaseSourceConfig } from '../../src/core/source-config.js';
 import { usageError } from '../../src/core/errors.js';
-import { DEFAULT_STATEMENT_MAX_CHARS, parseOffset } from '../pglog/log-tail/index.js';
+import { DEFAULT_STATEMENT_MAX_CHARS, parseOffset } from '../../src/log-tail/index.js';
 
 export const MariadbAuditSourceConfig = BaseSourceConfig.extend({
   /** `source.server` of the events (default: the URL's `server`, else the file path). */

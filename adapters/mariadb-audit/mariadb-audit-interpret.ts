@@ -19,8 +19,8 @@
  */
 import type { Detail } from '../../src/core/event.js';
 import type { RowChange, SessionIdentity } from '../../src/core/ports.js';
-import type { AuditScope } from '../pglog/audit-scope.js';
-import { leadingCommand, mariadbAuditTime, safeStatement, type Interpreter, type LogInterpretation, type RecordAt } from '../pglog/log-tail/index.js';
+import type { AuditScope } from '../../src/log-tail/audit-scope.js';
+import { leadingCommand, mariadbAuditTime, safeStatement, type Interpreter, type LogInterpretation, type RecordAt } from '../../src/log-tail/index.js';
 import { mariadbAction, PERMISSION_ERRORS, statementTable } from './mariadb-statement.js';
 import { parseServerAuditLine, type ServerAuditLine } from './server-audit-line.js';
 

@@ -8,5 +8,5 @@ export { pgauditSetupSteps, pgauditDoctorFindings, type PgauditSetupOptions, typ
 export { pgInterpreter, interpretPgRecord, PG_SYSTEM_SCHEMAS, type PgInterpretOptions } from './pglog-interpret.js';
 export { parseJsonlogRecord, parseCsvlogRecord, type PgLogRecord } from './pglog-record.js';
 export { parsePgaudit, splitQualifiedName, type PgauditEntry } from './pgaudit-message.js';
-export { auditScope, type AuditScope } from './audit-scope.js';
-export { logFileFindings } from './log-dir-findings.js';
+export { auditScope, type AuditScope } from '../../src/log-tail/audit-scope.js';
+export { logFileFindings } from '../../src/log-tail/log-dir-findings.js';

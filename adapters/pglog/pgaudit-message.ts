@@ -4,7 +4,7 @@
  * (pgaudit README, "Format"; the rows column exists when pgaudit.log_rows is
  * on, pgaudit 1.6+/PG14+). Fields are CSV-quoted when needed.
  */
-import { splitCsv } from './log-tail/index.js';
+import { splitCsv } from '../../src/log-tail/index.js';
 
 export const AUDIT_PREFIX = 'AUDIT: ';
 

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { BaseSourceConfig } from '../../src/core/source-config.js';
 import { usageError } from '../../src/core/errors.js';
-import { DEFAULT_STATEMENT_MAX_CHARS } from './log-tail/index.js';
+import { DEFAULT_STATEMENT_MAX_CHARS } from '../../src/log-tail/index.js';
 
 export const PglogSourceConfig = BaseSourceConfig.extend({
   /** jsonlog (PostgreSQL 15+, recommended) or csvlog. Default: the URL's `format`, else jsonlog. */

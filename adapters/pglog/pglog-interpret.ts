@@ -16,8 +16,8 @@
  */
 import type { RowChange, SessionIdentity } from '../../src/core/ports.js';
 import type { Detail } from '../../src/core/event.js';
-import { pgLogTime, safeStatement, leadingCommand, type Interpreter, type LogInterpretation } from './log-tail/index.js';
-import type { AuditScope } from './audit-scope.js';
+import { pgLogTime, safeStatement, leadingCommand, type Interpreter, type LogInterpretation } from '../../src/log-tail/index.js';
+import type { AuditScope } from '../../src/log-tail/audit-scope.js';
 import { actionForCommand } from './pg-command-action.js';
 import { parsePgaudit, splitQualifiedName, type PgauditEntry } from './pgaudit-message.js';
 import { parseCsvlogRecord, parseJsonlogRecord, type PgLogRecord } from './pglog-record.js';

@@ -6,7 +6,7 @@
  *   PG13, then backend_type (13+), leader_pid and query_id (14+).
  * Both carry the same facts; the interpreter sees only this shape.
  */
-import { splitCsv } from './log-tail/index.js';
+import { splitCsv } from '../../src/log-tail/index.js';
 
 export interface PgLogRecord {
   readonly timestamp: string;

@@ -17,7 +17,7 @@ import type { SourceMessage } from '../../src/core/ports.js';
 import { changeDraft } from '../../src/pipeline/event-builder.js';
 import { auditScope, openPglogSource, pgInterpreter, PG_SYSTEM_SCHEMAS, PglogSourceConfig } from '../../adapters/pglog/index.js';
 import { mariadbInterpreter, MARIADB_SYSTEM_SCHEMAS } from '../../adapters/mariadb-audit/index.js';
-import type { Interpreter, LogInterpretation } from '../../adapters/pglog/log-tail/index.js';
+import type { Interpreter, LogInterpretation } from '../../src/log-tail/index.js';
 
 const SECRET = 'PHI-SECRET-4711';
 const SOURCE: Source = { id: 'fuzz', engine: 'pglog', server: 's', database: 'd' };

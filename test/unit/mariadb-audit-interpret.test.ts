@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { mariadbInterpreter, MARIADB_SYSTEM_SCHEMAS, parseServerAuditLine } from '../../adapters/mariadb-audit/index.js';
 import { auditScope } from '../../adapters/pglog/index.js';
-import type { LogInterpretation } from '../../adapters/pglog/log-tail/index.js';
+import type { LogInterpretation } from '../../src/log-tail/index.js';
 
 const CAPTURED = `20261126 10:07:38,vm,reader,localhost,13,0,CONNECT,,,0
 20261126 10:07:38,vm,reader,localhost,13,24,QUERY,,'select connection_id()',0

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 import { MariadbAuditSourceConfig, openMariadbAuditSource } from '../../adapters/mariadb-audit/index.js';
-import { decodeCursor } from '../../adapters/pglog/log-tail/index.js';
+import { decodeCursor } from '../../src/log-tail/index.js';
 
 const dirs: string[] = [];
 afterEach(() => {

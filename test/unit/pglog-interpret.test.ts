@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { auditScope, pgInterpreter, PG_SYSTEM_SCHEMAS, parsePgaudit, splitQualifiedName } from '../../adapters/pglog/index.js';
-import type { LogInterpretation } from '../../adapters/pglog/log-tail/index.js';
+import type { LogInterpretation } from '../../src/log-tail/index.js';
 
 const ALL = auditScope([], [], PG_SYSTEM_SCHEMAS, false);
 const json = pgInterpreter({ format: 'jsonlog', database: null, scope: ALL, statementMaxChars: 8192 });

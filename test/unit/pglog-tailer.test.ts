@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, copyFileSync, mkdtempSync, renameSync, rmSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tailLog, type LogCursor, type LogFileSpec, type TailItem } from '../../adapters/pglog/log-tail/index.js';
+import { tailLog, type LogCursor, type LogFileSpec, type TailItem } from '../../src/log-tail/index.js';
 import { waitFor } from '../harness/wait.js';
 
 const dirs: string[] = [];

@@ -11,7 +11,7 @@
  * a timestamp and, in PostgreSQL, a session id).
  */
 import { createHash } from 'node:crypto';
-import { DbwitnessError } from '../../../src/core/errors.js';
+import { DbwitnessError } from '../core/errors.js';
 
 export interface LogCursor {
   readonly dev: number;

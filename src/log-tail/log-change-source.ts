@@ -11,9 +11,9 @@
  * and in a `log_records_rejected` alert, and never stops the source.
  */
 import type { Logger } from 'pino';
-import type { Source } from '../../../src/core/event.js';
-import type { ChangeSource, RowChange, SessionIdentity, SourceMessage } from '../../../src/core/ports.js';
-import { nowMicros } from '../../../src/core/ids.js';
+import type { Source } from '../core/event.js';
+import type { ChangeSource, RowChange, SessionIdentity, SourceMessage } from '../core/ports.js';
+import { nowMicros } from '../core/ids.js';
 import { decodeCursor, encodeCursor, type LogCursor } from './log-cursor.js';
 import { tailLog, type TailOptions } from './log-tailer.js';
 

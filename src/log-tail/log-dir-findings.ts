@@ -3,8 +3,8 @@
  * present, recently written. Shared by both log adapters.
  */
 import { access, constants, stat } from 'node:fs/promises';
-import type { Finding } from '../../src/core/ports.js';
-import { listLogFiles, type LogFileSpec } from './log-tail/index.js';
+import type { Finding } from '../core/ports.js';
+import { listLogFiles, type LogFileSpec } from './index.js';
 
 export async function logFileFindings(prefix: string, spec: LogFileSpec): Promise<Finding[]> {
   const where = spec.kind === 'dir' ? spec.dir : spec.path;
