@@ -122,6 +122,9 @@ class PrivateMariaDb implements MariaDbServer {
       '--skip-test-db',
       // Smaller redo log than the 96M default: tests write little, disks are shared.
       '--innodb-log-file-size=16M',
+      // The bootstrap server's temporary tables go to this server's own dir:
+      // in the shared /tmp, two installs at once can collide on #sql-temptable names.
+      `--tmpdir=${join(this.#base, 'tmp')}`,
       ...(this.#runAs !== undefined ? [`--user=${this.#runAs.user}`] : []),
     ];
     const result = await exec(INSTALL_DB, args, { cwd: this.#base });
