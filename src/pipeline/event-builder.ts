@@ -15,8 +15,17 @@ export interface CommitInfo {
   readonly count: number;
 }
 
+/** One actor object per identity message: every change of a transaction shares it (hot path). */
+const ACTORS = new WeakMap<SessionIdentity, Actor>();
+
 export function actorFrom(identity: SessionIdentity | null): Actor {
-  return identity === null ? UNATTRIBUTED_ACTOR : { ...identity, identity: 'verified' };
+  if (identity === null) return UNATTRIBUTED_ACTOR;
+  let actor = ACTORS.get(identity);
+  if (actor === undefined) {
+    actor = { ...identity, identity: 'verified' };
+    ACTORS.set(identity, actor);
+  }
+  return actor;
 }
 
 const ROW_ACTIONS: ReadonlySet<RowChange['action']> = new Set(['insert', 'update', 'delete']);
@@ -35,7 +44,8 @@ export function changeDraft(source: Source, commit: CommitInfo, index: number, c
     outcome: change.outcome ?? 'success',
     object: hasObject ? { schema: change.schema, table: change.table, key: change.key } : null,
     subject: null,
-    changes: ROW_ACTIONS.has(change.action) ? { columns: [...change.columns], before: change.before, after: change.after } : null,
+    // Drafts are never mutated downstream (the policy builds new objects), so the column list is shared.
+    changes: ROW_ACTIONS.has(change.action) ? { columns: change.columns as string[], before: change.before, after: change.after } : null,
     statement: change.statement,
     detail: change.detail,
   };

@@ -6,7 +6,7 @@
  * The workload uses portable SQL on the clinic schema below, addressed as
  * `clinic.<table>` on every engine (a PostgreSQL schema, a MySQL database):
  *
- *   clinic.patients      (id BIGINT PRIMARY KEY, mrn VARCHAR(32) NOT NULL, name VARCHAR(200) NOT NULL, dob DATE, balance DECIMAL(12,2))
+ *   clinic.patients      (id BIGINT PRIMARY KEY, mrn VARCHAR(32) NOT NULL, name VARCHAR(200) NOT NULL, dob DATE, balance DECIMAL(14,2))
  *   clinic.encounters    (id BIGINT PRIMARY KEY, patient_id BIGINT NOT NULL, note TEXT, seen_at TIMESTAMP(6))  -- FK to patients ON DELETE CASCADE
  *   clinic.prescriptions (id BIGINT PRIMARY KEY, encounter_id BIGINT NOT NULL, drug VARCHAR(100) NOT NULL, dose VARCHAR(50))
  */
