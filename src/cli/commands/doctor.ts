@@ -4,9 +4,11 @@ import { redactUrl } from '../../core/errors.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
+import { LOG_AUDIT_HELP, logCompanion } from '../log-audit-companion.js';
 
 interface DoctorFlags extends GlobalFlags, SourceFlags {
   json?: boolean;
+  logAudit?: string;
 }
 
 export function registerDoctor(program: Command): void {
@@ -14,6 +16,7 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('check a database and dbwitness setup; print what is wrong and how to fix it (exit 1 on any failure)')
     .option('--json', 'print findings as JSON')
+    .option('--log-audit <path>', LOG_AUDIT_HELP)
     .addHelpText(
       'after',
       `
@@ -31,7 +34,9 @@ Examples:
     const entry = sourceEntryFrom(flags, config);
     const adapter = await adapterForUrl(String(entry.url));
     const sourceConfig = parseSourceConfig(adapter, entry, 'source');
-    const findings = await adapter.doctor(sourceConfig, { logger });
+    const findings = [...(await adapter.doctor(sourceConfig, { logger }))];
+    const companion = flags.logAudit === undefined ? null : await logCompanion(adapter.name, entry, flags.logAudit);
+    if (companion !== null) findings.push(...(await companion.adapter.doctor(companion.config, { logger })));
     const failed = findings.some((f) => f.status === 'fail');
     if (flags.json) {
       process.stdout.write(JSON.stringify({ target: redactUrl(String(entry.url)), ok: !failed, findings }, null, 2) + '\n');

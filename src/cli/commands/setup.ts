@@ -5,10 +5,12 @@ import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-cont
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterByName, parseSourceConfig } from '../source-resolution.js';
 import { setupNats, type NatsSetupFlags } from '../setup-nats.js';
+import { LOG_AUDIT_HELP, logCompanion } from '../log-audit-companion.js';
 
 interface SetupFlags extends GlobalFlags, SourceFlags, NatsSetupFlags {
   apply?: boolean;
   uninstall?: boolean;
+  logAudit?: string;
 }
 
 export function registerSetup(program: Command): void {
@@ -18,6 +20,7 @@ export function registerSetup(program: Command): void {
     .description('print (or, with --apply, run) the SQL that prepares a database for auditing')
     .option('--apply', 'run the plan (idempotent); without it nothing is executed')
     .option('--uninstall', 'plan the removal of everything setup created (run it with --apply)')
+    .option('--log-audit <path>', LOG_AUDIT_HELP)
     .option('--replicas <n>', 'nats: copies of every message across the JetStream cluster (default 3)')
     .addHelpText(
       'after',
@@ -31,6 +34,7 @@ Examples:
   dbwitness setup postgres --url postgres://admin@db:5432/clinic --schema clinic --apply
   dbwitness setup mariadb --url mysql://root@db:3306/clinic --database clinic --apply
   dbwitness setup nats --url nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222 --replicas 3
+  dbwitness setup postgres --url postgres://admin@db:5432/clinic --schema clinic --log-audit /var/lib/postgresql/15/main/log
   dbwitness setup postgres --config dbwitness.yaml --uninstall`,
     );
   addSourceOptions(cmd, '--url');
@@ -45,13 +49,17 @@ Examples:
     const entry = sourceEntryFrom(flags, config);
     const sourceConfig = parseSourceConfig(adapter, entry, 'source');
     const ctx = { logger };
-    const plan = flags.uninstall ? await adapter.planUninstall(sourceConfig, ctx) : await adapter.planSetup(sourceConfig, ctx);
+    const dbPlan = flags.uninstall ? await adapter.planUninstall(sourceConfig, ctx) : await adapter.planSetup(sourceConfig, ctx);
+    const companion = flags.logAudit === undefined ? null : await logCompanion(adapter.name, entry, flags.logAudit);
+    const logPlan = companion === null ? null : flags.uninstall ? await companion.adapter.planUninstall(companion.config, ctx) : await companion.adapter.planSetup(companion.config, ctx);
+    const plan: SetupPlan = logPlan === null ? dbPlan : { engine: dbPlan.engine, steps: [...dbPlan.steps, ...logPlan.steps] };
     const target = redactUrl(String(entry.url));
     if (!flags.apply) {
       process.stdout.write(formatPlan(plan, target, flags.uninstall === true));
       return;
     }
-    await adapter.applyPlan(sourceConfig, plan, ctx);
+    await adapter.applyPlan(sourceConfig, dbPlan, ctx);
+    if (companion !== null && logPlan !== null) await companion.adapter.applyPlan(companion.config, logPlan, ctx);
     const manual = plan.steps.filter((s) => (s.config?.length ?? 0) > 0);
     process.stdout.write(`${flags.uninstall ? 'uninstall' : 'setup'} applied to ${target}: ${plan.steps.length} steps\n`);
     if (manual.length > 0) {

@@ -1,0 +1,64 @@
+/**
+ * `setup postgres --log-audit` and `doctor --log-audit`: the server-log
+ * settings for reads, logins and failures are planned and checked together
+ * with the WAL setup, on a real PostgreSQL 15 with and without pgaudit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { runCli, startPostgres, type PgServer } from '../harness/index.js';
+
+const TABLES = ['--tables', 'clinic.patients'];
+
+describe('setup/doctor --log-audit (PostgreSQL)', () => {
+  let plain: PgServer;
+  let audited: PgServer;
+  beforeAll(async () => {
+    [plain, audited] = await Promise.all([
+      startPostgres({ version: 15 }),
+      startPostgres({
+        version: 15,
+        config: {
+          shared_preload_libraries: 'pgaudit',
+          logging_collector: 'on',
+          log_destination: 'jsonlog',
+          log_directory: 'log',
+          log_connections: 'on',
+          log_disconnections: 'on',
+          'pgaudit.log': 'read, role, ddl',
+          'pgaudit.log_relation': 'on',
+        },
+      }),
+    ]);
+    for (const s of [plain, audited]) await s.query('CREATE SCHEMA clinic; CREATE TABLE clinic.patients (id bigint primary key, name text)');
+    await audited.query('CREATE EXTENSION pgaudit');
+  });
+  afterAll(async () => {
+    await Promise.all([plain?.close(), audited?.close()]);
+  });
+
+  it('plans the WAL setup and the pgaudit/logging settings in one reviewable script', async () => {
+    const r = await runCli(['setup', 'postgres', '--url', plain.url(), ...TABLES, '--log-audit', join(plain.dataDir, 'log')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('CREATE PUBLICATION');
+    expect(r.stdout).toMatch(/shared_preload_libraries = 'pgaudit'/);
+    expect(r.stdout).toMatch(/requires a restart/);
+    expect(r.stdout).toMatch(/CREATE EXTENSION IF NOT EXISTS pgaudit/i);
+  });
+
+  it('doctor fails while pgaudit is not loaded and names the fix', async () => {
+    const r = await runCli(['doctor', '--url', plain.url(), ...TABLES, '--log-audit', join(plain.dataDir, 'log'), '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { findings: Array<{ id: string; status: string; fix?: string }> };
+    const loaded = report.findings.find((f) => f.id === 'pglog.pgaudit_loaded')!;
+    expect(loaded.status).toBe('fail');
+    expect(loaded.fix).toMatch(/shared_preload_libraries/);
+    expect(report.findings.some((f) => f.id.startsWith('pg.'))).toBe(true);
+  });
+
+  it('doctor reports pgaudit ok where it is loaded', async () => {
+    const r = await runCli(['doctor', '--url', audited.url(), ...TABLES, '--log-audit', join(audited.dataDir, 'log'), '--json']);
+    const report = JSON.parse(r.stdout) as { findings: Array<{ id: string; status: string }> };
+    expect(report.findings.find((f) => f.id === 'pglog.pgaudit_loaded')?.status).toBe('ok');
+    expect(report.findings.find((f) => f.id === 'pglog.pgaudit_extension')?.status).toBe('ok');
+  });
+});
