@@ -27,28 +27,17 @@ export interface FileChainStats {
 }
 
 export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: () => AlertRules | null; timer: AppendTimer | null }): AuditStore {
-  /**
-   * The store's chain of each source stays open for the daemon's life: a
-   * pipeline restart (retry after a source error, SIGHUP restart, removal
-   * and re-adding) gets a new wrapper around the same chain, whose
-   * in-memory head, checkpoint and tail always match the disk (they move
-   * only after the fsync). The file store refuses a second openChain for a
-   * source in the same process, so reopening is not an option. The store's
-   * own close() closes them at shutdown.
-   */
-  const open = new Map<string, Chain>();
   return {
+    // A pipeline restart (retry, SIGHUP restart, removal and re-adding)
+    // closes its chain and opens it again: reopening runs the store's
+    // recovery, which also repairs a chain stopped by a failed write.
     openChain: async (source: Source) => {
-      let chain = open.get(source.id);
-      if (chain === undefined) {
-        chain = await store.openChain(source);
-        open.set(source.id, chain);
-      }
+      const chain = await store.openChain(source);
       const rt = opts.monitor.get(source.id);
       const observed: ObservedChain = new ObservedChain(chain, opts.rules, opts.timer, () => {
         rt.closedHead = observed.head();
         if (rt.chain === observed) rt.chain = null;
-      }, false);
+      });
       rt.chain = observed;
       return observed;
     },
@@ -61,10 +50,8 @@ export class ObservedChain implements Chain {
   readonly #rules: () => AlertRules | null;
   readonly #timer: AppendTimer | null;
   readonly #onClose: () => void;
-  readonly #closeInner: boolean;
 
-  constructor(inner: Chain, rules: AlertRules | null | (() => AlertRules | null), timer: AppendTimer | null, onClose: () => void = () => undefined, closeInner = true) {
-    this.#closeInner = closeInner;
+  constructor(inner: Chain, rules: AlertRules | null | (() => AlertRules | null), timer: AppendTimer | null, onClose: () => void = () => undefined) {
     this.#inner = inner;
     // A getter, so a reload (SIGHUP) swaps the rules of open chains.
     this.#rules = typeof rules === 'function' ? rules : () => rules;
@@ -104,6 +91,6 @@ export class ObservedChain implements Chain {
 
   close(): Promise<void> {
     this.#onClose();
-    return this.#closeInner ? this.#inner.close() : Promise.resolve();
+    return this.#inner.close();
   }
 }

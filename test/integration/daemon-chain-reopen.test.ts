@@ -1,9 +1,8 @@
 /**
  * A pipeline restart (retry after a source error, SIGHUP restart, removal
- * and re-adding) closes its chain and opens it again. The file store
- * refuses a second open of a chain in one process, so the daemon's store
- * wrapper keeps each chain open and hands out a fresh wrapper: the
- * restarted pipeline sees the same durable head and checkpoint.
+ * and re-adding) closes its chain and opens it again through the daemon's
+ * store wrapper: the restarted pipeline sees the same durable head and
+ * checkpoint, and the monitor keeps the closed head for the final anchor.
  */
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
