@@ -5,6 +5,8 @@ import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-cont
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { LOG_AUDIT_HELP, logCompanion } from '../log-audit-companion.js';
+import { checkPolicy, PolicyConfig } from '../../policy/index.js';
+import { validate } from '../../config/load-config.js';
 
 interface DoctorFlags extends GlobalFlags, SourceFlags {
   json?: boolean;
@@ -37,6 +39,12 @@ Examples:
     const findings = [...(await adapter.doctor(sourceConfig, { logger }))];
     const companion = flags.logAudit === undefined ? null : await logCompanion(adapter.name, entry, flags.logAudit);
     if (companion !== null) findings.push(...(await companion.adapter.doctor(companion.config, { logger })));
+    if (flags.config !== undefined) {
+      // Patient mapping and redaction: what the trail will hold about patients.
+      const policy = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
+      const tables = Array.isArray(entry.tables) ? (entry.tables as string[]) : [];
+      findings.push(...checkPolicy(policy, tables));
+    }
     const failed = findings.some((f) => f.status === 'fail');
     if (flags.json) {
       process.stdout.write(JSON.stringify({ target: redactUrl(String(entry.url)), ok: !failed, findings }, null, 2) + '\n');

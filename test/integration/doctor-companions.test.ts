@@ -62,3 +62,39 @@ describe('setup/doctor --log-audit (PostgreSQL)', () => {
     expect(report.findings.find((f) => f.id === 'pglog.pgaudit_extension')?.status).toBe('ok');
   });
 });
+
+describe('doctor --config: patient mapping and redaction', () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres({ version: 15 });
+    await pg.query('CREATE SCHEMA clinic; CREATE TABLE clinic.patients (id bigint primary key, name text)');
+  });
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it('reports a lookup mapping through a table no source audits as a failure', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { tempDir } = await import('../harness/index.js');
+    const dir = await tempDir('dbw-doctor-policy-');
+    const file = join(dir, 'dbwitness.yaml');
+    await writeFile(
+      file,
+      `sources:
+  - id: clinic
+    url: ${pg.url()}
+    tables: [clinic.patients, clinic.prescriptions]
+subjects:
+  clinic.patients: { patient_id: { column: id } }
+  clinic.prescriptions: { patient_id: { lookup: { table: clinic.encounters, key: encounter_id, column: patient_id } } }
+redaction:
+  default: keep
+`,
+    );
+    const r = await runCli(['doctor', '--config', file, '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { findings: Array<{ id: string; status: string }> };
+    const policy = report.findings.filter((f) => f.id.startsWith('policy.'));
+    expect(policy.some((f) => f.status === 'fail')).toBe(true);
+  });
+});
