@@ -13,7 +13,7 @@ import type { ConfigFile } from '../config/config-schema.js';
 import { validate } from '../config/load-config.js';
 import type { DraftEvent } from '../core/event.js';
 import { usageError } from '../core/errors.js';
-import { PolicyConfig, policyFromConfig, type PolicyConfigInput } from '../policy/index.js';
+import { PolicyConfig, policyFromConfig, type PolicyConfigInput, type SubjectFallback } from '../policy/index.js';
 
 export interface PolicyFlags {
   redaction?: string;
@@ -28,7 +28,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--hmac-key-file <file>', 'key (>= 32 random bytes, hex or base64) for HMAC redaction; keep it outside the store');
 }
 
-export function policyTransform(flags: PolicyFlags, config: ConfigFile): (draft: DraftEvent) => DraftEvent {
+export function policyTransform(flags: PolicyFlags, config: ConfigFile, lookupFallback: SubjectFallback | null = null): (draft: DraftEvent) => DraftEvent {
   const raw = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
   const input: PolicyConfigInput = { subjects: raw.subjects, redaction: { ...raw.redaction } };
   if (flags.redaction !== undefined) {
@@ -38,6 +38,6 @@ export function policyTransform(flags: PolicyFlags, config: ConfigFile): (draft:
     input.redaction!.default = flags.redaction as (typeof RULES)[number];
   }
   if (flags.hmacKeyFile !== undefined) input.redaction!.hmac_key = { file: flags.hmacKeyFile };
-  const policy = policyFromConfig(input);
+  const policy = policyFromConfig(input, lookupFallback === null ? {} : { lookupFallback });
   return (draft) => policy.apply(draft);
 }

@@ -25,15 +25,20 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--encryption-key-file <file>', 'AES-256 key (base64 or hex) for encryption at rest; or set DBWITNESS_ENCRYPTION_KEY');
 }
 
+/** The store's AES key from --encryption-key-file, store.encryption_key_file, the named env var, or DBWITNESS_ENCRYPTION_KEY. */
+export async function storeEncryptionKey(flags: StoreFlags, config: ConfigFile): Promise<Buffer | undefined> {
+  const keyFile = flags.encryptionKeyFile ?? config.store?.encryption_key_file;
+  const keyEnv = config.store?.encryption_key_env;
+  const fromNamedEnv = keyFile === undefined && keyEnv !== undefined ? process.env[keyEnv] : undefined;
+  return fromNamedEnv !== undefined ? parseEncryptionKey(fromNamedEnv, keyEnv!) : loadEncryptionKey(keyFile);
+}
+
 export async function openStoreFrom(flags: StoreFlags, config: ConfigFile, logger: Logger): Promise<AuditStore> {
   const dir = flags.store ?? config.store?.dir;
   if (dir === undefined) {
     throw usageError('E_STORE_DIR', 'no store directory given', 'pass --store DIR or set store.dir in the config file');
   }
-  const keyFile = flags.encryptionKeyFile ?? config.store?.encryption_key_file;
-  const keyEnv = config.store?.encryption_key_env;
-  const fromNamedEnv = keyFile === undefined && keyEnv !== undefined ? process.env[keyEnv] : undefined;
-  const encryptionKey = fromNamedEnv !== undefined ? parseEncryptionKey(fromNamedEnv, keyEnv!) : await loadEncryptionKey(keyFile);
+  const encryptionKey = await storeEncryptionKey(flags, config);
   const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
   const maxAge = config.store?.segment_max_age;
   return openStore(dir, {

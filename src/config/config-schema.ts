@@ -182,6 +182,13 @@ export const ConfigFile = z
     anchors: AnchorsConfig.optional(),
     /** Retention of sealed segments. */
     retention: RetentionConfig.optional(),
+    /**
+     * Edge mode: publish events to NATS JetStream instead of a local store
+     * (`kind: jetstream`; validated by JetStreamOutputConfig, docs/jetstream.md).
+     */
+    output: z.unknown().optional(),
+    /** Central mode: `dbwitness archive` settings (validated by ArchiveConfig, docs/jetstream.md). */
+    archive: z.unknown().optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFile>;

@@ -7,11 +7,13 @@ import { Supervisor, type SourceSpec } from '../../daemon/supervisor.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { addSourceOptions, sourceEntryFrom, type SourceFlags } from '../source-options.js';
 import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
-import { addStoreOptions, openStoreFrom, type StoreFlags } from '../store-options.js';
+import { addStoreOptions, openStoreFrom, storeEncryptionKey, type StoreFlags } from '../store-options.js';
 import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
 import type { DaemonServices } from '../../daemon/daemon-services.js';
 import type { AuditStore } from '../../core/ports.js';
 import { loadSigningKey } from '../../store/keys.js';
+import { validate } from '../../config/load-config.js';
+import type { SubjectFallback } from '../../policy/index.js';
 
 interface RunFlags extends GlobalFlags, SourceFlags, StoreFlags, PolicyFlags {
   http?: string;
@@ -63,6 +65,7 @@ Examples:
     let supervisor: Supervisor | null = null;
     let services: DaemonServices | null = null;
     let store: AuditStore | null = null;
+    let stopIndex: () => Promise<void> = async () => undefined;
     const onStop = (name: NodeJS.Signals): void => {
       if (stopping) {
         // Nothing is acknowledged before it is durable, so leaving now loses nothing.
@@ -89,8 +92,10 @@ Examples:
       const config = ctx.config;
       logger = ctx.logger;
       const specs = await sourceSpecs(flags, config);
-      const transform = policyTransform(flags, config);
-      store = await openStoreFrom(flags, config, logger);
+      const output = await openOutput(flags, config, logger);
+      store = output.store;
+      stopIndex = output.stopIndex;
+      const transform = policyTransform(flags, config, output.lookupFallback);
       const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
       const { DaemonServices } = await import('../../daemon/daemon-services.js');
       services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http });
@@ -103,11 +108,48 @@ Examples:
       // After the drain: the final heads are anchored and queued alerts get a last chance.
       await services?.stop();
       await store?.close();
+      await stopIndex();
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onReload);
     }
   });
+}
+
+interface Output {
+  readonly store: AuditStore;
+  /** Patient lookups through the local index (null at the edge or before the first reindex). */
+  readonly lookupFallback: SubjectFallback | null;
+  readonly stopIndex: () => Promise<void>;
+}
+
+/**
+ * Where events go: the local store (kept indexed in the background), or,
+ * with `output: { kind: jetstream }`, JetStream (edge mode: the central
+ * archiver assigns the chain, so there is nothing to index here).
+ */
+async function openOutput(flags: RunFlags, config: ConfigFile, logger: Logger): Promise<Output> {
+  if (config.output !== undefined) {
+    const { JetStreamOutputConfig } = await import('../../jetstream/jetstream-config.js');
+    const { openJetStreamStore } = await import('../../jetstream/index.js');
+    const output = validate(JetStreamOutputConfig, config.output, 'config output');
+    if (flags.store !== undefined) throw usageError('E_OUTPUT_CONFLICT', 'both --store and an `output: jetstream` section were given', 'use one: --store writes a local store; the output section publishes to JetStream for a central `dbwitness archive`');
+    return { store: await openJetStreamStore({ config: output, logger }), lookupFallback: null, stopIndex: async () => undefined };
+  }
+  const store = await openStoreFrom(flags, config, logger);
+  const dir = (flags.store ?? config.store?.dir)!;
+  const { openSubjectFallback, startIndexUpdater } = await import('../../index/index.js');
+  const lookup = openSubjectFallback(dir);
+  const encryptionKey = await storeEncryptionKey(flags, config);
+  const updater = startIndexUpdater(dir, { logger, encryptionKey });
+  return {
+    store,
+    lookupFallback: lookup?.fallback ?? null,
+    stopIndex: async () => {
+      await updater.stop();
+      lookup?.close();
+    },
+  };
 }
 
 async function sourceSpecs(flags: RunFlags, config: ConfigFile): Promise<SourceSpec[]> {
