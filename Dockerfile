@@ -32,5 +32,6 @@ EXPOSE 9464
 # Liveness only: readiness (/readyz) depends on the databases and is for orchestrators to read.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/bin/dbwitness.js"]
+# A capped V8 heap keeps RSS bounded (see BENCHMARKS.md, memory).
+ENTRYPOINT ["node", "--max-old-space-size=128", "--max-semi-space-size=2", "/app/bin/dbwitness.js"]
 CMD ["run", "--config", "/etc/dbwitness/dbwitness.yaml"]

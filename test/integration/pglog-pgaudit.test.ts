@@ -106,9 +106,16 @@ describe('pglog on PostgreSQL 15 + pgaudit', () => {
         await waitFor(() => ev.some((e) => e.action === 'privilege' && e.statement?.startsWith('GRANT SELECT ON clinic.patients TO pwuser')), { what: 'first file read' });
         // ... then a rotation under the running source, and a second session in the new file.
         const [before] = await server.query<{ f: string }>('SELECT pg_current_logfile() AS f');
-        await server.query('SELECT pg_rotate_logfile()');
-        // pg_rotate_logfile() only signals the syslogger; wait for the switch.
-        await waitFor(async () => (await server.query<{ f: string }>('SELECT pg_current_logfile() AS f'))[0]!.f !== before!.f, { what: 'log rotation' });
+        // pg_rotate_logfile() only signals the syslogger, and log file names
+        // have a one-second resolution (a rotation within the file's own
+        // second reuses its name): rotate until the name changes.
+        await waitFor(
+          async () => {
+            await server.query('SELECT pg_rotate_logfile()');
+            return (await server.query<{ f: string }>('SELECT pg_current_logfile() AS f'))[0]!.f !== before!.f;
+          },
+          { what: 'log rotation', intervalMs: 250 },
+        );
         second = await readerSession('ehr-2');
       },
     );
