@@ -21,7 +21,7 @@ import { nowMicros } from '../../src/core/ids.js';
 import type { ChangeSource, SourceMessage } from '../../src/core/ports.js';
 import { resolveSourceUrl } from '../../src/core/source-config.js';
 import type { PostgresSourceConfig } from './postgres-config.js';
-import { serverOf } from './postgres-connection.js';
+import { connectAdmin, serverOf } from './postgres-connection.js';
 import { fatalStreamError, slotInvalidated, slotMissing } from './postgres-errors.js';
 import { FrameQueue } from './frame-queue.js';
 import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
@@ -83,6 +83,28 @@ export class PostgresChangeSource implements ChangeSource {
     if (lsn > this.#durable) this.#durable = lsn;
     // The pipeline calls this only after the events up to `checkpoint` are fsync'd.
     this.#conn?.sendStatus(this.#durable);
+  }
+
+  /**
+   * How far the server is ahead of what dbwitness acknowledged (slot lag),
+   * and how much WAL the slot makes the server keep: the figures operators
+   * alert on before `max_slot_wal_keep_size` invalidates the slot. Read on a
+   * short ordinary connection; pg_replication_slots and pg_current_wal_lsn()
+   * are readable by any role.
+   */
+  async lag(): Promise<{ bytes: number | null; retainedBytes: number | null; seconds: number | null }> {
+    const client = await connectAdmin(this.#config, { application_name: 'dbwitness-lag' });
+    try {
+      const { rows } = await client.query<{ lag: string | null; retained: string | null }>(
+        'SELECT (pg_catalog.pg_current_wal_lsn() OPERATOR(pg_catalog.-) confirmed_flush_lsn)::text AS lag, (pg_catalog.pg_current_wal_lsn() OPERATOR(pg_catalog.-) restart_lsn)::text AS retained FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+        [this.#config.slot],
+      );
+      const row = rows[0];
+      const num = (v: string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+      return { bytes: num(row?.lag), retainedBytes: num(row?.retained), seconds: null };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

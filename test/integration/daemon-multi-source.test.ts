@@ -127,6 +127,8 @@ describe('daemon with several sources', () => {
       expect(metric(m, 'dbwitness_source_up', { source: 'mdb' })).toBe(1);
       expect(metric(m, 'dbwitness_store_append_seconds_count', { source: 'pg' })).toBeGreaterThan(0);
       expect(metric(m, 'dbwitness_replication_lag_seconds', { source: 'pg' })).toBeDefined();
+      // PostgreSQL reports its slot: WAL not yet acknowledged, and WAL retained for it.
+      await waitFor(async () => metric((await httpGet(httpPort, '/metrics')).body, 'dbwitness_retained_bytes', { source: 'pg' }) !== undefined, { what: 'pg retained WAL metric', timeoutMs: 30_000 });
       expect(metric(m, 'dbwitness_webhook_delivered_total')).toBeGreaterThan(0);
       expect(metric(m, 'dbwitness_process_resident_memory_bytes')).toBeGreaterThan(0);
 

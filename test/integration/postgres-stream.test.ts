@@ -77,6 +77,29 @@ describe('postgres stream', () => {
     }
   });
 
+  it('reports slot lag and retained WAL, and the lag shrinks once acknowledged', async () => {
+    const slot = unique('s');
+    const config = pgConfig(server, db, { slot });
+    await applySetup(config);
+    const c = new Collector(config, null, { statusIntervalMs: 100 }, { ack: false });
+    try {
+      await exec(server.url({ database: db }), ["INSERT INTO clinic.patients VALUES (500, 'M', repeat('x', 150), NULL, NULL)"]);
+      const tx = await c.waitChange('patients');
+      const behind = await c.source.lag();
+      expect(behind.bytes).toBeGreaterThan(0);
+      expect(behind.retainedBytes).toBeGreaterThanOrEqual(behind.bytes!);
+      await c.source.acknowledge(tx.commit.checkpoint);
+      const end = parseLsn(tx.commit.checkpoint);
+      await waitFor(async () => (await confirmedFlush(slot)) === end, { what: 'confirmed_flush_lsn = commit end LSN' });
+      const [{ expected }] = (await q<{ expected: string }>(`SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::text AS expected FROM pg_replication_slots WHERE slot_name = '${slot}'`)) as [{ expected: string }];
+      const after = await c.source.lag();
+      expect(after.bytes).toBeLessThan(behind.bytes!);
+      expect(after.bytes).toBeLessThanOrEqual(Number(expected) + 65_536);
+    } finally {
+      await c.stop();
+    }
+  });
+
   it('reconnects after a server restart and after a cut mid-transaction without loss or repeats', async () => {
     const slot = unique('s');
     const config = pgConfig(server, db, { slot });
