@@ -14,6 +14,7 @@ import { decryptLine, ENCRYPTED_PREFIX, missingKeyError } from './encryption.js'
 import { keyIdOf, verifyText } from './keys.js';
 import { listSegments, sealFileName, segmentFileName } from './layout.js';
 import { readLineBatches, type RawLine } from './line-reader.js';
+import { parseStoreRecord } from './record-schema.js';
 import { headSigningPayload, RECORD_PREFIX, type StoreRecord } from './records.js';
 import { checkSealSignature, type Seal } from './seal.js';
 import { sha256Hex } from './sha256.js';
@@ -121,13 +122,19 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     };
 
     const handleRecord = (line: RawLine, plain: Buffer): void => {
-      let rec: StoreRecord;
+      let raw: unknown;
       try {
-        rec = JSON.parse(plain.toString('utf8')) as StoreRecord;
+        raw = JSON.parse(plain.toString('utf8'));
       } catch {
         issue(file, line.offset, null, 'store record is damaged (not valid JSON)');
         return;
       }
+      const parsed = parseStoreRecord(raw);
+      if (!parsed.ok) {
+        issue(file, line.offset, null, parsed.problem);
+        return;
+      }
+      const rec: StoreRecord = parsed.record;
       if (rec['@'] === 'segment') {
         sawSegmentRecord = true;
         segmentRecordSha256 = sha256Hex(plain);

@@ -163,6 +163,20 @@ describe('verify', () => {
     expect(missed).toBe(0);
   });
 
+  it('reports a store record with a damaged field name as tampering instead of crashing', async () => {
+    const dir = await copy();
+    const names = (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort();
+    const file = join(chainOf(dir), names.at(-1) as string);
+    const text = (await readFile(file)).toString('utf8');
+    // Same length, so only the record's shape changes: "checkpoint" -> "checkpoinX" in the segment record.
+    const at = text.indexOf('"checkpoint":');
+    expect(at).toBeGreaterThan(0);
+    await writeFile(file, text.slice(0, at) + '"checkpoinX":' + text.slice(at + '"checkpoint":'.length));
+    const r = await check(dir);
+    expect(r.ok).toBe(false);
+    expect(r.sources[0]?.issues.map((i) => i.problem).join('\n')).toMatch(/store record is damaged/);
+  });
+
   it.each([true, false])('detects a deleted event (sealed: %s)', async (sealed) => {
     const dir = await copy();
     const lines = (await eventLines(dir)).filter((l) => l.sealed === sealed);
