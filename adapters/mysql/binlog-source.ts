@@ -24,6 +24,7 @@ import { connect, connectionOptions, serverFlavor, type ServerFlavor } from './m
 import type { TableFacts } from './zongji-events.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { loadTableFacts, preloadRegistry } from './table-facts.js';
+import { sleep } from '../../src/core/sleep.js';
 
 /** Errors after which retrying cannot help: access, privileges, purged binlog. */
 const FATAL_ERRNOS = new Set([1045, 1044, 1142, 1143, 1227, 1236, 1370]);
@@ -243,17 +244,6 @@ export class BinlogSource implements ChangeSource {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export async function openBinlogSource(config: MysqlSourceConfig, logger: Logger): Promise<BinlogSource> {
   const conn = await connect(config);

@@ -29,6 +29,7 @@ import type { Relation } from './pgoutput-decoder.js';
 import { PgoutputTranslator } from './pgoutput-translator.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { quoteLiteral } from './sql-quote.js';
+import { sleep } from '../../src/core/sleep.js';
 
 export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
@@ -286,15 +287,3 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -15,6 +15,7 @@ import type { AuditEvent, DraftEvent } from '../core/event.js';
 import type { AuditStore, Chain, ChangeSource, SourceAdapter } from '../core/ports.js';
 import { isDbwitnessError } from '../core/errors.js';
 import { runPipeline, type PipelineStats } from '../pipeline/index.js';
+import { sleep } from '../core/sleep.js';
 
 export type SourceState = 'starting' | 'streaming' | 'retrying' | 'failed' | 'stopped';
 
@@ -173,14 +174,3 @@ export class Supervisor {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -11,6 +11,7 @@ import { connect, credsAuthenticator, ErrorCode, NatsError, type ConnectionOptio
 import { DbwitnessError, redactUrl, usageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { NatsConnectionConfig } from './jetstream-config.js';
+import { sleep } from '../core/sleep.js';
 
 export interface NatsConnectOptions {
   readonly logger: Logger;
@@ -93,18 +94,7 @@ async function firstConnect(opts: ConnectionOptions, printable: string, timeoutM
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export const pause = sleep;
 
 /** Exponential backoff with jitter: 100 ms, 200 ms, ... capped at `maxMs`. */
 export function backoffMs(attempt: number, maxMs = 5000): number {

@@ -15,6 +15,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { headOf, listLogFiles, listSiblings, readHead, type LogFile, type LogFileSpec } from './log-file-set.js';
 import { HEAD_BYTES, type LogCursor } from './log-cursor.js';
 import { frameRecords, type Framing } from './record-framing.js';
+import { sleep } from '../core/sleep.js';
 
 export interface TailOptions {
   readonly spec: LogFileSpec;
@@ -337,15 +338,3 @@ async function headFromHandle(fh: FileHandle): Promise<string> {
   return headOf(buf.subarray(0, bytesRead), bytesRead < HEAD_BYTES);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
