@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): build the CLI the integration tests
-# run, type-check everything (tests and benchmarks included), then run vitest.
+# The project's test command (`npm test`): install the server packages that
+# are missing, build the CLI the integration tests run, type-check everything (tests and benchmarks included), then run vitest.
 # Extra arguments go to vitest, e.g. `bash test/run-all.sh test/unit` or
 # `bash test/run-all.sh -t mariadb`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "server packages (installed where missing)"
+bash test/install-servers.sh
 
 step "build (tsc -p tsconfig.build.json -> dist/)"
 npx tsc -p tsconfig.build.json

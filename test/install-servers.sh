@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the server packages the integration tests need, only those that
+# are missing (a prepared machine skips apt entirely). System services are
+# neither started nor stopped: the tests start private servers on free ports.
+# Called by test/run-all.sh (`npm test`) and therefore by .ci/run.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+log() { printf '\n[servers] %s\n' "$*"; }
+elapsed() { printf '[servers] %s took %ss\n' "$1" "$(( SECONDS - $2 ))"; }
+
+packages=(postgresql-15 postgresql-15-pgaudit postgresql-15-wal2json postgresql-client-15
+          mariadb-server mariadb-client nats-server sysbench)
+missing=()
+for pkg in "${packages[@]}"; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != 'install ok installed' ]]; then
+    missing+=("$pkg")
+  fi
+done
+if (( ${#missing[@]} > 0 )); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "[servers] missing Debian packages: ${missing[*]}" >&2
+    echo "[servers] fix: run as root (or: sudo apt-get install -y ${missing[*]}), then npm test again" >&2
+    exit 2
+  fi
+  log "installing missing packages: ${missing[*]}"
+  t=$SECONDS
+  # policy-rc.d 101 keeps Debian maintainer scripts from starting the system
+  # PostgreSQL/MariaDB/NATS services; the tests never use them.
+  created_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" < /dev/null
+  if (( created_policy )); then rm -f /usr/sbin/policy-rc.d; fi
+  elapsed "apt-get install" "$t"
+else
+  log "system packages present: ${packages[*]}"
+fi
+for bin in /usr/lib/postgresql/15/bin/postgres /usr/sbin/mariadbd /usr/bin/mariadb-install-db /usr/sbin/nats-server; do
+  [[ -x "$bin" ]] || { echo "[servers] $bin is missing after installation" >&2; exit 2; }
+done
+
