@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Detail, DraftEvent, Source } from '../core/event.js';
-import { UNATTRIBUTED_ACTOR } from '../core/event.js';
+import { alertEvent } from '../core/alert-event.js';
 
 export function alertIdFor(triggerId: string, code: string, scope = ''): string {
   return createHash('sha256').update(`${triggerId}\u0000alert\u0000${code}\u0000${scope}`).digest('hex').slice(0, 32);
@@ -14,41 +14,18 @@ export function alertIdFor(triggerId: string, code: string, scope = ''): string 
 
 /** An alert about `trigger`: same time, position and actor; no row values. */
 export function alertFromTrigger(trigger: DraftEvent, code: string, message: string, extra: Detail = {}, scope = ''): DraftEvent {
-  const object = trigger.object === null ? null : { schema: trigger.object.schema, table: trigger.object.table, key: null };
-  return {
-    v: 1,
+  return alertEvent({
     id: alertIdFor(trigger.id, code, scope),
-    time: trigger.time,
     source: trigger.source,
     position: trigger.position,
-    tx: null,
+    time: trigger.time,
     actor: trigger.actor,
-    action: 'alert',
-    outcome: 'failure',
-    object,
-    subject: null,
-    changes: null,
-    statement: null,
+    object: trigger.object === null ? null : { schema: trigger.object.schema, table: trigger.object.table, key: null },
     detail: { ...extra, code, message, trigger_id: trigger.id, trigger_action: trigger.action },
-  };
+  });
 }
 
 /** An alert about the source itself (lag, silence): no triggering event. */
 export function sourceAlert(source: Source, position: string, time: string, code: string, message: string, scope: string, extra: Detail = {}): DraftEvent {
-  return {
-    v: 1,
-    id: alertIdFor(`${source.id}\u0000${position}`, code, scope),
-    time,
-    source,
-    position,
-    tx: null,
-    actor: UNATTRIBUTED_ACTOR,
-    action: 'alert',
-    outcome: 'failure',
-    object: null,
-    subject: null,
-    changes: null,
-    statement: null,
-    detail: { ...extra, code, message },
-  };
+  return alertEvent({ id: alertIdFor(`${source.id}\u0000${position}`, code, scope), source, position, time, detail: { ...extra, code, message } });
 }

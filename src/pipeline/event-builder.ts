@@ -6,6 +6,7 @@
 import type { Actor, Detail, DraftEvent, Source } from '../core/event.js';
 import { UNATTRIBUTED_ACTOR } from '../core/event.js';
 import { eventId } from '../core/ids.js';
+import { alertEvent } from '../core/alert-event.js';
 import type { RowChange, SessionIdentity } from '../core/ports.js';
 
 export interface CommitInfo {
@@ -85,20 +86,5 @@ export function unattributedAlert(source: Source, commit: CommitInfo, tally: Una
 }
 
 export function alertDraft(source: Source, position: string, time: string, txId: string | null, code: string, detail: Detail): DraftEvent {
-  return {
-    v: 1,
-    id: eventId(source.id, position, txId, 0, `alert:${code}`),
-    time,
-    source,
-    position,
-    tx: null,
-    actor: UNATTRIBUTED_ACTOR,
-    action: 'alert',
-    outcome: 'failure',
-    object: null,
-    subject: null,
-    changes: null,
-    statement: null,
-    detail: { ...detail, code },
-  };
+  return alertEvent({ id: eventId(source.id, position, txId, 0, `alert:${code}`), source, position, time, detail: { ...detail, code } });
 }
