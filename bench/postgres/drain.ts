@@ -108,7 +108,9 @@ async function drainOnce(consumer: Consumer, server: PgServer, db: string, slot:
     }
   }
   const store = await tempDir('dbw-bench-store-');
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // PG_BENCH_NODE_ARGS: extra node flags for the daemon, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where a drain spends its time.
+  const nodeArgs = (process.env['PG_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitConfirmed(server, db, slot, end);
     return elapsed();

@@ -2,7 +2,7 @@
 import type { DraftEvent, Source } from '../../src/core/event.js';
 import { eventId } from '../../src/core/ids.js';
 
-export const BENCH_SOURCE: Source = { id: 'bench-pg', engine: 'postgres', server: 'db1.internal:5432', database: 'clinic' };
+export const BENCH_SOURCE: Source = Object.freeze({ id: 'bench-pg', engine: 'postgres', server: 'db1.internal:5432', database: 'clinic' });
 
 export function benchDraft(i: number): DraftEvent {
   const position = `16/${(0xb000000 + i * 120).toString(16).toUpperCase()}`;

@@ -6,13 +6,10 @@
  * kind tag), never from wall-clock time, so a replay after a crash produces
  * the same id and the store can drop it.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './canonical.js';
 
 export function eventId(sourceId: string, position: string, txId: string | null, index: number, kind = 'change'): string {
-  return createHash('sha256')
-    .update(`${sourceId}\u0000${position}\u0000${txId ?? ''}\u0000${index}\u0000${kind}`)
-    .digest('hex')
-    .slice(0, 32);
+  return sha256Hex(`${sourceId}\u0000${position}\u0000${txId ?? ''}\u0000${index}\u0000${kind}`).slice(0, 32);
 }
 
 /** Date -> UTC ISO 8601 with six fractional digits (the extra three are zero). */

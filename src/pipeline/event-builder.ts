@@ -23,7 +23,8 @@ export function actorFrom(identity: SessionIdentity | null): Actor {
   if (identity === null) return UNATTRIBUTED_ACTOR;
   let actor = ACTORS.get(identity);
   if (actor === undefined) {
-    actor = { ...identity, identity: 'verified' };
+    // Frozen: the store then serializes it once per transaction, not per change.
+    actor = Object.freeze({ ...identity, identity: 'verified' });
     ACTORS.set(identity, actor);
   }
   return actor;

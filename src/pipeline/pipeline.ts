@@ -16,7 +16,7 @@
  * skipped (the chain's `tail`) or dropped by id in the store.
  */
 import type { Logger } from 'pino';
-import type { AuditEvent, DraftEvent } from '../core/event.js';
+import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
 import type { Chain, ChainTail, ChangeSource, SourceMessage } from '../core/ports.js';
 import { DbwitnessError } from '../core/errors.js';
 import { alertDraft, changeDraft, unattributedAlert, UnattributedTally, type CommitInfo } from './event-builder.js';
@@ -66,9 +66,12 @@ class Pipeline {
   #tx: TxBuffer | null = null;
   #tail: ChainTail | null;
   #lastIdleWrite = 0;
+  /** The `source` block of every event: one frozen copy, so the store serializes it once. */
+  readonly #source: Source;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
+    this.#source = Object.freeze({ ...options.source.source });
     this.#log = options.logger.child({ component: 'pipeline', source: options.source.source.id });
     this.#batchMax = options.batchMaxEvents ?? 1000;
     this.#tail = options.chain.tail();
@@ -123,7 +126,7 @@ class Pipeline {
         await this.#idle(msg.checkpoint);
         return;
       case 'alert':
-        this.#pending.push(alertDraft(this.#o.source.source, msg.position, msg.time, null, msg.code, { ...(msg.detail ?? {}), message: msg.message }));
+        this.#pending.push(alertDraft(this.#source, msg.position, msg.time, null, msg.code, { ...(msg.detail ?? {}), message: msg.message }));
         this.#stats.alerts++;
         if (this.#pending.length >= this.#batchMax) await this.#flush();
         return;
@@ -141,7 +144,7 @@ class Pipeline {
     this.#tx = null;
     try {
       const commit: CommitInfo = { txId: tx.txId, position: msg.position, commitTime: msg.commitTime, count: tx.count };
-      const source = this.#o.source.source;
+      const source = this.#source;
       const skipThrough = this.#skipThrough(commit);
       const tally = new UnattributedTally();
       let index = 0;

@@ -64,7 +64,30 @@ function changes(c: unknown): string | null {
   return `{"after":${fastCanonicalJson(c['after'])},"before":${fastCanonicalJson(c['before'])},"columns":${fastCanonicalJson(c['columns'])}}`;
 }
 
-const SPECIAL: Record<string, (v: unknown) => string | null> = { actor, source, tx, object, changes };
+/**
+ * Serialized form of frozen objects. Every event of a source shares one
+ * `source` object and every change of a transaction one `actor`; producers
+ * freeze them, and a frozen object of primitives cannot change, so its
+ * canonical form can be computed once. Unfrozen objects are serialized
+ * every time, so a producer that mutates its objects stays correct.
+ */
+const frozenJson = new WeakMap<object, string>();
+
+function onceIfFrozen(serialize: (v: unknown) => string | null): (v: unknown) => string | null {
+  return (v) => {
+    if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return serialize(v);
+    let s = frozenJson.get(v);
+    if (s === undefined) {
+      const fresh = serialize(v);
+      if (fresh === null) return null;
+      frozenJson.set(v, fresh);
+      s = fresh;
+    }
+    return s;
+  };
+}
+
+const SPECIAL: Record<string, (v: unknown) => string | null> = { actor: onceIfFrozen(actor), source: onceIfFrozen(source), tx, object, changes };
 
 /** canonicalJson of the value of top-level event field `key`. */
 export function fieldJson(key: string, value: unknown): string {

@@ -62,6 +62,24 @@ describe('fast canonical serialization', () => {
     }
   });
 
+  it('serializes a frozen source or actor once, and an unfrozen one every time it is used', () => {
+    const base = draft(1);
+    const source = Object.freeze({ ...base.source });
+    const actor = Object.freeze({ ...base.actor, app_user: 'first' });
+    for (let i = 0; i < 3; i++) {
+      const b = buildEvent({ ...base, source, actor }, i + 1, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+      expect(b.line).toBe(canonicalJson(b.event));
+    }
+    // A producer that mutates its (unfrozen) actor between events gets each event's own values.
+    const mutable = { ...base.actor, app_user: 'before' };
+    const first = buildEvent({ ...base, actor: mutable }, 1, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+    mutable.app_user = 'after';
+    const second = buildEvent({ ...base, actor: mutable }, 2, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+    expect(first.line).toContain('"app_user":"before"');
+    expect(second.line).toContain('"app_user":"after"');
+    expect(second.line).toBe(canonicalJson(second.event));
+  });
+
   it('rejects a draft the canonical form cannot hold, failing only its own append', async () => {
     await using t = await tempStore();
     const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
