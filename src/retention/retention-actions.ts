@@ -5,24 +5,31 @@
  * fsync, rename, directory fsync), checks the copy's SHA-256 against the
  * seal, records the move in <store>/<source>/archived.jsonl, and only then
  * removes the originals: a crash at any point leaves at least one complete
- * copy. Deletion re-checks the policy for every file and refuses anything
- * not expired or under legal hold.
+ * copy. The manifest line carries absolute paths and a copy of the signed
+ * seal, so `verify` can link the chain across the segment even when the
+ * archive is out of reach (src/store/verify-archive-manifest.ts).
+ * Deletion re-checks the policy for every file and refuses anything not
+ * expired or under legal hold.
  */
 import { createHash } from 'node:crypto';
 import { appendFile, copyFile, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { findingError, usageError } from '../core/errors.js';
 import { nowMicros } from '../core/ids.js';
 import { mkdirPrivate } from '../store/durable-fs.js';
+import { ARCHIVE_MANIFEST } from '../store/layout.js';
+import type { Seal } from '../store/seal.js';
+import type { ArchiveManifestLine } from '../store/verify-archive-manifest.js';
 import type { SegmentRetention } from './retention-plan.js';
 
-export const ARCHIVE_MANIFEST = 'archived.jsonl';
+export { ARCHIVE_MANIFEST };
 
 export async function archiveSegment(seg: SegmentRetention, storeDir: string, archiveDir: string): Promise<string> {
   if (seg.status !== 'archive_due' || seg.sealFile === null || seg.sha256 === null) {
     throw usageError('E_RETENTION_NOT_DUE', `segment ${seg.segment} of ${seg.source} is ${seg.status}, not due for the archive`, 'only sealed segments past retention.archive_after move; run `dbwitness retention DIR` to see what is due');
   }
-  const destDir = join(archiveDir, seg.source);
+  // Absolute: verify may run from another working directory.
+  const destDir = resolve(archiveDir, seg.source);
   await mkdirPrivate(archiveDir);
   await mkdirPrivate(destDir);
   const dest = join(destDir, seg.file.slice(dirname(seg.file).length + 1));
@@ -34,8 +41,15 @@ export async function archiveSegment(seg: SegmentRetention, storeDir: string, ar
     await unlink(dest).catch(() => undefined);
     throw findingError('E_RETENTION_DIGEST', `segment ${seg.segment} of ${seg.source} does not match its seal (sha256 ${digest.slice(0, 16)}… vs ${seg.sha256.slice(0, 16)}…); it was not moved`, 'run `dbwitness verify` on the store: the segment was altered after sealing');
   }
+  const sealCopy = JSON.parse(await readFile(destSeal, 'utf8')) as Seal;
+  if (sealCopy.sha256 !== seg.sha256) {
+    await unlink(dest).catch(() => undefined);
+    await unlink(destSeal).catch(() => undefined);
+    throw findingError('E_RETENTION_DIGEST', `the seal of segment ${seg.segment} of ${seg.source} changed while it was being moved; it was not moved`, 'run `dbwitness verify` on the store');
+  }
   const manifest = join(storeDir, seg.source, ARCHIVE_MANIFEST);
-  await appendFile(manifest, JSON.stringify({ segment: seg.segment, file: dest, seal: destSeal, sha256: seg.sha256, first_seq: seg.firstSeq, last_seq: seg.lastSeq, moved_at: nowMicros() }) + '\n', { mode: 0o600 });
+  const line: ArchiveManifestLine = { segment: seg.segment, file: dest, seal: destSeal, sha256: seg.sha256, first_seq: seg.firstSeq, last_seq: seg.lastSeq, moved_at: nowMicros(), signed_seal: sealCopy };
+  await appendFile(manifest, JSON.stringify(line) + '\n', { mode: 0o600 });
   await fsyncPath(manifest);
   await unlink(seg.file);
   await unlink(seg.sealFile);

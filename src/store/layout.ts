@@ -7,6 +7,7 @@
  *       seg-000001.jsonl         append-only segment: one record per line
  *       seg-000001.seal.json     Ed25519-signed seal, written when the segment rotates
  *       seg-000002.jsonl         the open (unsealed) segment
+ *       archived.jsonl           one line per sealed segment moved to the archive (retention)
  *
  * Source ids are restricted (core SOURCE_ID) so they are safe directory names.
  */
@@ -16,6 +17,8 @@ import { SOURCE_ID } from '../core/source-config.js';
 import { usageError } from '../core/errors.js';
 
 export const PUBLIC_KEY_FILE = 'store-key.pub.pem';
+/** Per chain: the segments retention moved to the archive (see verify-archive-manifest.ts). */
+export const ARCHIVE_MANIFEST = 'archived.jsonl';
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 

@@ -8,6 +8,7 @@
 import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { canonicalJson } from '../core/canonical.js';
 import { GENESIS_HASH } from '../core/event.js';
 import type { ChainHead, StoredCheckpoint } from '../core/ports.js';
 import { decryptLine, ENCRYPTED_PREFIX, missingKeyError } from './encryption.js';
@@ -19,6 +20,7 @@ import { headSigningPayload, RECORD_PREFIX, type StoreRecord } from './records.j
 import { checkSealSignature, type Seal } from './seal.js';
 import { sha256Hex } from './sha256.js';
 import { fastScanEventLine, hashWithoutHashMember, scanEventLine, type ScannedEvent } from './verify-event-scan.js';
+import { locateArchived, readArchiveManifest, type ArchiveManifestLine } from './verify-archive-manifest.js';
 
 export interface VerifyIssue {
   readonly source: string;
@@ -40,6 +42,32 @@ export interface SignedHead {
   readonly valid: boolean | null;
 }
 
+/**
+ * A segment retention moved to the archive. `checked`: its copy was read and
+ * verified exactly like a local segment. `not_checked`: no copy was
+ * reachable; only its place in the chain was checked, through `link`:
+ * - `signed_seal`: the seal recorded with it has a valid signature by the
+ *   trusted key, and its prev/last hashes join the segments around it;
+ * - `unchecked_seal`: the same hashes, but the seal's signature could not be
+ *   checked (no public key, or an unsigned store);
+ * - `seq_only`: the manifest line holds no seal (written by an older
+ *   version), so only the seq range joins; the hashes across it are unknown.
+ */
+export interface ArchivedSegmentResult {
+  readonly segment: number;
+  readonly status: 'checked' | 'not_checked';
+  readonly firstSeq: number | null;
+  readonly lastSeq: number | null;
+  /** Chain hash at the segment's end, when known. */
+  readonly lastHash: string | null;
+  /** The copy that was read (checked), or the path the manifest records (not checked). */
+  readonly file: string;
+  readonly link: 'signed_seal' | 'unchecked_seal' | 'seq_only' | null;
+  /** Paths tried, when not reachable. */
+  readonly tried: string[];
+  readonly notes: string[];
+}
+
 export interface SourceVerifyResult {
   readonly source: string;
   events: number;
@@ -50,6 +78,10 @@ export interface SourceVerifyResult {
   tornTail: { file: string; offset: number; bytes: number } | null;
   /** Seals that carry no signature, or whose signature could not be checked (no key). */
   uncheckedSeals: number;
+  /** Segments recorded in the archive manifest, in chain order. */
+  archived: ArchivedSegmentResult[];
+  /** The archive manifest ends with a partial line (a move cut by a crash, before its originals were deleted). */
+  manifestTornTail: { file: string; offset: number; bytes: number } | null;
   issues: VerifyIssue[];
   issueCount: number;
 }
@@ -59,6 +91,8 @@ export interface VerifyContext {
   /** Heads recorded earlier, outside the store: each must still be in the chain. */
   readonly expectHeads?: ReadonlyMap<string, ChainHead>;
   readonly encryptionKey: Buffer | undefined;
+  /** Where archived segments may be now (DIR/<source>/<file>), tried before the paths the manifest records. */
+  readonly archiveDirs: readonly string[];
   readonly maxIssues: number;
   readonly onBytes?: (n: number) => void;
   decryptOk: number;
@@ -69,7 +103,7 @@ const TILDE = ENCRYPTED_PREFIX.charCodeAt(0);
 const RECORD = Buffer.from(RECORD_PREFIX);
 
 export async function verifyChain(chainDir: string, sourceId: string, ctx: VerifyContext): Promise<SourceVerifyResult> {
-  const r: SourceVerifyResult = { source: sourceId, events: 0, segments: 0, sealed: 0, head: { seq: 0, hash: GENESIS_HASH }, signedHead: null, tornTail: null, uncheckedSeals: 0, issues: [], issueCount: 0 };
+  const r: SourceVerifyResult = { source: sourceId, events: 0, segments: 0, sealed: 0, head: { seq: 0, hash: GENESIS_HASH }, signedHead: null, tornTail: null, uncheckedSeals: 0, archived: [], manifestTornTail: null, issues: [], issueCount: 0 };
   const issue = (file: string, offset: number | null, seq: number | null, problem: string): void => {
     r.issueCount++;
     if (r.issues.length < ctx.maxIssues) r.issues.push({ source: sourceId, file, offset, seq, problem });
@@ -86,29 +120,63 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   }
   const present = new Set(segments);
   const last = segments.at(-1) ?? 0;
-  const max = Math.max(last, seals.at(-1) ?? 0);
+  const manifest = await readArchiveManifest(chainDir);
+  const archivedLines = manifest?.entries ?? new Map<number, { line: ArchiveManifestLine; offset: number }>();
+  if (manifest !== null) {
+    for (const p of manifest.problems) issue(manifest.path, p.offset, null, p.problem);
+    if (manifest.tornTail !== null) r.manifestTornTail = { file: manifest.path, ...manifest.tornTail };
+  }
+  const max = Math.max(last, seals.at(-1) ?? 0, ...archivedLines.keys());
   let head: ChainHead = r.head;
   let checkpoint: StoredCheckpoint | null = null;
   let segmentRecordSha256 = '';
   const expected = ctx.expectHeads?.get(sourceId);
   let expectedFound: { hash: string; file: string; offset: number } | null = null;
   let resync = false;
+  /** After an archived segment known only by its seq range: the seq the next segment must start after. */
+  let expectSeq: number | null = null;
 
   for (let n = 1; n <= max; n++) {
-    const file = join(chainDir, segmentFileName(n));
-    const sealed = sealMap.has(n);
-    const seal = sealMap.get(n) ?? null;
-    if (!present.has(n)) {
+    let file = join(chainDir, segmentFileName(n));
+    let sealPath = join(chainDir, sealFileName(n));
+    let sealed = sealMap.has(n);
+    let seal = sealMap.get(n) ?? null;
+    const archivedEntry = archivedLines.get(n);
+    if (present.has(n)) {
+      // Both copies exist after a move cut by a crash before the originals were deleted: harmless unless they differ.
+      if (archivedEntry !== undefined && seal !== null && archivedEntry.line.sha256 !== seal.sha256) {
+        issue(manifest!.path, archivedEntry.offset, null, `archive manifest records segment ${n} with a digest other than its seal in the store`);
+      }
+    } else if (archivedEntry !== undefined) {
+      const a = archivedEntry.line;
+      const where = await locateArchived(a, sourceId, ctx.archiveDirs);
+      const archiveSeal = await readArchivedSeal(where.seal, a, n, manifest!.path, archivedEntry.offset, issue);
+      if (where.file === null) {
+        const res = checkUnreachable(sourceId, n, a, archiveSeal, where.tried, head, resync, expectSeq, ctx.publicKey, keyId, (problem) => issue(manifest!.path, archivedEntry.offset, a.first_seq, problem));
+        if (res.uncheckedSeal) r.uncheckedSeals++;
+        r.archived.push(res.result);
+        head = res.head;
+        resync = res.resync;
+        expectSeq = res.expectSeq;
+        continue;
+      }
+      file = where.file;
+      sealPath = where.seal ?? sealPath;
+      sealed = archiveSeal !== undefined;
+      seal = archiveSeal ?? null;
+      if (archiveSeal === undefined) issue(file, null, null, 'archived segment has no seal: neither a seal file next to it nor a copy in the archive manifest');
+      r.archived.push({ segment: n, status: 'checked', firstSeq: a.first_seq, lastSeq: a.last_seq, lastHash: null, file, link: null, tried: [], notes: [] });
+    } else {
       issue(file, null, head.seq + 1, sealed ? 'segment file deleted (its seal remains)' : 'segment file missing: segment numbers jump past it (deleted)');
       resync = true;
       continue;
     }
     r.segments++;
     if (sealed) r.sealed++;
-    if (!sealed && n !== last) issue(file, null, null, 'segment is not the newest but has no seal (seal deleted)');
-    if (sealed && seal === null) issue(join(chainDir, sealFileName(n)), null, null, 'seal file is damaged (not valid JSON)');
+    if (!sealed && n !== last && archivedEntry === undefined) issue(file, null, null, 'segment is not the newest but has no seal (seal deleted)');
+    if (sealed && seal === null) issue(sealPath, null, null, 'seal file is damaged (not valid JSON)');
 
-    const startHead = head;
+    let startHead = head;
     let firstSeq: number | null = null;
     let count = 0;
     let bytes = 0;
@@ -142,8 +210,14 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         if (rec.segment !== n || rec.source?.id !== sourceId) issue(file, line.offset, null, `segment record names segment ${rec.segment} of ${rec.source?.id}: file moved or copied`);
         checkpoint = rec.checkpoint;
         if (resync) {
+          if (expectSeq !== null && rec.head?.seq !== expectSeq) {
+            issue(file, line.offset, expectSeq + 1, `segment starts after seq ${rec.head?.seq} but the archived segment before it ends at seq ${expectSeq} (archive manifest): events or segments were removed or added`);
+          }
           head = rec.head;
+          // The seal's prev_hash is then checked against the head this segment starts from, not the stale one before the gap.
+          startHead = rec.head;
           resync = false;
+          expectSeq = null;
         } else if (rec.head?.seq !== head.seq || rec.head?.hash !== head.hash) {
           issue(file, line.offset, head.seq + 1, `segment starts after seq ${rec.head?.seq} but the chain before it ends at seq ${head.seq}: events or segments were removed or added`);
           head = rec.head;
@@ -205,6 +279,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         }
         if (problems.length > 0) issue(file, line.offset, s.seq, problems.join('; '));
         resync = false;
+        expectSeq = null;
         head = { seq: s.seq, hash: s.hash };
         if (expected !== undefined && s.seq === expected.seq && expectedFound === null) expectedFound = { hash: s.hash, file, offset: line.offset };
         firstSeq ??= s.seq;
@@ -231,7 +306,15 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     }
   }
   if (expected !== undefined) {
-    if (expectedFound === null) {
+    const inArchive = expectedFound === null ? r.archived.find((a) => a.status === 'not_checked' && a.firstSeq !== null && a.lastSeq !== null && a.firstSeq <= expected.seq && expected.seq <= a.lastSeq) : undefined;
+    if (inArchive !== undefined) {
+      // The recorded head lies in a segment that could not be read: its seal still names the hash at the segment's end.
+      if (inArchive.lastSeq === expected.seq && inArchive.lastHash !== null) {
+        if (inArchive.lastHash !== expected.hash) issue(inArchive.file, null, expected.seq, 'the recorded head is the last event of an archived segment, whose seal names a different hash (chain rewritten)');
+      } else {
+        inArchive.notes.push(`the recorded head seq ${expected.seq} lies in this segment and could not be checked`);
+      }
+    } else if (expectedFound === null) {
       issue(join(chainDir, segmentFileName(last)), null, expected.seq, `the recorded head seq ${expected.seq} is missing: the chain now ends at seq ${head.seq} (events removed from its end)`);
     } else if (expectedFound.hash !== expected.hash) {
       issue(expectedFound.file, expectedFound.offset, expected.seq, 'the event at the recorded head has a different hash than was recorded (chain rewritten)');
@@ -239,6 +322,79 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   }
   r.head = head;
   return r;
+}
+
+/**
+ * The seal of an archived segment: the seal file found next to its copy,
+ * else the copy in the manifest; undefined when there is neither. The
+ * manifest's own fields are not signed, so each must agree with the seal.
+ */
+async function readArchivedSeal(path: string | null, a: ArchiveManifestLine, n: number, manifestPath: string, offset: number, issue: (file: string, offset: number | null, seq: number | null, problem: string) => void): Promise<Seal | undefined> {
+  let fromFile: Seal | undefined;
+  if (path !== null) {
+    try {
+      fromFile = JSON.parse(await readFile(path, 'utf8')) as Seal;
+    } catch {
+      issue(path, null, a.first_seq, 'archived seal file is damaged (not valid JSON)');
+    }
+  }
+  const copy = a.signed_seal;
+  if (fromFile !== undefined && copy !== undefined && canonicalJson(fromFile) !== canonicalJson(copy)) {
+    issue(manifestPath, offset, a.first_seq, `the archived seal of segment ${n} (${path}) differs from the copy in the archive manifest`);
+  }
+  const seal = fromFile ?? copy;
+  if (seal !== undefined) {
+    const p: string[] = [];
+    if (seal.sha256 !== a.sha256) p.push('a different digest');
+    if (seal.first_seq !== a.first_seq || seal.last_seq !== a.last_seq) p.push(`seq ${a.first_seq}..${a.last_seq} where its seal covers ${seal.first_seq}..${seal.last_seq}`);
+    if (p.length > 0) issue(manifestPath, offset, a.first_seq, `archive manifest records segment ${n} with ${p.join(' and ')} (manifest edited)`);
+  }
+  return seal;
+}
+
+interface UnreachableOutcome {
+  readonly result: ArchivedSegmentResult;
+  readonly head: ChainHead;
+  readonly resync: boolean;
+  readonly expectSeq: number | null;
+  readonly uncheckedSeal: boolean;
+}
+
+/**
+ * An archived segment whose copy is out of reach: its events cannot be
+ * checked, but its seal (or, lacking one, the manifest's seq range) must
+ * join the chain before and after it. The next segment is then checked
+ * against the head this returns, so a segment deleted and merely listed in
+ * the manifest still has to fit the chain exactly.
+ */
+function checkUnreachable(sourceId: string, n: number, a: ArchiveManifestLine, seal: Seal | undefined, tried: string[], head: ChainHead, resync: boolean, expectSeq: number | null, publicKey: KeyObject | null, keyId: string | null, problem: (p: string) => void): UnreachableOutcome {
+  const notes: string[] = [];
+  const base = { segment: n, status: 'not_checked' as const, firstSeq: a.first_seq, lastSeq: a.last_seq, file: a.file, tried };
+  if (seal === undefined) {
+    if (!resync && a.first_seq !== null && a.first_seq !== head.seq + 1) problem(`archive manifest says segment ${n} starts at seq ${a.first_seq} but the chain before it ends at seq ${head.seq}: events or segments were removed or added`);
+    if (resync && expectSeq !== null && a.first_seq !== null && a.first_seq !== expectSeq + 1) problem(`archive manifest says segment ${n} starts at seq ${a.first_seq} but the archived segment before it ends at seq ${expectSeq}`);
+    notes.push('the archive manifest holds no seal for it: the chain across it is joined by seq only (its hashes are unknown)');
+    const endSeq = a.last_seq ?? (resync ? expectSeq : head.seq);
+    return { result: { ...base, lastHash: null, link: 'seq_only', notes }, head, resync: true, expectSeq: endSeq, uncheckedSeal: false };
+  }
+  const p: string[] = [];
+  if (seal.source !== sourceId || seal.segment !== n || seal.file !== segmentFileName(n)) p.push(`seal names ${seal.source}/${seal.file}`);
+  let link: 'signed_seal' | 'unchecked_seal' = 'unchecked_seal';
+  let uncheckedSeal = false;
+  if (publicKey === null) uncheckedSeal = true;
+  else if (seal.signature === null) p.push('seal is unsigned although the store has a signing key (signature removed)');
+  else if (!checkSealSignature(seal, publicKey)) p.push(seal.key_id !== keyId ? `seal is signed by key ${seal.key_id}, not the trusted key ${keyId}` : 'seal signature is invalid (seal edited)');
+  else link = 'signed_seal';
+  if (!resync) {
+    if (seal.prev_hash !== head.hash) p.push(`its seal does not continue the chain before it (prev hash differs from the head at seq ${head.seq}): events or segments were removed, added or changed`);
+    else if (seal.count > 0 && seal.first_seq !== head.seq + 1) p.push(`its seal starts at seq ${seal.first_seq} but the chain before it ends at seq ${head.seq}`);
+  } else if (expectSeq !== null && seal.count > 0 && seal.first_seq !== expectSeq + 1) {
+    p.push(`its seal starts at seq ${seal.first_seq} but the archived segment before it ends at seq ${expectSeq}`);
+  }
+  if (p.length > 0) problem(`archived segment ${n} (not reachable): ${p.join('; ')}`);
+  if (link === 'unchecked_seal') notes.push(publicKey === null ? 'no public key: the seal that joins it to the chain was not checked' : 'its seal carries no valid signature');
+  const nextHead: ChainHead = { seq: seal.last_seq ?? head.seq, hash: seal.last_hash };
+  return { result: { ...base, lastHash: seal.last_hash, link, notes }, head: nextHead, resync: false, expectSeq: null, uncheckedSeal };
 }
 
 function lineProblems(plain: Buffer, s: ScannedEvent, head: ChainHead, resync: boolean): string[] {

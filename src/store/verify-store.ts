@@ -13,6 +13,7 @@ import { PUBLIC_KEY_FILE } from './layout.js';
 import { listSources } from './reader.js';
 import { listSegments, segmentFileName } from './layout.js';
 import { verifyChain, type SourceVerifyResult, type VerifyContext } from './verify-chain.js';
+import { locateArchived, readArchiveManifest } from './verify-archive-manifest.js';
 
 export interface VerifyOptions {
   /** Trusted public key (PEM). Default: the store's own store-key.pub.pem, with a warning. */
@@ -20,6 +21,11 @@ export interface VerifyOptions {
   readonly encryptionKey?: Buffer;
   /** Heads recorded from an earlier verify (source id -> seq, hash): detects removal from the end. */
   readonly expectHeads?: ReadonlyMap<string, ChainHead>;
+  /**
+   * Where archived segments may be now: DIR/<source>/<file name> is tried
+   * before the path recorded in the archive manifest.
+   */
+  readonly archiveDirs?: readonly string[];
   /** Issues kept per source (all are counted). Default 100. */
   readonly maxIssues?: number;
   /** Called with the total bytes to read, then with each chunk's size. */
@@ -30,7 +36,12 @@ export interface VerifyOptions {
 export type KeyTrust = 'given' | 'stored' | 'none';
 
 export interface StoreVerifyReport {
+  /** No problem found in anything that was checked. */
   readonly ok: boolean;
+  /** Every segment was read: none is archived out of reach. */
+  readonly complete: boolean;
+  /** Archived segments that could not be read (only their place in the chain was checked). */
+  readonly archivedNotChecked: number;
   readonly dir: string;
   readonly keyTrust: KeyTrust;
   readonly keyId: string | null;
@@ -43,6 +54,9 @@ export interface StoreVerifyReport {
 
 export const TAIL_LIMIT_NOTE =
   'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record the head verify prints for each source (seq and hash) outside the store and pass it next time with --expect-head SOURCE:SEQ:HASH.';
+
+export const ARCHIVE_LIMIT_NOTE =
+  'An archived segment that cannot be read is checked only for its place in the chain (its seal, copied into archived.jsonl, must join the segments around it). That proves the segment existed and what its digest was, not that a copy still exists: the same outcome results if it was deleted and its seal kept. Make the archive reachable (--archive DIR) to check its events, or pass --strict-archive to treat this as a failure.';
 
 /** Parses `--expect-head SOURCE:SEQ:HASH` values. */
 export function parseExpectHeads(values: readonly string[]): Map<string, ChainHead> {
@@ -77,12 +91,13 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
       warnings.push('no public key: seal and head signatures were NOT checked, only digests and hashes. Pass --public-key FILE.');
     }
   }
-  if (opts.onTotal !== undefined) opts.onTotal(await totalBytes(dir, sources));
+  if (opts.onTotal !== undefined) opts.onTotal(await totalBytes(dir, sources, opts.archiveDirs ?? []));
   for (const id of opts.expectHeads?.keys() ?? []) {
     if (!sources.includes(id)) throw usageError('E_VERIFY_EXPECT_HEAD', `--expect-head names source ${id}, which this store does not hold`, `use one of: ${sources.join(', ')}`);
   }
   const ctx: VerifyContext = {
     publicKey,
+    archiveDirs: opts.archiveDirs ?? [],
     ...(opts.expectHeads === undefined ? {} : { expectHeads: opts.expectHeads }),
     encryptionKey: opts.encryptionKey,
     maxIssues: opts.maxIssues ?? 100,
@@ -97,27 +112,43 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
   for (const r of results) {
     if (r.uncheckedSeals > 0 && publicKey !== null) warnings.push(`${r.source}: ${r.uncheckedSeals} seals carry no signature`);
     if (r.tornTail !== null) warnings.push(`${r.source}: the newest segment ends with a partial line of ${r.tornTail.bytes} bytes (a crash mid-write; the store truncates it when next opened)`);
+    if (r.manifestTornTail !== null) warnings.push(`${r.source}: the archive manifest ends with a partial line of ${r.manifestTornTail.bytes} bytes (a move cut by a crash; the segment it describes was not deleted, run retention --archive again)`);
+    const unchecked = r.archived.filter((a) => a.status === 'not_checked');
+    if (unchecked.length > 0) {
+      const list = unchecked.map((a) => `${a.segment}${a.firstSeq === null ? '' : ` (seq ${a.firstSeq}..${a.lastSeq})`}`).join(', ');
+      warnings.push(`${r.source}: ${unchecked.length} archived segment${unchecked.length === 1 ? '' : 's'} not checked, the archive copy is not reachable: ${list}. Pass --archive DIR where the archive is now.`);
+    }
   }
+  const archivedNotChecked = results.reduce((a, r) => a + r.archived.filter((x) => x.status === 'not_checked').length, 0);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return {
     ok: results.every((r) => r.issueCount === 0),
+    complete: archivedNotChecked === 0,
+    archivedNotChecked,
     dir,
     keyTrust,
     keyId: publicKey === null ? null : keyIdOf(publicKey),
     warnings,
-    notes: [TAIL_LIMIT_NOTE],
+    notes: archivedNotChecked === 0 ? [TAIL_LIMIT_NOTE] : [TAIL_LIMIT_NOTE, ARCHIVE_LIMIT_NOTE],
     sources: results,
     events: results.reduce((a, r) => a + r.events, 0),
     seconds,
   };
 }
 
-async function totalBytes(dir: string, sources: readonly string[]): Promise<number> {
+async function totalBytes(dir: string, sources: readonly string[], archiveDirs: readonly string[]): Promise<number> {
   let total = 0;
+  const size = async (file: string): Promise<number> => (await stat(file).catch(() => ({ size: 0 }))).size;
   for (const s of sources) {
     const chainDir = join(dir, s);
     const { segments } = await listSegments(chainDir);
-    for (const n of segments) total += (await stat(join(chainDir, segmentFileName(n))).catch(() => ({ size: 0 }))).size;
+    for (const n of segments) total += await size(join(chainDir, segmentFileName(n)));
+    const manifest = await readArchiveManifest(chainDir);
+    for (const [n, { line }] of manifest?.entries ?? []) {
+      if (segments.includes(n)) continue;
+      const where = await locateArchived(line, s, archiveDirs);
+      if (where.file !== null) total += await size(where.file);
+    }
   }
   return total;
 }

@@ -1,6 +1,8 @@
 /**
- * `dbwitness verify DIR`: offline check of every chain and seal.
- * Exit 0 intact, 1 tampered, 2 usage or environment error.
+ * `dbwitness verify DIR`: offline check of every chain and seal, including
+ * segments retention moved to an archive.
+ * Exit 0 intact, 1 tampered, 2 usage or environment error, 3 (only with
+ * --strict-archive) nothing wrong found but archived segments not checked.
  */
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
@@ -20,7 +22,12 @@ interface VerifyFlags {
   progress?: boolean;
   anchors?: string;
   expectHead?: string[];
+  archive?: string[];
+  strictArchive?: boolean;
 }
+
+/** Nothing wrong was found, but archived segments could not be read (with --strict-archive). */
+const EXIT_INCOMPLETE = 3;
 
 export function registerVerify(program: Command): void {
   program
@@ -32,6 +39,8 @@ export function registerVerify(program: Command): void {
     .option('--json', 'machine-readable report on stdout')
     .option('--max-issues <n>', 'problems listed per source (all are counted)', '20')
     .option('--expect-head <source:seq:hash>', 'a head recorded from an earlier verify: fail if it is gone or changed (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--archive <dir>', 'where archived segments are now (DIR/<source>/seg-N.jsonl), tried before the paths recorded in archived.jsonl (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--strict-archive', `exit ${EXIT_INCOMPLETE} when an archived segment cannot be read, instead of 0 with a warning`)
     .option('--no-progress', 'no progress bar on a terminal')
     .option('--anchors <file>', 'also check chain heads published by the daemon (anchors.file): detects events cut from the end')
     .addHelpText(
@@ -44,7 +53,16 @@ events were not cut from the end of the newest, unsealed segment. Record the
 head it prints (seq and hash) outside the store and pass it next time with
 --expect-head SOURCE:SEQ:HASH.
 
-Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
+Segments moved by \`dbwitness retention --archive\` are listed in
+<store>/<source>/archived.jsonl. Each is read from --archive DIR or the
+recorded path and checked like a local segment. One that cannot be read is
+reported as "archived, not checked": its seal (copied into the manifest)
+must still join the chain around it, which proves it existed, not that a
+copy survives. That is a warning (exit 0) unless --strict-archive is given.
+A segment missing from the store and absent from the manifest is tampering.
+
+Exit codes: 0 intact, 1 tampering found, 2 usage or environment error,
+3 nothing wrong found but archived segments were not checked (--strict-archive).`,
     )
     .action(async (dir: string, flags: VerifyFlags) => {
       const maxIssues = Number(flags.maxIssues ?? '20');
@@ -59,6 +77,7 @@ Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
           ...(flags.publicKey === undefined ? {} : { publicKeyFile: flags.publicKey }),
           ...(encryptionKey === undefined ? {} : { encryptionKey }),
           ...(expectHeads === undefined ? {} : { expectHeads }),
+          ...(flags.archive === undefined ? {} : { archiveDirs: flags.archive }),
           ...(meter === null ? {} : { onTotal: meter.total, onBytes: meter.add }),
         });
       } finally {
@@ -66,7 +85,8 @@ Exit codes: 0 intact, 1 tampering found, 2 usage or environment error.`,
       }
       const anchors = flags.anchors === undefined ? null : await checkAnchors(dir, flags.anchors, { ...(flags.publicKey === undefined ? {} : { publicKey: await loadPublicKey(flags.publicKey) }), ...(encryptionKey === undefined ? {} : { encryptionKey }) });
       const json = anchors === null ? verifyReportJson(report) : { ...(verifyReportJson(report) as Record<string, unknown>), anchors };
-      process.stdout.write(flags.json === true ? JSON.stringify(json, null, 2) + '\n' : formatVerifyReport(report) + (anchors === null ? '' : formatAnchorFindings(anchors)));
-      process.exitCode = report.ok && !(anchors ?? []).some((f) => f.status === 'fail') ? 0 : 1;
+      process.stdout.write(flags.json === true ? JSON.stringify(json, null, 2) + '\n' : formatVerifyReport(report, flags.strictArchive === true) + (anchors === null ? '' : formatAnchorFindings(anchors)));
+      const intact = report.ok && !(anchors ?? []).some((f) => f.status === 'fail');
+      process.exitCode = !intact ? 1 : !report.complete && flags.strictArchive === true ? EXIT_INCOMPLETE : 0;
     });
 }
