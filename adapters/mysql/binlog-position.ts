@@ -5,7 +5,7 @@
  */
 import { findingError } from '../../src/core/errors.js';
 import { mariaGap, mariaPosText, parseMariaPos, type Checkpoint } from './binlog-checkpoint.js';
-import { rows, type MysqlConnection, type ServerFlavor } from './mysql-connect.js';
+import { atLeast, rows, type MysqlConnection, type ServerFlavor } from './mysql-connect.js';
 
 /** The position just after everything committed so far. */
 export async function currentPosition(conn: MysqlConnection, flavor: ServerFlavor): Promise<Checkpoint> {
@@ -18,7 +18,7 @@ export async function currentPosition(conn: MysqlConnection, flavor: ServerFlavo
     const [r] = await rows<{ s: string }>(conn, 'SELECT @@GLOBAL.gtid_executed AS s');
     return { kind: 'mysql-gtid', set: (r?.s ?? '').replace(/\s/g, '') };
   }
-  const status = await rows<{ File: string; Position: number | string }>(conn, flavor.numeric[0] >= 8 && flavor.numeric[1] >= 4 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+  const status = await rows<{ File: string; Position: number | string }>(conn, !flavor.isMariaDb && atLeast(flavor, 8, 4) ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
   const s = status[0];
   if (!s) throw findingError('E_MYSQL_NO_BINLOG', 'the server has no binary log (log_bin is OFF)', 'enable log_bin in my.cnf and restart the server (see `dbwitness setup mysql`)');
   return { kind: 'file', file: s.File, offset: Number(s.Position) };

@@ -5,7 +5,8 @@
  * Nothing is acknowledged to the server: a binlog reader holds no position
  * there (unlike a PostgreSQL slot), so the store's checkpoint is the only
  * resume point, and binlog retention (doctor checks it against the outage
- * budget) bounds how long dbwitness may be down.
+ * budget) bounds how long dbwitness may be down. `lag()` measures how far
+ * the binlog is ahead of that durable position (binlog-lag.ts).
  *
  * Reconnect inside a transaction: the new stream replays that transaction
  * from its GTID. Its messages come out identical (the binlog is immutable
@@ -25,6 +26,11 @@ import type { TableFacts } from './zongji-events.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { loadTableFacts, preloadRegistry } from './table-facts.js';
 import { sleep } from '../../src/core/sleep.js';
+import { measureLag, type BinlogLag, type DurablePoint } from './binlog-lag.js';
+import { binlogMarkOf, type BinlogMark } from './tx-assembler.js';
+
+/** Checkpoints handed out and not yet acknowledged, kept for lag(); beyond this the oldest are forgotten. */
+const MAX_PENDING_MARKS = 10_000;
 
 /** Errors after which retrying cannot help: access, privileges, purged binlog. */
 const FATAL_ERRNOS = new Set([1045, 1044, 1142, 1143, 1227, 1236, 1370]);
@@ -50,6 +56,10 @@ export class BinlogSource implements ChangeSource {
   #closed = false;
   #acked: string | null = null;
   #reconnects = 0;
+  /** The durable resume point (stored or acknowledged) and where it stands in the binlog. */
+  #durable: (DurablePoint & { readonly token: string }) | null = null;
+  /** Checkpoint messages yielded after the durable point, oldest first, one per distinct token. */
+  #pending: Array<{ readonly token: string; mark: BinlogMark }> = [];
 
   /** Where a new chain starts: the server's position when the source was opened. */
   readonly #openedAt: Checkpoint;
@@ -92,6 +102,8 @@ export class BinlogSource implements ChangeSource {
         // Not "now": whatever committed after openSource returned (and the
         // daemon reported itself streaming) must be in the new chain.
         resume = checkpoint ? decodeCheckpoint(checkpoint) : this.#openedAt;
+        // A stored checkpoint is durable by definition.
+        if (checkpoint) this.#durable = { token: checkpoint, checkpoint: resume, mark: null };
         await assertResumable(ctrl, this.#flavor, resume);
         await loadTableFacts(ctrl, cfg, facts);
         if (registry) await preloadRegistry(ctrl, cfg, registry, this.#logger);
@@ -136,6 +148,7 @@ export class BinlogSource implements ChangeSource {
           } else {
             deliveredInTx++;
           }
+          if (m.kind === 'commit' || m.kind === 'idle') this.#noteCheckpoint(m.checkpoint, binlogMarkOf(m));
           yield m;
         }
         return; // aborted
@@ -235,6 +248,53 @@ export class BinlogSource implements ChangeSource {
     // Called only after the events up to `checkpoint` are fsync'd; the
     // server keeps no reader position, so this only records progress.
     this.#acked = checkpoint;
+    let at = -1;
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      if (this.#pending[i]!.token === checkpoint) {
+        at = i;
+        break;
+      }
+    }
+    const mark = at >= 0 ? this.#pending[at]!.mark : this.#durable?.token === checkpoint ? this.#durable.mark : null;
+    this.#durable = { token: checkpoint, checkpoint: decodeCheckpoint(checkpoint), mark };
+    if (at >= 0) this.#pending = this.#pending.slice(at + 1);
+  }
+
+  /** Records where a checkpoint handed to the consumer stands in the binlog. */
+  #noteCheckpoint(token: string, mark: BinlogMark | undefined): void {
+    if (!mark) return;
+    const d = this.#durable;
+    if (d && d.token === token && this.#pending.length === 0) {
+      // Same resume point as the durable one, read further on: nothing in
+      // between needs auditing, so the durable position moves with it.
+      this.#durable = { ...d, mark: { ...mark, newestMs: mark.newestMs ?? d.mark?.newestMs ?? null } };
+      return;
+    }
+    const last = this.#pending.at(-1);
+    if (last && last.token === token) {
+      last.mark = { ...mark, oldestMs: last.mark.oldestMs ?? mark.oldestMs };
+      return;
+    }
+    this.#pending.push({ token, mark });
+    if (this.#pending.length > MAX_PENDING_MARKS) this.#pending.shift();
+  }
+
+  /**
+   * Bytes of binlog written past the durable position, bytes the server
+   * retains from the oldest file still needed, and seconds behind (see
+   * binlog-lag.ts). A short ordinary connection with the source's own
+   * account: SHOW BINARY LOGS / SHOW MASTER STATUS need BINLOG MONITOR
+   * (MariaDB) or REPLICATION CLIENT (MySQL), which setup grants it.
+   */
+  async lag(): Promise<BinlogLag> {
+    const durable = this.#durable;
+    const oldestPending = this.#pending.find((p) => p.mark.oldestMs !== null)?.mark.oldestMs ?? null;
+    const conn = await connect(this.#config);
+    try {
+      return await measureLag(conn, this.#flavor, durable, oldestPending);
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

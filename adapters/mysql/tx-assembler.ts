@@ -51,6 +51,29 @@ interface OpenTx {
   changes: number;
 }
 
+/**
+ * Where a checkpoint message (commit or idle) stands in the server's binlog
+ * files, and the commit times of the transactions it covers: what `lag()`
+ * measures bytes and seconds from. Kept beside the message, not in it, so
+ * the port's message shapes stay as they are.
+ */
+export interface BinlogMark {
+  /** Binlog file and offset just after the last event the checkpoint covers ('' when not yet known). */
+  readonly file: string;
+  readonly offset: number;
+  /** Commit time (ms) of the oldest transaction ended since the previous checkpoint message; null if none. */
+  readonly oldestMs: number | null;
+  /** Commit time (ms) of the newest transaction ended so far; null before the first. */
+  readonly newestMs: number | null;
+}
+
+const marks = new WeakMap<SourceMessage, BinlogMark>();
+
+/** The binlog position of a commit or idle message this module emitted. */
+export function binlogMarkOf(m: SourceMessage): BinlogMark | undefined {
+  return marks.get(m);
+}
+
 const IGNORED_QUERIES = /^(SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT|XA START|XA END|XA PREPARE)\b/i;
 const COMMIT_QUERIES = /^(COMMIT|ROLLBACK|XA COMMIT|XA ROLLBACK)\b/i;
 
@@ -60,6 +83,9 @@ export class TxAssembler {
   #offset = 0;
   #tx: OpenTx | null = null;
   #lastIdleAt = 0;
+  /** Commit times for marks: first transaction ended since the last checkpoint message, and the newest. */
+  #sinceMs: number | null = null;
+  #newestMs: number | null = null;
   readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry'>> & Pick<AssemblerOptions, 'registryTable' | 'registry'>;
 
   constructor(o: AssemblerOptions) {
@@ -230,8 +256,12 @@ export class TxAssembler {
     this.#tx = null;
     if (endOffset > 0) this.#offset = endOffset;
     this.#advance(tx);
+    if (timestampMs > 0) {
+      this.#sinceMs ??= timestampMs;
+      this.#newestMs = timestampMs;
+    }
     if (tx.begun) {
-      out.push({
+      this.#emit(out, {
         kind: 'commit',
         position: tx.gtid?.maria ? mariaGtidText(tx.gtid.maria) : tx.gtid?.mysql ?? `${this.#file}:${this.#offset}`,
         checkpoint: this.checkpoint,
@@ -263,7 +293,13 @@ export class TxAssembler {
     if (!force && now - this.#lastIdleAt < this.#o.idleIntervalMs) return;
     this.#lastIdleAt = now;
     if (this.#pos.kind === 'file' && this.#file) this.#pos = { kind: 'file', file: this.#file, offset: this.#offset };
-    out.push({ kind: 'idle', checkpoint: this.checkpoint });
+    this.#emit(out, { kind: 'idle', checkpoint: this.checkpoint });
+  }
+
+  #emit(out: SourceMessage[], m: Extract<SourceMessage, { kind: 'commit' | 'idle' }>): void {
+    marks.set(m, { file: this.#file, offset: this.#offset, oldestMs: this.#sinceMs, newestMs: this.#newestMs });
+    this.#sinceMs = null;
+    out.push(m);
   }
 }
 

@@ -129,6 +129,11 @@ describe('daemon with several sources', () => {
       expect(metric(m, 'dbwitness_replication_lag_seconds', { source: 'pg' })).toBeDefined();
       // PostgreSQL reports its slot: WAL not yet acknowledged, and WAL retained for it.
       await waitFor(async () => metric((await httpGet(httpPort, '/metrics')).body, 'dbwitness_retained_bytes', { source: 'pg' }) !== undefined, { what: 'pg retained WAL metric', timeoutMs: 30_000 });
+      // MariaDB reports the binlog past its acknowledged position and the binlog files retained for it.
+      await waitFor(async () => {
+        const b = (await httpGet(httpPort, '/metrics')).body;
+        return (metric(b, 'dbwitness_retained_bytes', { source: 'mdb' }) ?? 0) > 0 && metric(b, 'dbwitness_replication_lag_bytes', { source: 'mdb' }) !== undefined;
+      }, { what: 'mdb binlog lag metrics', timeoutMs: 30_000 });
       expect(metric(m, 'dbwitness_webhook_delivered_total')).toBeGreaterThan(0);
       expect(metric(m, 'dbwitness_process_resident_memory_bytes')).toBeGreaterThan(0);
 
