@@ -30,6 +30,7 @@ export class DaemonMetrics implements AppendTimer {
   readonly #alerts: Counter<'source' | 'code'>;
   readonly #unattributed: Counter<'source'>;
   readonly #append: Histogram<'source'>;
+  readonly #fsync: Histogram<'source'>;
   readonly #anchors: Counter<'source'>;
 
   constructor(monitor: SourceMonitor, external: ExternalCounters = {}) {
@@ -43,6 +44,14 @@ export class DaemonMetrics implements AppendTimer {
       help: 'Store append latency: group-commit queueing, write and fdatasync',
       labelNames: ['source'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [r],
+    });
+    // The disk alone: one observation per group commit, however many appends it carried.
+    this.#fsync = new Histogram({
+      name: 'dbwitness_store_fsync_seconds',
+      help: 'fdatasync latency of segment files, one observation per group commit',
+      labelNames: ['source'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [r],
     });
     this.#anchors = new Counter({ name: 'dbwitness_anchors_published_total', help: 'Chain heads published to the anchor file or webhook', labelNames: ['source'], registers: [r] });
@@ -140,6 +149,10 @@ export class DaemonMetrics implements AppendTimer {
 
   observeAppend(sourceId: string, seconds: number): void {
     this.#append.observe({ source: sourceId }, seconds);
+  }
+
+  observeFsync(sourceId: string, seconds: number): void {
+    this.#fsync.observe({ source: sourceId }, seconds);
   }
 
   anchorPublished(sourceId: string): void {

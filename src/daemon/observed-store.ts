@@ -2,7 +2,9 @@
  * Wraps the `AuditStore` handed to the supervisor. Every chain it opens:
  * - runs the alert rules over each append's drafts and stores the alerts in
  *   the same append (same fsync, before the checkpoint is acknowledged);
- * - times each append (queueing + write + fdatasync) for the metrics;
+ * - times each append (queueing + write + fdatasync) for the metrics, and
+ *   has the file chain report the duration of each fdatasync alone (one per
+ *   group commit, which may serve many appends);
  * - is registered with the monitor, for anchors, head metrics and the
  *   periodic rules that append source-level alerts.
  *
@@ -17,13 +19,18 @@ import type { AlertRules } from '../alerts/alert-rules.js';
 import type { SourceMonitor } from './source-monitor.js';
 
 export interface AppendTimer {
+  /** A whole append: group-commit queueing, write and fdatasync. */
   observeAppend(sourceId: string, seconds: number): void;
+  /** One fdatasync of a segment file. */
+  observeFsync(sourceId: string, seconds: number): void;
 }
 
 export interface FileChainStats {
   readonly fsyncs: number;
   readonly bytes: number;
   readonly events: number;
+  /** The file chain's fsync hook (src/store/segment-file.ts WriteStats). */
+  onFsync?: (seconds: number) => void;
 }
 
 export function observeStore(store: AuditStore, opts: { monitor: SourceMonitor; rules: () => AlertRules | null; timer: AppendTimer | null }): AuditStore {
@@ -57,6 +64,11 @@ export class ObservedChain implements Chain {
     this.#rules = typeof rules === 'function' ? rules : () => rules;
     this.#timer = timer;
     this.#onClose = onClose;
+    const stats = this.writeStats;
+    if (timer !== null && stats !== null) {
+      const id = inner.source.id;
+      stats.onFsync = (seconds) => timer.observeFsync(id, seconds);
+    }
   }
 
   get source(): Source {

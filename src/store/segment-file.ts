@@ -19,6 +19,12 @@ export interface WriteStats {
   events: number;
   /** Bytes appended to segment files. */
   bytes: number;
+  /**
+   * Called after each of those fdatasyncs with its duration in seconds (the
+   * fdatasync alone: no queueing, no write). Set by an observer, e.g. the
+   * daemon's fsync latency histogram; an observer that throws is ignored.
+   */
+  onFsync?: (seconds: number) => void;
 }
 
 export class SegmentFile {
@@ -76,8 +82,17 @@ export class SegmentFile {
       pending = skipWritten(pending, bytesWritten);
     }
     stats.writes++;
+    const syncStart = process.hrtime.bigint();
     await this.#fh.datasync();
     stats.fsyncs++;
+    if (stats.onFsync !== undefined) {
+      const seconds = Number(process.hrtime.bigint() - syncStart) / 1e9;
+      try {
+        stats.onFsync(seconds);
+      } catch {
+        // Metrics must never fail a write that is already durable.
+      }
+    }
     stats.bytes += bytes;
     for (const b of buffers) this.#digest.update(b);
     this.#size += bytes;
