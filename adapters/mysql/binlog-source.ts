@@ -21,7 +21,7 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './binlog-ch
 import { assertResumable, currentPosition } from './binlog-position.js';
 import { BinlogStream } from './binlog-stream.js';
 import { auditScope, effectiveServerId, type MysqlSourceConfig } from './mysql-config.js';
-import { connect, connectionOptions, serverFlavor, type ServerFlavor } from './mysql-connect.js';
+import { connect, connectionOptions, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
 import type { TableFacts } from './zongji-events.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { loadTableFacts, preloadRegistry } from './table-facts.js';
@@ -56,6 +56,7 @@ export class BinlogSource implements ChangeSource {
   #closed = false;
   #acked: string | null = null;
   #reconnects = 0;
+  #serverHost: string | null = null;
   /** The durable resume point (stored or acknowledged) and where it stands in the binlog. */
   #durable: (DurablePoint & { readonly token: string }) | null = null;
   /** Checkpoint messages yielded after the durable point, oldest first, one per distinct token. */
@@ -94,11 +95,15 @@ export class BinlogSource implements ChangeSource {
     // MySQL 8 names each transaction's connection; the registry says whose
     // it was. Registrations older than the resume point are read from the
     // table, later ones arrive in the binlog.
-    const registry = this.#flavor.isMariaDb ? null : new ConnectionRegistry();
+    let registry: ConnectionRegistry | null = null;
     let resume: Checkpoint;
     {
       const ctrl = await connect(cfg);
       try {
+        // Session ids are `<@@hostname>:<connection id>`, as in the server_audit log.
+        const [h] = await rows<{ h: string | null }>(ctrl, 'SELECT @@hostname AS h');
+        this.#serverHost = h?.h || null;
+        registry = this.#flavor.isMariaDb ? null : new ConnectionRegistry(undefined, this.#serverHost);
         // Not "now": whatever committed after openSource returned (and the
         // daemon reported itself streaming) must be in the new chain.
         resume = checkpoint ? decodeCheckpoint(checkpoint) : this.#openedAt;
@@ -217,6 +222,7 @@ export class BinlogSource implements ChangeSource {
       logger: this.#logger,
       assembler: {
         marker: [cfg.marker_database, cfg.marker_table],
+        serverHost: this.#serverHost,
         ...(registry ? { registry, registryTable: [cfg.marker_database, cfg.registry_table] as const } : {}),
         ddlDatabases: [...new Set([...scope.databases, ...scope.tables.map(([d]) => d), cfg.marker_database])],
       },

@@ -20,10 +20,13 @@ import { identityFromMarker } from './session-marker.js';
 export class ConnectionRegistry {
   readonly #byThread = new Map<number, SessionIdentity>();
   readonly #limit: number;
+  readonly #serverHost: string | null;
   rejected = 0;
 
-  constructor(limit = 100_000) {
+  /** `serverHost`: the server's @@hostname, the prefix of session ids (session-marker.ts sessionId). */
+  constructor(limit = 100_000, serverHost: string | null = null) {
     this.#limit = limit;
+    this.#serverHost = serverHost;
   }
 
   /** A registry row seen in a transaction run by `txThreadId`. Returns whether it was accepted. */
@@ -34,7 +37,7 @@ export class ConnectionRegistry {
       return false;
     }
     this.#byThread.delete(conn);
-    this.#byThread.set(conn, identityFromMarker(row));
+    this.#byThread.set(conn, identityFromMarker(row, this.#serverHost));
     if (this.#byThread.size > this.#limit) {
       // Oldest registrations first: Map iterates in insertion order.
       const oldest = this.#byThread.keys().next().value;

@@ -124,11 +124,24 @@ function text(v: Row[string] | undefined): string | null {
 }
 
 /**
+ * The session id of a connection: `<@@hostname>:<CONNECTION_ID()>`, the form
+ * the server_audit log source gives the same connection (its `serverhost`
+ * field is the server's host name, as @@hostname), so a change joins that
+ * session's logins and reads. Connection ids restart with the server: the
+ * id is unique per server lifetime, and a join across a restart also needs
+ * the time (the session's login..logout interval).
+ */
+export function sessionId(serverHost: string | null, connId: string): string {
+  return serverHost ? `${serverHost}:${connId}` : connId;
+}
+
+/**
  * The identity a marker row (its after-image) carries. `login` is USER():
  * user@client-host; `client_host` is PROCESSLIST.HOST: host:port over TCP,
- * 'localhost' over the Unix socket.
+ * 'localhost' over the Unix socket. `serverHost` is the server's @@hostname
+ * (see sessionId).
  */
-export function identityFromMarker(row: Row): SessionIdentity {
+export function identityFromMarker(row: Row, serverHost: string | null = null): SessionIdentity {
   const login = text(row['login']);
   let dbUser: string | null = null;
   let addr: string | null = null;
@@ -138,6 +151,7 @@ export function identityFromMarker(row: Row): SessionIdentity {
     addr = at >= 0 ? login.slice(at + 1) : null;
   }
   const host = text(row['client_host']);
+  const conn = text(row['conn_id']);
   let port: number | null = null;
   if (host !== null) {
     const m = /:(\d{1,5})$/.exec(host);
@@ -150,7 +164,7 @@ export function identityFromMarker(row: Row): SessionIdentity {
     client_addr: addr,
     client_port: port,
     application: text(row['application']),
-    session_id: text(row['conn_id']),
+    session_id: conn === null ? null : sessionId(serverHost, conn),
   };
 }
 

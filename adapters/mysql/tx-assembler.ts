@@ -26,6 +26,8 @@ export interface AssemblerOptions {
   /** [database, table] of the MySQL connection registry, if installed. */
   readonly registryTable?: readonly [string, string] | undefined;
   readonly registry?: ConnectionRegistry | undefined;
+  /** The server's @@hostname: session ids are `<host>:<connection id>` (session-marker.ts sessionId). */
+  readonly serverHost?: string | null | undefined;
   /** Databases whose DDL is audited (lower-cased match on schema or statement text). */
   readonly ddlDatabases: readonly string[];
   /**
@@ -86,7 +88,7 @@ export class TxAssembler {
   /** Commit times for marks: first transaction ended since the last checkpoint message, and the newest. */
   #sinceMs: number | null = null;
   #newestMs: number | null = null;
-  readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry'>> & Pick<AssemblerOptions, 'registryTable' | 'registry'>;
+  readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry' | 'serverHost'>> & Pick<AssemblerOptions, 'registryTable' | 'registry' | 'serverHost'>;
 
   constructor(o: AssemblerOptions) {
     this.#o = { holdLimit: 1_000, idleIntervalMs: 1000, now: Date.now, ...o };
@@ -203,7 +205,7 @@ export class TxAssembler {
     if (e.schema === mdb && e.table === mtable) {
       for (const r of e.rows) {
         if (!r.after) continue; // marker clean-up deletes carry no identity
-        this.#identity(tx, identityFromMarker(r.after), out);
+        this.#identity(tx, identityFromMarker(r.after, this.#o.serverHost ?? null), out);
       }
       return;
     }

@@ -31,14 +31,16 @@ describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
     const ta = await c.until(() => txWith('1'), 'alice transaction');
     const tb = await c.until(() => txWith('2'), 'bob transaction');
 
+    // Session ids are `<@@hostname>:<connection id>`, as in the server_audit log.
+    const [{ h }] = (await db.query<{ h: string }>('SELECT @@hostname AS h')) as [{ h: string }];
     const ids = ta.filter((m) => m.kind === 'identity');
     expect(ids).toHaveLength(1); // once per transaction, though three rows in two tables fired triggers
     expect(ta[1]?.kind).toBe('identity'); // before every change of the transaction
-    expect(ids[0]).toMatchObject({ identity: { db_user: 'alice', client_addr: '127.0.0.2', client_port: a.localPort, app_user: 'dr.alice', session_id: String(a.connId) } });
+    expect(ids[0]).toMatchObject({ identity: { db_user: 'alice', client_addr: '127.0.0.2', client_port: a.localPort, app_user: 'dr.alice', session_id: `${h}:${a.connId}` } });
     expect(ta.filter((m) => m.kind === 'change')).toHaveLength(3);
     // The marker row itself never reaches the trail.
     expect(c.changes().some((ch) => ch.table === 'session_marker')).toBe(false);
-    expect(tb.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob', client_addr: '127.0.0.3', client_port: b.localPort, app_user: null, session_id: String(b.connId) } });
+    expect(tb.find((m) => m.kind === 'identity')).toMatchObject({ identity: { db_user: 'bob', client_addr: '127.0.0.3', client_port: b.localPort, app_user: null, session_id: `${h}:${b.connId}` } });
 
     // The statement text is the user's, not the trigger's.
     const ins = ta.find((m) => m.kind === 'change' && m.change.table === 'patients' && m.change.action === 'insert');
