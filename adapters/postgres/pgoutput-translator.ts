@@ -9,13 +9,17 @@
 import type { Row, ColumnValue } from '../../src/core/event.js';
 import { microsToIso, nowMicros, PG_EPOCH_MICROS } from '../../src/core/ids.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
-import { DDL_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
+import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
+import { heartbeatNonce } from './heartbeat-tracker.js';
 import { DdlPayload, IdentityPayload, parsePayload, toSessionIdentity } from './identity-message.js';
 import { checkpointOf, formatLsn } from './lsn.js';
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
 
 /** Primary key (or replica identity index) columns of a relation, in key order; null when it has none. */
 export type KeyColumnLookup = (relation: Relation) => Promise<readonly string[] | null>;
+
+/** Told the nonce of every heartbeat message read from the stream (null when its content has none). */
+export type HeartbeatListener = (nonce: string | null) => void;
 
 interface OpenTx {
   readonly xid: string;
@@ -41,10 +45,12 @@ export class PgoutputTranslator {
    * is a measurable share of the decoding cost.
    */
   readonly #identities = new Map<string, SourceMessage>();
+  readonly #onHeartbeat: HeartbeatListener;
   #tx: OpenTx | null = null;
 
-  constructor(lookupKey: KeyColumnLookup) {
+  constructor(lookupKey: KeyColumnLookup, onHeartbeat: HeartbeatListener = () => undefined) {
     this.#lookupKey = lookupKey;
+    this.#onHeartbeat = onHeartbeat;
   }
 
   get inTransaction(): boolean {
@@ -107,6 +113,7 @@ export class PgoutputTranslator {
   }
 
   #message(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {
+    if (msg.prefix === HEARTBEAT_PREFIX && !msg.transactional) return this.#heartbeat(msg);
     if (msg.prefix !== IDENTITY_PREFIX && msg.prefix !== DDL_PREFIX) return [];
     const tx = this.#tx;
     if (!msg.transactional || tx === null) {
@@ -137,6 +144,22 @@ export class PgoutputTranslator {
         change: { action: 'ddl', schema: d.schema, table: null, key: null, before: null, after: null, columns: [], statement: d.statement, detail },
       },
     ];
+  }
+
+  /**
+   * A heartbeat is a position, never an event or an alert: pgoutput sends a
+   * non-transactional message when decoding reaches it, after every
+   * transaction that committed before it, so with no transaction open
+   * everything up to its LSN has been handed out. Resuming at that LSN
+   * delivers the message once more (the walsender skips only what starts
+   * before the start position); the source ignores an idle that does not
+   * move forward. Its content is not trusted: only the nonce is read, for
+   * timing. (A transactional message with this prefix is not the function's
+   * and, like any foreign prefix, is ignored.)
+   */
+  #heartbeat(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {
+    this.#onHeartbeat(heartbeatNonce(msg.content));
+    return this.#tx === null ? [{ kind: 'idle', checkpoint: checkpointOf(msg.lsn) }] : [];
   }
 
   #alert(code: string, message: string, lsn: bigint): SourceMessage {

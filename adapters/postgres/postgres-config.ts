@@ -33,5 +33,12 @@ export type PostgresSourceConfig = z.infer<typeof PostgresSourceConfig>;
 export const IDENTITY_PREFIX = 'dbwitness';
 /** Logical message prefix of DDL messages written by the event trigger. */
 export const DDL_PREFIX = 'dbwitness.ddl';
+/**
+ * Logical message prefix of the daemon's heartbeats: non-transactional
+ * messages written by `<schema>.emit_heartbeat(nonce)`, read as progress only.
+ */
+export const HEARTBEAT_PREFIX = 'dbwitness.heartbeat';
+/** The SECURITY DEFINER function in `schema_name` that writes a heartbeat (owned by the emitter role). */
+export const HEARTBEAT_FUNCTION = 'emit_heartbeat';
 /** Name of the statement trigger on every audited table and partition. */
 export const IDENTITY_TRIGGER = 'dbwitness_identity';

@@ -4,7 +4,7 @@
  * pg_settings only, no table reads).
  */
 import type { Finding } from '../../src/core/ports.js';
-import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
+import { HEARTBEAT_FUNCTION, IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
 import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER } from './identity-sql.js';
@@ -31,7 +31,7 @@ export async function doctorWith(client: PgClient, config: PostgresSourceConfig)
     findings.push(fail('pg.scope', 'Audited tables exist', e instanceof Error ? e.message : String(e), 'check --tables/--schema and the database in --url'));
     scope = { tables: [], schemas: [] };
   }
-  for (const check of [settings, slot, publication, tables, emitter, eventTriggers, transport]) {
+  for (const check of [settings, slot, publication, tables, emitter, heartbeat, eventTriggers, transport]) {
     findings.push(...(await check(client, config, scope)));
   }
   return findings;
@@ -208,6 +208,35 @@ const emitter: Check = async (client, config) => {
   );
   return out;
 };
+
+/**
+ * A warning, not a failure: without heartbeats nothing is lost, but an idle
+ * source counts as silent (pipeline_silent, /readyz) and lag has no seconds.
+ */
+const heartbeat: Check = async (client, config) => {
+  const title = 'Heartbeat function';
+  const name = `${config.schema_name}.${HEARTBEAT_FUNCTION}(text)`;
+  const { rows } = await client.query<{ owner: string; secdef: boolean; public_exec: boolean; own_exec: boolean }>(
+    `SELECT pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
+            pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
+            pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
+              AND pg_catalog.has_schema_privilege(p.pronamespace, 'USAGE') AS own_exec
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = $1 AND p.proname = $2 AND p.proargtypes = '25'::pg_catalog.oidvector`,
+    [config.schema_name, HEARTBEAT_FUNCTION],
+  );
+  const f = rows[0];
+  const fix = `${SETUP_FIX}; until then an idle source counts as silent (pipeline_silent, /readyz)`;
+  if (f === undefined) return [warn('pg.heartbeat', title, `${name} does not exist: the daemon cannot tell an idle database from a stuck stream`, fix)];
+  if (f.public_exec) return [warn('pg.heartbeat', title, `PUBLIC may execute ${name}: any role can write heartbeats`, `REVOKE ALL ON FUNCTION ${name} FROM PUBLIC, or ${SETUP_FIX}`)];
+  if (!f.secdef || f.owner !== config.emitter_role) return [warn('pg.heartbeat', title, `owner ${f.owner}, security definer ${f.secdef}`, `it must be SECURITY DEFINER owned by ${config.emitter_role}: ${fix}`)];
+  if (!f.own_exec) return [warn('pg.heartbeat', title, `this role (${await currentUser(client)}) may not execute ${name}: the daemon's heartbeats would fail`, `connect as ${config.daemon_role} (setup grants it EXECUTE), or ${SETUP_FIX}`)];
+  return [ok('pg.heartbeat', title, `SECURITY DEFINER, owned by ${f.owner}, not executable by PUBLIC`)];
+};
+
+async function currentUser(client: PgClient): Promise<string> {
+  return (await client.query<{ u: string }>('SELECT CURRENT_USER::pg_catalog.text AS u')).rows[0]?.u ?? 'unknown';
+}
 
 const eventTriggers: Check = async (client) => {
   const { rows } = await client.query<{ evtname: string; evtenabled: string }>('SELECT evtname, evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)', [[DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER]]);

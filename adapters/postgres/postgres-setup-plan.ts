@@ -11,6 +11,7 @@ import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.j
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
 import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, ddlEndFunctionSql, emitIdentityFunctionSql, ensureCoverageFunctionSql, sqlDropFunctionSql } from './identity-sql.js';
+import { heartbeatFunctionSignature, heartbeatFunctionSql } from './heartbeat-sql.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 
 /** Marks where `--apply` inserts the daemon password (psql syntax, so the printed plan also runs under `psql -v`). */
@@ -119,6 +120,17 @@ END $dbw$`,
       ],
     },
     {
+      title: 'Heartbeat function',
+      why: `An idle database writes no WAL, so a silent stream could be a stuck pipeline or just a quiet night. Every check interval the daemon calls ${config.schema_name}.emit_heartbeat(nonce), which writes a non-transactional pg_logical_emit_message(false, 'dbwitness.heartbeat', ...) with the server's clock_timestamp() and the nonce; it comes back through the slot as progress (and moves the slot on an idle database), and its round trip is the replication lag in seconds. SECURITY DEFINER, owned by ${config.emitter_role} like the identity function, search_path pinned; EXECUTE for ${config.daemon_role} only (with USAGE on the schema to reach it): it writes nothing but a heartbeat, so the daemon still cannot forge an identity.`,
+      sql: [
+        heartbeatFunctionSql(config.schema_name),
+        `ALTER FUNCTION ${heartbeatFunctionSignature(config.schema_name)} OWNER TO ${emitter}`,
+        `REVOKE ALL ON FUNCTION ${heartbeatFunctionSignature(config.schema_name)} FROM PUBLIC`,
+        `GRANT USAGE ON SCHEMA ${s} TO ${daemon}`,
+        `GRANT EXECUTE ON FUNCTION ${heartbeatFunctionSignature(config.schema_name)} TO ${daemon}`,
+      ],
+    },
+    {
       title: `Replication slot ${config.slot}`,
       why: 'A pgoutput logical slot retains WAL until dbwitness confirms the events are durable. Created here only: `run` never creates a slot, so a lost slot is reported, not silently replaced.',
       sql: [
@@ -176,8 +188,8 @@ END $dbw$`,
       },
       {
         title: 'Drop schema and roles',
-        why: `Removes schema ${config.schema_name} (functions, scope table) and the roles ${emitter} and ${daemon}. Roles are cluster-wide: DROP ROLE fails if they hold privileges in another database.`,
-        sql: [`DROP SCHEMA IF EXISTS ${s} CASCADE`, dropRole(emitter), dropRole(daemon)],
+        why: `Removes the heartbeat function, schema ${config.schema_name} (functions, scope table) and the roles ${emitter} and ${daemon}. Roles are cluster-wide: DROP ROLE fails if they hold privileges in another database.`,
+        sql: [`DROP FUNCTION IF EXISTS ${heartbeatFunctionSignature(config.schema_name)}`, `DROP SCHEMA IF EXISTS ${s} CASCADE`, dropRole(emitter), dropRole(daemon)],
       },
     ],
   };

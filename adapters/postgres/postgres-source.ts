@@ -7,12 +7,20 @@
  * (confirmed_flush_lsn, or the LSN in START_REPLICATION when higher), so
  * resuming at a commit's end LSN skips exactly the transactions stored.
  *
+ * Heartbeats: `heartbeat()` writes a non-transactional `dbwitness.heartbeat`
+ * message through `<schema>.emit_heartbeat(nonce)` (heartbeat-sql.ts); it
+ * comes back through this stream as an idle checkpoint at its LSN, so an
+ * idle database still shows progress and its slot still advances, and the
+ * nonce's round trip is `lag().seconds`.
+ *
  * Reconnects: on a dropped connection or server restart the source
  * reconnects with backoff and restarts at the last commit (or idle
  * keepalive) it handed out. A transaction cut in the middle is replayed by
  * the server from its BEGIN; the messages the consumer already received are
  * skipped, so the consumer sees each transaction once and whole.
  */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { DbwitnessError } from '../../src/core/errors.js';
@@ -24,6 +32,8 @@ import type { PostgresSourceConfig } from './postgres-config.js';
 import { connectAdmin, serverOf } from './postgres-connection.js';
 import { fatalStreamError, slotInvalidated, slotMissing } from './postgres-errors.js';
 import { FrameQueue } from './frame-queue.js';
+import { heartbeatCallSql } from './heartbeat-sql.js';
+import { HeartbeatTracker } from './heartbeat-tracker.js';
 import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
 import type { Relation } from './pgoutput-decoder.js';
 import { PgoutputTranslator } from './pgoutput-translator.js';
@@ -60,6 +70,7 @@ export class PostgresChangeSource implements ChangeSource {
   #queue: FrameQueue | null = null;
   #lookup: pg.Client | null = null;
   #closed = false;
+  readonly #beats = new HeartbeatTracker();
 
   constructor(config: PostgresSourceConfig, logger: Logger, tuning: PostgresSourceTuning = {}) {
     this.#config = config;
@@ -102,7 +113,29 @@ export class PostgresChangeSource implements ChangeSource {
       );
       const row = rows[0];
       const num = (v: string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
-      return { bytes: num(row?.lag), retainedBytes: num(row?.retained), seconds: null };
+      return { bytes: num(row?.lag), retainedBytes: num(row?.retained), seconds: this.#beats.seconds(performance.now()) };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes one heartbeat into the WAL (see heartbeat-sql.ts) over a short
+   * ordinary connection, remembering its nonce and when it was sent. The
+   * message itself, read back by `messages()`, is what shows progress.
+   * Resolves to the message's position, in the checkpoint form of the idle
+   * message it becomes.
+   */
+  async heartbeat(): Promise<string> {
+    const nonce = randomBytes(12).toString('hex');
+    const client = await connectAdmin(this.#config, { application_name: 'dbwitness-heartbeat' });
+    try {
+      this.#beats.sent(nonce, performance.now());
+      const { rows } = await client.query<{ lsn: string }>(heartbeatCallSql(this.#config.schema_name), [nonce]);
+      return checkpointOf(parseLsn(rows[0]?.lsn ?? ''));
+    } catch (e) {
+      this.#beats.failed(nonce);
+      throw heartbeatFailed(this.#config.schema_name, e);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -150,7 +183,10 @@ export class PostgresChangeSource implements ChangeSource {
       // Unsolicited status updates keep wal_sender_timeout from firing while
       // the socket is paused by backpressure; they carry the durable LSN only.
       const timer = setInterval(() => conn.sendStatus(this.#durable), this.#tuning.statusIntervalMs);
-      const translator = new PgoutputTranslator((rel) => this.#keyColumns(rel));
+      const translator = new PgoutputTranslator(
+        (rel) => this.#keyColumns(rel),
+        (nonce) => this.#beats.seen(nonce, performance.now()),
+      );
       try {
         const slot = await this.#checkSlot(conn);
         if (first && resume !== 0n && slot.confirmed !== null && slot.confirmed > resume) {
@@ -187,14 +223,26 @@ export class PostgresChangeSource implements ChangeSource {
           failures = 0;
           if (frame.kind === 'keepalive') {
             // Every frame before this keepalive has been handed out; with no
-            // transaction open, everything up to walEnd is delivered.
-            if (!translator.inTransaction && frame.walEnd > resume) {
+            // transaction open, everything up to walEnd is delivered. (After a
+            // reconnect inside a transaction the consumer still has it open
+            // while the server replays it: no idle until its commit.)
+            if (open === null && !translator.inTransaction && frame.walEnd > resume) {
               resume = frame.walEnd;
               yield { kind: 'idle', checkpoint: checkpointOf(frame.walEnd) };
             }
             continue;
           }
           for (const m of await translator.translate(frame.msg)) {
+            if (m.kind === 'idle') {
+              // A heartbeat: the same rule as a keepalive. Resuming at its LSN
+              // delivers it again, which moves nothing.
+              const at = parseLsn(m.checkpoint);
+              if (open === null && !translator.inTransaction && at > resume) {
+                resume = at;
+                yield m;
+              }
+              continue;
+            }
             if (replay !== null) {
               if (replay.first) {
                 if (m.kind !== 'begin' || m.txId !== replay.xid) {
@@ -280,6 +328,19 @@ export class PostgresChangeSource implements ChangeSource {
     if (firstIndex === undefined) return null;
     return rows.filter((r) => r.indexrelid === firstIndex).map((r) => r.attname);
   }
+}
+
+function heartbeatFailed(schema: string, e: unknown): DbwitnessError {
+  const reason = errText(e);
+  const missing = /does not exist|permission denied/i.test(reason);
+  return new DbwitnessError(
+    'E_PG_HEARTBEAT',
+    `cannot write a heartbeat: ${reason}`,
+    missing
+      ? `run \`dbwitness setup postgres --apply\` (it creates ${schema}.emit_heartbeat() and grants the daemon role EXECUTE on it); \`dbwitness doctor\` shows pg.heartbeat`
+      : 'check that the server is up; until heartbeats arrive an idle source counts as silent',
+    { cause: e },
+  );
 }
 
 function errText(e: unknown): string {
