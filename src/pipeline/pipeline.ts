@@ -66,6 +66,7 @@ class Pipeline {
   #tx: TxBuffer | null = null;
   #tail: ChainTail | null;
   #lastIdleWrite = 0;
+  #turn: Promise<typeof NOT_READY> | null = null;
   /** The `source` block of every event: one frozen copy, so the store serializes it once. */
   readonly #source: Source;
 
@@ -86,7 +87,7 @@ class Pipeline {
         const next = iterator.next();
         // Store what is complete whenever the source has nothing ready right now.
         if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
-          const ready = await Promise.race([next, nextTick()]);
+          const ready = await Promise.race([next, this.#endOfTurn()]);
           if (ready === NOT_READY) await this.#flush();
         }
         const result = await next;
@@ -183,6 +184,22 @@ class Pipeline {
     return -1;
   }
 
+  /**
+   * Resolves once the event loop has run its pending I/O callbacks, i.e.
+   * once data that already arrived has been delivered. One marker serves
+   * every message handled in the same turn (a setImmediate per message was
+   * measurable at 1 row per transaction).
+   */
+  #endOfTurn(): Promise<typeof NOT_READY> {
+    this.#turn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#turn = null;
+        resolve(NOT_READY);
+      }),
+    );
+    return this.#turn;
+  }
+
   #push(draft: DraftEvent): void {
     this.#pending.push(this.#o.transform ? this.#o.transform(draft) : draft);
   }
@@ -232,8 +249,3 @@ class Pipeline {
 }
 
 const NOT_READY = Symbol('not-ready');
-
-/** Resolves after pending I/O callbacks, i.e. once already-arrived data has been delivered. */
-function nextTick(): Promise<typeof NOT_READY> {
-  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
-}
