@@ -11,10 +11,10 @@
  *
  * Flushing: the walsender decodes flushed WAL only. The call's transaction
  * has no xid, so its commit does not flush; it hands the WAL to the WAL
- * writer as an asynchronous commit does (flushed within wal_writer_delay,
- * 200 ms by default), which is soon enough for a heartbeat and never waits
- * for a synchronous standby. No xid also means no commit record to decode
- * and no xid consumed per heartbeat.
+ * writer as an asynchronous commit does (flushed within a few
+ * wal_writer_delay, 200 ms by default). That is soon enough for a
+ * heartbeat, never waits for a synchronous standby, and leaves no commit
+ * record to decode and no xid consumed per heartbeat.
  *
  * Privileges: owned by the NOLOGIN emitter role (the one role that may call
  * pg_logical_emit_message), SECURITY DEFINER with search_path pinned to

@@ -8,7 +8,7 @@
  *   `pg_current_wal_lsn() - restart_lsn` of the slot; for MySQL/MariaDB the
  *   distance between `SHOW MASTER STATUS` and the stored binlog position.
  * - `heartbeat()`: writes a heartbeat into the source's own change stream
- *   (PostgreSQL: `pg_logical_emit_message(true, 'dbwitness.heartbeat', ...)`;
+ *   (PostgreSQL: `pg_logical_emit_message(false, 'dbwitness.heartbeat', ...)`;
  *   MariaDB: an insert into a heartbeat table) so that a silent pipeline can
  *   be told apart from an idle database.
  */
