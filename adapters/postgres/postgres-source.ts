@@ -41,6 +41,9 @@ import { ReplicationConnection } from './replication-connection.js';
 import { quoteLiteral } from './sql-quote.js';
 import { sleep } from '../../src/core/sleep.js';
 
+/** How often an unacknowledged idle position is offered again, at most, on keepalives. */
+const REOFFER_MS = 1000;
+
 export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
   readonly highWater?: number;
@@ -159,6 +162,8 @@ export class PostgresChangeSource implements ChangeSource {
     let replay: { xid: string; drop: number; first: boolean } | null = null;
     let failures = 0;
     let first = true;
+    /** When an idle position was last handed out (monotonic ms). */
+    let offeredAt = 0;
 
     while (!signal.aborted && !this.#closed) {
       let conn: ReplicationConnection;
@@ -226,9 +231,20 @@ export class PostgresChangeSource implements ChangeSource {
             // transaction open, everything up to walEnd is delivered. (After a
             // reconnect inside a transaction the consumer still has it open
             // while the server replays it: no idle until its commit.)
-            if (open === null && !translator.inTransaction && frame.walEnd > resume) {
-              resume = frame.walEnd;
-              yield { kind: 'idle', checkpoint: checkpointOf(frame.walEnd) };
+            if (open === null && !translator.inTransaction) {
+              if (frame.walEnd > resume) {
+                resume = frame.walEnd;
+                offeredAt = performance.now();
+                yield { kind: 'idle', checkpoint: checkpointOf(frame.walEnd) };
+              } else if (resume > this.#durable && performance.now() - offeredAt >= REOFFER_MS) {
+                // The consumer may pass over an idle position (the pipeline
+                // stores at most one per interval). Offer the last one again
+                // until it is acknowledged: the walsender of a stopping server
+                // waits for exactly that, and otherwise keeps the server from
+                // shutting down.
+                offeredAt = performance.now();
+                yield { kind: 'idle', checkpoint: checkpointOf(resume) };
+              }
             }
             continue;
           }
@@ -239,6 +255,7 @@ export class PostgresChangeSource implements ChangeSource {
               const at = parseLsn(m.checkpoint);
               if (open === null && !translator.inTransaction && at > resume) {
                 resume = at;
+                offeredAt = performance.now();
                 yield m;
               }
               continue;
