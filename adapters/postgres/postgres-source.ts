@@ -15,7 +15,7 @@
  *
  * Reconnects: on a dropped connection or server restart the source
  * reconnects with backoff and restarts at the last commit (or idle
- * keepalive) it handed out. A transaction cut in the middle is replayed by
+ * position: keepalive or heartbeat) it handed out. A transaction cut in the middle is replayed by
  * the server from its BEGIN; the messages the consumer already received are
  * skipped, so the consumer sees each transaction once and whole.
  */
