@@ -96,11 +96,10 @@ async function privileges(conn: MysqlConnection, config: MysqlSourceConfig, isMa
 async function identity(conn: MysqlConnection, config: MysqlSourceConfig): Promise<Finding[]> {
   const out: Finding[] = [];
   const marker = await rows(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [config.marker_database, config.marker_table]);
-  const proc = await rows(conn, "SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ? AND ROUTINE_TYPE = 'PROCEDURE'", [config.marker_database, MARK_PROCEDURE]);
   out.push(
-    marker.length && proc.length
-      ? { id: 'mysql.marker', status: 'ok', title: 'Session-marker table and procedure', detail: `${config.marker_database}.${config.marker_table}` }
-      : { id: 'mysql.marker', status: 'fail', title: 'Session-marker table and procedure', detail: `${marker.length ? '' : 'table missing '}${proc.length ? '' : 'procedure missing'}`.trim(), fix: SETUP_FIX },
+    marker.length
+      ? { id: 'mysql.marker', status: 'ok', title: 'Session-marker table', detail: `${config.marker_database}.${config.marker_table}` }
+      : { id: 'mysql.marker', status: 'fail', title: 'Session-marker table', detail: 'table missing', fix: SETUP_FIX },
   );
   let tables: Array<[string, string]>;
   try {
@@ -110,11 +109,16 @@ async function identity(conn: MysqlConnection, config: MysqlSourceConfig): Promi
     return out;
   }
   const bad: string[] = [];
+  const older: string[] = [];
   for (const [db, t] of tables) {
-    const r = await rows<{ n: string }>(conn, 'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?', [db, t]);
+    const r = await rows<{ n: string; a: string }>(conn, 'SELECT TRIGGER_NAME AS n, ACTION_STATEMENT AS a FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?', [db, t]);
     const have = new Set(r.map((x) => x.n));
     const missing = allTriggerNames(t).filter((n) => !have.has(n));
     if (missing.length) bad.push(`${db}.${t} (${missing.length} of 3 missing)`);
+    else if (r.some((x) => have.has(x.n) && allTriggerNames(t).includes(x.n) && x.a.includes(MARK_PROCEDURE))) older.push(`${db}.${t}`);
+  }
+  if (older.length && !bad.length) {
+    out.push({ id: 'mysql.triggers_current', status: 'warn', title: 'Identity triggers up to date', detail: `${older.join(', ')} still call ${config.marker_database}.${MARK_PROCEDURE}() (an earlier setup): correct, but slower`, fix: SETUP_FIX });
   }
   out.push(
     bad.length

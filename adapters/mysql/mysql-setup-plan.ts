@@ -11,7 +11,7 @@ import { resolveTables } from './audited-tables.js';
 import { splitAccount, type MysqlSourceConfig } from './mysql-config.js';
 import { connect, rows, serverFlavor, type ServerFlavor } from './mysql-connect.js';
 import { checkSettings } from './server-settings.js';
-import { initConnectSql, registryDdl, dropTriggerSql, MARIADB_TX_DISCRIMINATOR, MYSQL_TX_DISCRIMINATOR, markerTableDdl, markProcedureDdl, MARK_PROCEDURE, triggerDdls, type MarkerNames } from './session-marker.js';
+import { initConnectSql, registryDdl, dropTriggerSql, MARIADB_TX_DISCRIMINATOR, MYSQL_TX_DISCRIMINATOR, markerTableDdl, MARK_PROCEDURE, triggerDdls, type MarkerNames } from './session-marker.js';
 import { quoteAccount, quoteIdent, quoteQualified, quoteString } from './sql-quote.js';
 
 export function markerNames(config: MysqlSourceConfig, flavor?: ServerFlavor): MarkerNames {
@@ -23,6 +23,11 @@ export function markerNames(config: MysqlSourceConfig, flavor?: ServerFlavor): M
     definerHost: d.host,
     txDiscriminator: flavor && !flavor.isMariaDb ? MYSQL_TX_DISCRIMINATOR : MARIADB_TX_DISCRIMINATOR,
   };
+}
+
+/** `text` as a literal LIKE pattern (backslash is LIKE's default escape). */
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 export function passwordPlaceholder(envName: string): string {
@@ -66,8 +71,6 @@ export async function planSetup(config: MysqlSourceConfig, _ctx: AdapterContext)
         markerTableDdl(n),
         `CREATE USER IF NOT EXISTS ${definer} ACCOUNT LOCK`,
         `GRANT SELECT, INSERT, UPDATE ON ${marker} TO ${definer}`,
-        ...forFlavor(markProcedureDdl(n), flavor),
-        `GRANT EXECUTE ON PROCEDURE ${quoteQualified(n.database, MARK_PROCEDURE)} TO ${definer}`,
       ],
     });
 
@@ -97,7 +100,7 @@ export async function planSetup(config: MysqlSourceConfig, _ctx: AdapterContext)
 
     steps.push({
       title: `Identity triggers on ${tables.length} audited table(s)`,
-      why: 'AFTER INSERT/UPDATE/DELETE row triggers call the marker procedure once per transaction (a primary-key lookup per row otherwise). Changes without a marker are reported as unattributed alerts.',
+      why: 'AFTER INSERT/UPDATE/DELETE row triggers write the session marker once per transaction (a primary-key lookup per row otherwise). Changes without a marker are reported as unattributed alerts.',
       sql: tables.flatMap(([db, t]) => [
         `GRANT TRIGGER ON ${quoteQualified(db, t)} TO ${definer}`,
         ...triggerDdls(n, db, t).flatMap((s) => forFlavor(s, flavor)),
@@ -114,12 +117,13 @@ export async function planUninstall(config: MysqlSourceConfig, _ctx: AdapterCont
   try {
     const flavor = await serverFlavor(conn);
     const n = markerNames(config);
-    // Every trigger setup may have created, found by what it calls, so
-    // tables dropped from the config lose their triggers too.
+    // Every trigger setup may have created, found by what it writes (or,
+    // from earlier setups, calls), so tables dropped from the config lose
+    // their triggers too.
     const trig = await rows<{ s: string; t: string; n: string }>(
       conn,
-      'SELECT EVENT_OBJECT_SCHEMA AS s, EVENT_OBJECT_TABLE AS t, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE ? AND ACTION_STATEMENT LIKE ?',
-      ['dbwitness\\_%', `%${MARK_PROCEDURE}%`],
+      'SELECT EVENT_OBJECT_SCHEMA AS s, EVENT_OBJECT_TABLE AS t, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE ? AND (ACTION_STATEMENT LIKE ? OR ACTION_STATEMENT LIKE ?)',
+      ['dbwitness\\_%', `%${MARK_PROCEDURE}%`, `%${likeEscape(quoteQualified(n.database, n.table))}%`],
     );
     const fromConfig = await resolveTables(conn, config).catch(() => [] as Array<[string, string]>);
     const drops = new Set<string>(trig.map((x) => `DROP TRIGGER IF EXISTS ${quoteQualified(x.s, x.n)}`));

@@ -48,6 +48,11 @@ export interface MarkerNames {
 export const MARIADB_TX_DISCRIMINATOR = '@@SESSION.last_gtid';
 export const MYSQL_TX_DISCRIMINATOR = "IFNULL((SELECT CAST(t.trx_id AS CHAR) FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = CONNECTION_ID()), '')";
 
+/**
+ * The procedure triggers of earlier setups called once per transaction.
+ * Setup no longer creates it; uninstall still drops it, and doctor flags
+ * triggers that still call it.
+ */
 export const MARK_PROCEDURE = 'mark_session';
 export const TRIGGER_PREFIX = 'dbwitness_';
 
@@ -67,26 +72,6 @@ export function markerTableDdl(n: MarkerNames): string {
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='dbwitness session markers: one row per connection, rewritten once per audited transaction'`;
 }
 
-export function markProcedureDdl(n: MarkerNames): string {
-  const marker = quoteQualified(n.database, n.table);
-  return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} PROCEDURE ${quoteQualified(n.database, MARK_PROCEDURE)}()
-SQL SECURITY DEFINER MODIFIES SQL DATA
-BEGIN
-  IF @dbwitness_sid IS NULL THEN
-    -- Once per session: reading PROCESSLIST per transaction cost more than
-    -- half of sysbench write TPS (bench/mysql).
-    SET @dbwitness_sid = UUID(),
-        @dbwitness_client = (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID());
-  END IF;
-  INSERT INTO ${marker} (conn_id, sid, after_gtid, login, client_host, app_user, application, marked_at)
-  VALUES (CONNECTION_ID(), @dbwitness_sid, ${n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR}, USER(),
-          LEFT(@dbwitness_client, 300), LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
-  ON DUPLICATE KEY UPDATE sid = VALUES(sid), after_gtid = VALUES(after_gtid), login = VALUES(login),
-    client_host = VALUES(client_host), app_user = VALUES(app_user), application = VALUES(application),
-    marked_at = VALUES(marked_at);
-END`;
-}
-
 /** Trigger names are at most 64 characters: readable prefix + hash of the exact table name. */
 export function triggerName(table: string, op: TriggerOp): string {
   const readable = table.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 30);
@@ -94,13 +79,41 @@ export function triggerName(table: string, op: TriggerOp): string {
   return `${TRIGGER_PREFIX}${readable}_${h}_${op[0]}`;
 }
 
+/**
+ * The identity trigger. Its whole cost (bench/mysql/RESULTS.md) is per
+ * statement and per row, so the body is as small as the guarantees allow:
+ * - the marker table is opened and write-locked with every statement on an
+ *   audited table (prelocking: MariaDB locks every table a trigger may
+ *   write, and writes a Table_map for it), whether or not it is written;
+ * - per row, one primary-key lookup decides whether this transaction is
+ *   marked. It reads the transactional marker row, never a session
+ *   variable alone: a ROLLBACK (or a failed statement) reverts the row, so
+ *   the next write marks again, where a variable would wrongly say "done".
+ *   @dbwitness_sid is compared as utf8mb4_bin: a value the session set
+ *   itself carries the connection's collation, which may not mix with
+ *   the column's and would make the user's statement fail;
+ * - once per transaction the upsert runs inline: a CALL of a procedure
+ *   per transaction cost about a tenth of sysbench write TPS.
+ */
 export function triggerDdl(n: MarkerNames, database: string, table: string, op: TriggerOp): string {
   const marker = quoteQualified(n.database, n.table);
+  const tx = n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR;
   return `CREATE OR REPLACE DEFINER=${quoteAccount(n.definerUser, n.definerHost)} TRIGGER ${quoteQualified(database, triggerName(table, op))}
 AFTER ${op.toUpperCase()} ON ${quoteQualified(database, table)} FOR EACH ROW
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM ${marker} m WHERE m.conn_id = CONNECTION_ID() AND m.sid = @dbwitness_sid AND m.after_gtid = ${n.txDiscriminator ?? MARIADB_TX_DISCRIMINATOR}) THEN
-    CALL ${quoteQualified(n.database, MARK_PROCEDURE)}();
+  IF NOT EXISTS (SELECT 1 FROM ${marker} m WHERE m.conn_id = CONNECTION_ID() AND m.sid = CONVERT(@dbwitness_sid USING utf8mb4) COLLATE utf8mb4_bin AND m.after_gtid = ${tx}) THEN
+    IF @dbwitness_sid IS NULL THEN
+      -- Once per session: reading PROCESSLIST per transaction cost more
+      -- than half of sysbench write TPS.
+      SET @dbwitness_sid = UUID(),
+          @dbwitness_client = (SELECT p.HOST FROM information_schema.PROCESSLIST p WHERE p.ID = CONNECTION_ID());
+    END IF;
+    INSERT INTO ${marker} (conn_id, sid, after_gtid, login, client_host, app_user, application, marked_at)
+    VALUES (CONNECTION_ID(), @dbwitness_sid, ${tx}, USER(),
+            LEFT(@dbwitness_client, 300), LEFT(@dbwitness_app_user, 255), LEFT(@dbwitness_application, 255), NOW(6))
+    ON DUPLICATE KEY UPDATE sid = VALUES(sid), after_gtid = VALUES(after_gtid), login = VALUES(login),
+      client_host = VALUES(client_host), app_user = VALUES(app_user), application = VALUES(application),
+      marked_at = VALUES(marked_at);
   END IF;
 END`;
 }
