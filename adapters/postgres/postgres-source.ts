@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { DbwitnessError } from '../../src/core/errors.js';
+import { DbwitnessError, HEARTBEAT_UNAVAILABLE } from '../../src/core/errors.js';
 import type { Source } from '../../src/core/event.js';
 import { nowMicros } from '../../src/core/ids.js';
 import type { ChangeSource, SourceMessage } from '../../src/core/ports.js';
@@ -40,9 +40,6 @@ import { PgoutputTranslator } from './pgoutput-translator.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { quoteLiteral } from './sql-quote.js';
 import { sleep } from '../../src/core/sleep.js';
-
-/** How often an unacknowledged idle position is offered again, at most, on keepalives. */
-const REOFFER_MS = 1000;
 
 export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
@@ -162,8 +159,6 @@ export class PostgresChangeSource implements ChangeSource {
     let replay: { xid: string; drop: number; first: boolean } | null = null;
     let failures = 0;
     let first = true;
-    /** When an idle position was last handed out (monotonic ms). */
-    let offeredAt = 0;
 
     while (!signal.aborted && !this.#closed) {
       let conn: ReplicationConnection;
@@ -232,18 +227,12 @@ export class PostgresChangeSource implements ChangeSource {
             // reconnect inside a transaction the consumer still has it open
             // while the server replays it: no idle until its commit.)
             if (open === null && !translator.inTransaction) {
+              // Each position is offered once: the pipeline stores the newest
+              // idle position within its idle interval even if nothing follows
+              // (a stopping server's walsender waits for exactly that).
               if (frame.walEnd > resume) {
                 resume = frame.walEnd;
-                offeredAt = performance.now();
                 yield { kind: 'idle', checkpoint: checkpointOf(frame.walEnd) };
-              } else if (resume > this.#durable && performance.now() - offeredAt >= REOFFER_MS) {
-                // The consumer may pass over an idle position (the pipeline
-                // stores at most one per interval). Offer the last one again
-                // until it is acknowledged: the walsender of a stopping server
-                // waits for exactly that, and otherwise keeps the server from
-                // shutting down.
-                offeredAt = performance.now();
-                yield { kind: 'idle', checkpoint: checkpointOf(resume) };
               }
             }
             continue;
@@ -255,7 +244,6 @@ export class PostgresChangeSource implements ChangeSource {
               const at = parseLsn(m.checkpoint);
               if (open === null && !translator.inTransaction && at > resume) {
                 resume = at;
-                offeredAt = performance.now();
                 yield m;
               }
               continue;
@@ -351,7 +339,8 @@ function heartbeatFailed(schema: string, e: unknown): DbwitnessError {
   const reason = errText(e);
   const missing = /does not exist|permission denied/i.test(reason);
   return new DbwitnessError(
-    'E_PG_HEARTBEAT',
+    // Missing or not granted: the daemon stops asking this source for heartbeats (see HEARTBEAT_UNAVAILABLE).
+    missing ? HEARTBEAT_UNAVAILABLE : 'E_PG_HEARTBEAT',
     `cannot write a heartbeat: ${reason}`,
     missing
       ? `run \`dbwitness setup postgres --apply\` (it creates ${schema}.emit_heartbeat() and grants the daemon role EXECUTE on it); \`dbwitness doctor\` shows pg.heartbeat`

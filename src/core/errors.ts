@@ -49,3 +49,11 @@ export function redactUrl(url: string): string {
 export function isDbwitnessError(e: unknown): e is DbwitnessError {
   return e instanceof DbwitnessError;
 }
+
+/**
+ * Error code a source's optional `heartbeat()` throws when it cannot write
+ * heartbeats at all (e.g. a PostgreSQL installation set up before heartbeats
+ * existed): the daemon then treats the source as one without heartbeats,
+ * instead of calling its idle silence a stuck pipeline.
+ */
+export const HEARTBEAT_UNAVAILABLE = 'E_HEARTBEAT_UNAVAILABLE';

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { AuditEvent, DraftEvent } from '../core/event.js';
 import { nowMicros } from '../core/ids.js';
+import { HEARTBEAT_UNAVAILABLE, isDbwitnessError } from '../core/errors.js';
 import type { AlertRulesConfig } from '../config/config-schema.js';
 import { durationMs } from '../config/config-schema.js';
 import { ALERT_CODES } from '../alerts/alert-codes.js';
@@ -64,7 +65,15 @@ export class PeriodicChecks {
       });
     }
     if (rt.state === 'streaming' && rt.heartbeat !== null) {
-      await withTimeout(rt.heartbeat.heartbeat(), 5000).catch((e: unknown) => this.#log.warn({ source: rt.id, err: e instanceof Error ? e.message : String(e) }, 'heartbeat failed'));
+      await withTimeout(rt.heartbeat.heartbeat(), 5000).catch((e: unknown) => {
+        if (isDbwitnessError(e) && e.code === HEARTBEAT_UNAVAILABLE) {
+          // Until setup is re-run the source is one without heartbeats: its silence is not an alert (asked again on reconnect).
+          rt.heartbeat = null;
+          this.#log.warn({ source: rt.id, err: e.message, fix: e.fix }, 'heartbeats unavailable for this source; silence is not checked until they are');
+          return;
+        }
+        this.#log.warn({ source: rt.id, err: e instanceof Error ? e.message : String(e) }, 'heartbeat failed');
+      });
     }
     const r = this.#o.rules();
     const alerts: Array<{ code: string; message: string; detail: Record<string, string> }> = [];

@@ -29,7 +29,8 @@ export interface SourceRuntime {
    * Set once the stream sent two idle messages with the same checkpoint: it
    * keeps alive even when nothing changes (MySQL/MariaDB binlog heartbeats),
    * so its silence means trouble. PostgreSQL's pgoutput stream reports idle
-   * progress only when the WAL end moves, so an idle cluster is silent.
+   * progress only when the WAL end moves; there the heartbeats the daemon
+   * writes through the slot (`heartbeat` below) make silence meaningful.
    */
   keepsAlive: boolean;
   lastIdleCheckpoint: string | null;

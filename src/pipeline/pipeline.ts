@@ -67,6 +67,9 @@ class Pipeline {
   #tail: ChainTail | null;
   #lastIdleWrite = 0;
   #turn: Promise<typeof NOT_READY> | null = null;
+  /** The newest idle checkpoint not stored yet because one was stored less than the interval ago. */
+  #deferredIdle: string | null = null;
+  readonly #idleIntervalMs: number;
   /** The `source` block of every event: one frozen copy, so the store serializes it once. */
   readonly #source: Source;
 
@@ -75,6 +78,7 @@ class Pipeline {
     this.#source = Object.freeze({ ...options.source.source });
     this.#log = options.logger.child({ component: 'pipeline', source: options.source.source.id });
     this.#batchMax = options.batchMaxEvents ?? 1000;
+    this.#idleIntervalMs = options.idleCheckpointIntervalMs ?? 10_000;
     this.#tail = options.chain.tail();
   }
 
@@ -89,6 +93,13 @@ class Pipeline {
         if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
           const ready = await Promise.race([next, this.#endOfTurn()]);
           if (ready === NOT_READY) await this.#flush();
+        }
+        if (this.#deferredIdle !== null && this.#tx === null) {
+          // An idle position passed over by the interval below is stored once
+          // the interval has passed, even if the source sends nothing more: a
+          // stopping PostgreSQL server waits until its last position is confirmed.
+          const due = this.#lastIdleWrite + this.#idleIntervalMs - Date.now();
+          if ((await raceTimer(next, due)) === NOT_READY) await this.#writeDeferredIdle();
         }
         const result = await next;
         if (result.done) break;
@@ -112,6 +123,8 @@ class Pipeline {
         if (this.#tx !== null) {
           throw new DbwitnessError('E_PIPELINE_PROTOCOL', `source ${this.#o.source.source.id} began transaction ${msg.txId} inside ${this.#tx.txId}`, 'this is a bug in the source adapter; restart resumes from the last durable checkpoint');
         }
+        // A commit is coming whose checkpoint supersedes any idle position held back.
+        this.#deferredIdle = null;
         this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, spillDir: this.#o.spillDir });
         return;
       case 'identity':
@@ -212,8 +225,20 @@ class Pipeline {
       return;
     }
     const now = Date.now();
-    if (checkpoint === this.#stats.lastCheckpoint || now - this.#lastIdleWrite < (this.#o.idleCheckpointIntervalMs ?? 10_000)) return;
-    this.#lastIdleWrite = now;
+    if (checkpoint === this.#stats.lastCheckpoint) return;
+    if (now - this.#lastIdleWrite < this.#idleIntervalMs) {
+      this.#deferredIdle = checkpoint;
+      return;
+    }
+    this.#deferredIdle = checkpoint;
+    await this.#writeDeferredIdle();
+  }
+
+  async #writeDeferredIdle(): Promise<void> {
+    const checkpoint = this.#deferredIdle;
+    this.#deferredIdle = null;
+    if (checkpoint === null || this.#pending.length > 0 || this.#pendingCheckpoint !== null || this.#tx !== null) return;
+    this.#lastIdleWrite = Date.now();
     this.#pendingCheckpoint = checkpoint;
     this.#covered = 0;
     await this.#flush();
@@ -249,3 +274,14 @@ class Pipeline {
 }
 
 const NOT_READY = Symbol('not-ready');
+
+/** `next`'s result, or NOT_READY if `ms` pass first (the timer is cleared either way). */
+async function raceTimer<T>(next: Promise<T>, ms: number): Promise<T | typeof NOT_READY> {
+  let timer: NodeJS.Timeout | undefined;
+  const due = new Promise<typeof NOT_READY>((resolve) => (timer = setTimeout(() => resolve(NOT_READY), Math.max(0, ms))));
+  try {
+    return await Promise.race([next, due]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -156,7 +156,7 @@ describe('daemon with several sources', () => {
       expect(notReady.sources['mdb']?.ready).toBe(false);
       // The silence rule: stored in the chain while it is open (the adapter reconnects), else logged.
       await waitFor(async () => (await codesIn('mdb')).has('pipeline_silent') || /"alert":"pipeline_silent","source":"mdb"/.test(log.text()), { what: 'pipeline_silent for mariadb', timeoutMs: 20_000 });
-      // An idle PostgreSQL stream is silent by nature (idle progress only when the WAL end moves): no alert for it.
+      // The idle PostgreSQL source keeps making progress through its heartbeats: no alert for it.
       expect([...(await codesIn('pg'))]).not.toContain('pipeline_silent');
       await mdb.start();
       await execAs(mdb, 'alice', ["INSERT INTO clinic.patients VALUES (4, 'M4', 'd', NULL, NULL)"]);

@@ -122,7 +122,7 @@ describe('postgres heartbeats', () => {
     await expect(server.query('SELECT dbwitness.emit_heartbeat($1)', ['x'.repeat(65)], { database: db, user: 'dbwitness_daemon' })).rejects.toThrow(/1 to 64 characters/);
     const malloryConfig = pgConfig(server, db, { ...config, url: server.url(asMallory) });
     const malloryBeat = new PostgresChangeSource(malloryConfig, silentLogger());
-    await expect(malloryBeat.heartbeat()).rejects.toMatchObject({ code: 'E_PG_HEARTBEAT', fix: expect.stringContaining('setup postgres --apply') });
+    await expect(malloryBeat.heartbeat()).rejects.toMatchObject({ code: 'E_HEARTBEAT_UNAVAILABLE', fix: expect.stringContaining('setup postgres --apply') });
     await malloryBeat.close();
     await q('REVOKE USAGE ON SCHEMA dbwitness FROM mallory');
 
@@ -137,7 +137,7 @@ describe('postgres heartbeats', () => {
     expect(missing).toMatchObject({ status: 'warn', detail: expect.stringContaining('does not exist'), fix: expect.stringContaining('--apply') });
     // The daemon's heartbeat says what to do.
     const orphan = new PostgresChangeSource(config, silentLogger());
-    await expect(orphan.heartbeat()).rejects.toMatchObject({ code: 'E_PG_HEARTBEAT', fix: expect.stringContaining('setup postgres --apply') });
+    await expect(orphan.heartbeat()).rejects.toMatchObject({ code: 'E_HEARTBEAT_UNAVAILABLE', fix: expect.stringContaining('setup postgres --apply') });
     await orphan.close();
     // setup --apply puts it back, closed to PUBLIC again.
     await applySetup(pgConfig(server, db, { slot: config.slot }));
@@ -231,6 +231,48 @@ describe('postgres heartbeats', () => {
       await exited(daemon);
     }
   }, 180_000);
+
+  it('a source set up before heartbeats existed is treated as one without them: warned once, never called silent', async () => {
+    const slot = unique('hbo');
+    await applySetup(pgConfig(server, db, { slot }));
+    // An installation from before heartbeats: no emit_heartbeat() until setup is re-run.
+    await q('DROP FUNCTION dbwitness.emit_heartbeat(text)');
+    // Start caught up (past the DDL event of that DROP): an idle source from the first moment.
+    await q('SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())', [slot]);
+    const root = await tempDir('dbw-heartbeat-old-');
+    const store = join(root, 'store');
+    await writeFile(join(root, 'signing.key'), generateSigningKeyPair().privatePem, { mode: 0o600 });
+    const httpPort = await freePort();
+    const configFile = join(root, 'dbwitness.yaml');
+    await writeFile(
+      configFile,
+      stringify({
+        store: { dir: store, signing_key: join(root, 'signing.key') },
+        http: { listen: `127.0.0.1:${httpPort}`, ready_max_silence: '3s' },
+        alerts: { check_interval: '1s', rules: { pipeline_silent: { after: '3s' } } },
+        sources: [{ id: 'pg', url: server.url({ database: db, user: 'dbwitness_daemon' }), tables: ['clinic.patients'], slot }],
+      }),
+    );
+    const daemon: ChildProcess = spawnCli(['run', '--config', configFile, '--redaction', 'keep']);
+    const log = captureLog(daemon);
+    try {
+      await waitFor(() => /heartbeats unavailable for this source/.test(log.text()), { what: 'the heartbeats-unavailable warning', timeoutMs: 30_000 });
+      expect(log.text()).toMatch(/setup postgres --apply/);
+      // Three times the silence limit on an idle database: ready, and no silence alert.
+      await new Promise((res) => setTimeout(res, 9_000));
+      const ready = await httpGet(httpPort, '/readyz');
+      expect(ready.status, ready.body).toBe(200);
+      const silent = (await storedEvents(store)).filter((e) => e.action === 'alert' && e.detail?.['code'] === 'pipeline_silent');
+      expect(silent).toEqual([]);
+      expect(log.text().match(/heartbeats unavailable for this source/g)?.length).toBe(1);
+      expect(log.text()).not.toMatch(/heartbeat failed/);
+    } catch (e) {
+      throw new Error(`${String(e)}\n${log.text().slice(-3000)}`);
+    } finally {
+      daemon.kill('SIGTERM');
+      await exited(daemon);
+    }
+  }, 120_000);
 });
 
 // The oldest supported major and one with the four-argument pg_logical_emit_message (PG17).

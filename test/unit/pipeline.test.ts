@@ -209,6 +209,44 @@ describe('pipeline', () => {
     ]);
   });
 
+  it('stores the newest idle position passed over by the interval once the interval has passed, even when the source goes quiet', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const controller = new AbortController();
+    const source: ChangeSource = {
+      source: SOURCE,
+      async *messages(_cp: string | null, signal: AbortSignal) {
+        yield { kind: 'idle', checkpoint: 'cpA' };
+        yield { kind: 'idle', checkpoint: 'cpB' }; // within the interval: held back
+        yield { kind: 'idle', checkpoint: 'cpC' }; // replaces cpB
+        // Then nothing at all, as from an idle server, until stopped.
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+      },
+      async acknowledge(checkpoint: string) {
+        log.push({ kind: 'ack', checkpoint });
+      },
+      async close() {},
+    };
+    const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(log.filter((e) => e.kind === 'ack')).toEqual([{ kind: 'ack', checkpoint: 'cpA' }]);
+    await new Promise((r) => setTimeout(r, 400));
+    controller.abort();
+    await running;
+    expect(log.filter((e) => e.kind === 'ack')).toEqual([
+      { kind: 'ack', checkpoint: 'cpA' },
+      { kind: 'ack', checkpoint: 'cpC' },
+    ]);
+  });
+
+  it('never stores a held-back idle position after a later commit', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const msgs: SourceMessage[] = [{ kind: 'idle', checkpoint: 'cpA' }, { kind: 'idle', checkpoint: 'cpB' }, ...tx(1, 1)];
+    await run(scripted(msgs, log), chain, { idleCheckpointIntervalMs: 60_000 });
+    expect(log.filter((e) => e.kind === 'ack').map((e) => e.checkpoint)).toEqual(['cpA', 'cp1']);
+  });
+
   it('starts from the stored checkpoint', async () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
