@@ -63,3 +63,11 @@ export async function currentLsn(server: PgServer, db: string): Promise<string> 
   const [r] = await sql<{ l: string }>(server, db, 'SELECT pg_current_wal_lsn()::text AS l');
   return r?.l ?? '0/0';
 }
+
+/** The V8 limits deploy/dbwitness.service and the Dockerfile start the daemon with. */
+export const DEPLOYED_NODE_FLAGS: readonly string[] = ['--max-old-space-size=128', '--max-semi-space-size=2'];
+
+/** Extra node flags for the daemon from PG_BENCH_NODE_ARGS (space-separated), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+export function benchNodeArgs(): string[] {
+  return (process.env['PG_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+}

@@ -19,7 +19,7 @@ import { PostgresChangeSource } from '../../adapters/postgres/index.js';
 import { parseLsn } from '../../adapters/postgres/lsn.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { currentLsn, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
+import { benchNodeArgs, currentLsn, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
 
 export type Consumer = 'pg_recvlogical' | 'dbwitness run' | 'adapter only';
 export interface DrainShape {
@@ -108,9 +108,7 @@ async function drainOnce(consumer: Consumer, server: PgServer, db: string, slot:
     }
   }
   const store = await tempDir('dbw-bench-store-');
-  // PG_BENCH_NODE_ARGS: extra node flags for the daemon, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where a drain spends its time.
-  const nodeArgs = (process.env['PG_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...benchNodeArgs(), join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitConfirmed(server, db, slot, end);
     return elapsed();

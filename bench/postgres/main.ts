@@ -22,7 +22,7 @@ const SERVER_CONFIG = { max_replication_slots: '40', max_wal_senders: '20', shar
 
 let tps: TriggerCostResult | null = null;
 let drains: DrainShape[] = [];
-let rss: RssResult | null = null;
+let rss: RssResult[] | null = null;
 let lat: LatencyResult | null = null;
 
 if (wanted.has('tps')) {
@@ -93,11 +93,11 @@ if (drains.length > 0) {
 }
 if (rss !== null) {
   lines.push(
-    `## (d) Memory for one ${fmt(rss.rows)}-row transaction`,
+    `## (d) Memory for one ${fmt(rss[0]?.rows ?? 0)}-row transaction`,
     '',
-    `| idle RSS | peak RSS (VmHWM) | peak − idle | WAL of the transaction |`,
-    '|---:|---:|---:|---:|',
-    `| ${fmt(rss.idleMb, 1)} MiB | ${fmt(rss.peakMb, 1)} MiB | **${fmt(rss.peakMb - rss.idleMb, 1)} MiB** | ${fmt(rss.walMb, 1)} MiB |`,
+    `| node flags | idle RSS | peak RSS (VmHWM) | peak − idle | WAL of the transaction |`,
+    '|---|---:|---:|---:|---:|',
+    ...rss.map((r) => `| ${r.flags.length === 0 ? "Node's defaults" : `\`${r.flags.join(' ')}\` (as deployed)`} | ${fmt(r.idleMb, 1)} MiB | ${fmt(r.peakMb, 1)} MiB | **${fmt(r.peakMb - r.idleMb, 1)} MiB** | ${fmt(r.walMb, 1)} MiB |`),
     '',
   );
 }

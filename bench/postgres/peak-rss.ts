@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { tempDir, waitFor } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { currentLsn, env, exited, sql, waitConfirmed } from './bench-common.js';
+import { benchNodeArgs, currentLsn, DEPLOYED_NODE_FLAGS, env, exited, sql, waitConfirmed } from './bench-common.js';
 
 export interface RssResult {
+  /** Node flags of the daemon: none (Node's defaults) or the deployed limits. */
+  flags: readonly string[];
   rows: number;
   idleMb: number;
   peakMb: number;
@@ -26,19 +28,28 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m?.[1] ?? 0);
 }
 
-export async function peakRss(server: PgServer, db: string, repoRoot: string): Promise<RssResult> {
-  const rows = env('PG_BENCH_RSS_ROWS', 1_000_000);
+/** Once with Node's defaults and once with the deployed V8 limits, each on its own table and slot. */
+export async function peakRss(server: PgServer, db: string, repoRoot: string): Promise<RssResult[]> {
   await sql(server, db, 'CREATE SCHEMA IF NOT EXISTS clinic');
-  await sql(server, db, 'CREATE TABLE clinic.bulk (id bigint PRIMARY KEY, note text, seen_at timestamptz)');
-  await applySetup(pgConfig(server, db, { tables: ['clinic.bulk'], slot: 'bench_rss', publication: 'bench_rss' }));
+  const out: RssResult[] = [];
+  for (const [i, flags] of [[], DEPLOYED_NODE_FLAGS].entries()) out.push(await peakRssOnce(server, db, repoRoot, `bulk${i}`, flags));
+  return out;
+}
+
+async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name: string, flags: readonly string[]): Promise<RssResult> {
+  const rows = env('PG_BENCH_RSS_ROWS', 1_000_000);
+  const table = `clinic.${name}`;
+  const slot = `bench_rss_${name}`;
+  await sql(server, db, `CREATE TABLE ${table} (id bigint PRIMARY KEY, note text, seen_at timestamptz)`);
+  await applySetup(pgConfig(server, db, { tables: [table], slot, publication: slot }));
   const store = await tempDir('dbw-bench-rss-');
   const url = server.url({ database: db });
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', 'clinic.bulk', '--slot', 'bench_rss', '--publication', 'bench_rss', '--id', 'rss', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...flags, ...benchNodeArgs(), join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', table, '--slot', slot, '--publication', slot, '--id', 'rss', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const pid = child.pid as number;
     // Idle: connected and acknowledged the current position.
-    await waitConfirmed(server, db, 'bench_rss', await currentLsn(server, db), 60_000);
-    await waitFor(async () => (await sql<{ a: boolean }>(server, db, "SELECT active AS a FROM pg_replication_slots WHERE slot_name = 'bench_rss'"))[0]?.a, { what: 'run connected' });
+    await waitConfirmed(server, db, slot, await currentLsn(server, db), 60_000);
+    await waitFor(async () => (await sql<{ a: boolean }>(server, db, `SELECT active AS a FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]?.a, { what: 'run connected' });
     const idle = statusKb(pid, 'VmRSS');
     const before = await currentLsn(server, db);
     // The position inside the transaction after its rows: confirmed past it means stored.
@@ -47,16 +58,16 @@ export async function peakRss(server: PgServer, db: string, repoRoot: string): P
     let end: string;
     try {
       await client.query('BEGIN');
-      await client.query(`INSERT INTO clinic.bulk SELECT g, 'note ' || g, now() FROM generate_series(1, ${rows}) g`);
+      await client.query(`INSERT INTO ${table} SELECT g, 'note ' || g, now() FROM generate_series(1, ${rows}) g`);
       end = (await client.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]?.l ?? '0/0';
       await client.query('COMMIT');
     } finally {
       await client.end();
     }
-    await waitConfirmed(server, db, 'bench_rss', end);
+    await waitConfirmed(server, db, slot, end);
     const peak = statusKb(pid, 'VmHWM');
     const [w] = await sql<{ b: string }>(server, db, `SELECT pg_wal_lsn_diff('${end}', '${before}')::bigint::text AS b`);
-    return { rows, idleMb: idle / 1024, peakMb: peak / 1024, walMb: Number(w?.b ?? 0) / 1024 / 1024 };
+    return { flags, rows, idleMb: idle / 1024, peakMb: peak / 1024, walMb: Number(w?.b ?? 0) / 1024 / 1024 };
   } finally {
     child.kill('SIGTERM');
     await exited(child);
