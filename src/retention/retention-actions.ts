@@ -64,6 +64,17 @@ export async function deleteExpired(seg: SegmentRetention): Promise<void> {
   if (seg.status !== 'expired') {
     throw usageError('E_RETENTION_EARLY', `refusing to delete segment ${seg.segment} of ${seg.source}: it is ${seg.status}${seg.deletableFrom === null ? '' : ` and may be deleted from ${seg.deletableFrom}`}`, 'audit records are kept for retention.keep (at least six years); move old segments to the archive instead (--archive)');
   }
+  if (seg.location === 'store' && seg.sealFile !== null && seg.sha256 !== null) {
+    // Deleted straight from the store (never archived): record it like a
+    // move, so verify reports a segment deleted under the policy, joined to
+    // the chain by its signed seal, instead of a segment gone missing.
+    const sealCopy = JSON.parse(await readFile(seg.sealFile, 'utf8')) as Seal;
+    const at = nowMicros();
+    const line: ArchiveManifestLine = { segment: seg.segment, file: resolve(seg.file), seal: resolve(seg.sealFile), sha256: seg.sha256, first_seq: seg.firstSeq, last_seq: seg.lastSeq, moved_at: at, deleted_at: at, signed_seal: sealCopy };
+    const manifest = join(dirname(seg.file), ARCHIVE_MANIFEST);
+    await appendFile(manifest, JSON.stringify(line) + '\n', { mode: 0o600 });
+    await fsyncPath(manifest);
+  }
   await unlink(seg.file);
   if (seg.sealFile !== null) await unlink(seg.sealFile).catch(() => undefined);
   await fsyncPath(dirname(seg.file));

@@ -28,6 +28,8 @@ export interface ArchiveManifestLine {
   readonly first_seq: number | null;
   readonly last_seq: number | null;
   readonly moved_at: string;
+  /** Set when retention deleted the segment from the store after retention.keep expired (no copy exists). */
+  readonly deleted_at?: string;
   readonly signed_seal?: Seal;
 }
 
@@ -105,6 +107,7 @@ export function parseManifestLine(raw: string): ArchiveManifestLine | string {
   if (typeof o['sha256'] !== 'string' || !HEX64.test(o['sha256'])) return 'sha256 is not 64 hex digits';
   if (!seqOrNull(o['first_seq']) || !seqOrNull(o['last_seq'])) return 'first_seq/last_seq are not seq numbers';
   if (typeof o['moved_at'] !== 'string') return 'moved_at is missing';
+  if (o['deleted_at'] !== undefined && typeof o['deleted_at'] !== 'string') return 'deleted_at is not a time';
   const sealed = o['signed_seal'];
   if (sealed !== undefined && !isSealShape(sealed)) return 'signed_seal is not a seal';
   return o as unknown as ArchiveManifestLine;

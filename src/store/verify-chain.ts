@@ -369,6 +369,7 @@ interface UnreachableOutcome {
  */
 function checkUnreachable(sourceId: string, n: number, a: ArchiveManifestLine, seal: Seal | undefined, tried: string[], head: ChainHead, resync: boolean, expectSeq: number | null, publicKey: KeyObject | null, keyId: string | null, problem: (p: string) => void): UnreachableOutcome {
   const notes: string[] = [];
+  if (a.deleted_at !== undefined) notes.push(`deleted by retention at ${a.deleted_at} after retention.keep expired: no copy exists`);
   const base = { segment: n, status: 'not_checked' as const, firstSeq: a.first_seq, lastSeq: a.last_seq, file: a.file, tried };
   if (seal === undefined) {
     if (!resync && a.first_seq !== null && a.first_seq !== head.seq + 1) problem(`archive manifest says segment ${n} starts at seq ${a.first_seq} but the chain before it ends at seq ${head.seq}: events or segments were removed or added`);

@@ -78,6 +78,23 @@ describe('retention', () => {
     await expect(stat(expired.file)).rejects.toThrow();
   });
 
+  it('an expired segment deleted from the store is recorded, so verify reports it as deleted under the policy, not missing', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 2);
+    const plan = await planRetention(tmp.dir, policy(), Date.now() + MIN_KEEP_MS + DAY);
+    const expired = plan.find((s) => s.segment === 1 && s.location === 'store')!;
+    expect(expired.status).toBe('expired');
+    await deleteExpired(expired);
+    await expect(stat(expired.file)).rejects.toThrow();
+    const json = await runCli(['verify', tmp.dir, '--public-key', tmp.publicKeyFile, '--json']);
+    expect(json.code, json.stdout + json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { ok: boolean; sources: { archived_segments: { segment: number; status: string; link: string; notes: string[] }[] }[] };
+    expect(report.ok).toBe(true);
+    const seg = report.sources[0]?.archived_segments[0];
+    expect([seg?.segment, seg?.status, seg?.link]).toEqual([1, 'not_checked', 'signed_seal']);
+    expect(seg?.notes.join(' ')).toMatch(/deleted by retention at .* after retention.keep expired/);
+  });
+
   it('the retention command lists segments and refuses early deletion and short keeps', async () => {
     await using tmp = await tempStore();
     await sealedStore(tmp.dir, tmp.keyFile, 2);
