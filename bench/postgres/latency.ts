@@ -21,6 +21,10 @@ export interface LatencyResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** p50/p99/max per slice of commit time (5 s; PG_BENCH_LAT_SLICE_S): tells a warm-up or a stall from a steady tail. */
+  slices: { fromS: number; events: number; p50Ms: number; p99Ms: number; maxMs: number }[];
+  /** p50/p99 of events committed after the first 5 s (the daemon's code is optimized by then). */
+  steady: { events: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
@@ -55,11 +59,31 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
     await exited(child);
   }
   const lat: number[] = [];
+  const steady: number[] = [];
+  const bySlice = new Map<number, number[]>();
+  const sliceS = env('PG_BENCH_LAT_SLICE_S', 5);
+  let first: number | null = null;
   for await (const ref of readEvents(store)) {
     const e = ref.event;
-    if (e.action === 'update' || e.action === 'insert') lat.push((isoMicros(e.recorded_at) - isoMicros(e.time)) / 1000);
+    if (e.action !== 'update' && e.action !== 'insert') continue;
+    const committed = isoMicros(e.time);
+    first ??= committed;
+    const ms = (isoMicros(e.recorded_at) - committed) / 1000;
+    lat.push(ms);
+    if (committed - first >= 5_000_000) steady.push(ms);
+    const slice = Math.floor((committed - first) / (sliceS * 1_000_000)) * sliceS;
+    let list = bySlice.get(slice);
+    if (list === undefined) bySlice.set(slice, (list = []));
+    list.push(ms);
   }
   await rm(store, { recursive: true, force: true });
   lat.sort((a, b) => a - b);
-  return { tps, seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0 };
+  steady.sort((a, b) => a - b);
+  const slices = [...bySlice.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([fromS, xs]) => {
+      xs.sort((a, b) => a - b);
+      return { fromS, events: xs.length, p50Ms: pct(xs, 50), p99Ms: pct(xs, 99), maxMs: xs.at(-1) ?? 0 };
+    });
+  return { tps, seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0, slices, steady: { events: steady.length, p50Ms: pct(steady, 50), p99Ms: pct(steady, 99), maxMs: steady.at(-1) ?? 0 } };
 }

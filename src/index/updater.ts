@@ -4,6 +4,12 @@
  * follows durable events (it reads them back from the store files), so it
  * can lag but never runs ahead of what the store holds.
  *
+ * The catch-up runs in a worker thread (index-worker.ts) whenever the
+ * compiled worker module exists, i.e. in the built CLI: parsing events and
+ * synchronous SQLite writes would otherwise block capture on the main
+ * thread for as long as each catch-up takes. Run from TypeScript sources
+ * (tests), it runs in-process.
+ *
  * @example
  * ```ts
  * const updater = startIndexUpdater(storeDir, { logger, encryptionKey });
@@ -11,24 +17,44 @@
  * await updater.stop();
  * ```
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
+import type { IndexJob, IndexJobResult } from './index-worker.js';
 import { updateIndex } from './update.js';
 
 export interface IndexUpdater {
   /** Runs one catch-up now (waits for a running one first). */
   flush(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether catch-ups run in a worker thread. */
+  readonly threaded: boolean;
 }
 
-export function startIndexUpdater(dir: string, opts: { logger: Logger; intervalMs?: number; encryptionKey?: Buffer | undefined; indexPath?: string | undefined }): IndexUpdater {
+export interface IndexUpdaterOptions {
+  readonly logger: Logger;
+  readonly intervalMs?: number;
+  readonly encryptionKey?: Buffer | undefined;
+  readonly indexPath?: string | undefined;
+  /** The worker module; default: the compiled index-worker.js next to this file, if present. */
+  readonly workerUrl?: URL | null;
+}
+
+type Runner = { run(job: IndexJob): Promise<{ added: number; rebuilt: boolean }>; close(): Promise<void> };
+
+export function startIndexUpdater(dir: string, opts: IndexUpdaterOptions): IndexUpdater {
   const log = opts.logger.child({ component: 'index' });
+  const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
+  const runner: Runner = workerUrl === null ? inProcess() : threaded(workerUrl);
+  const job: IndexJob = { dir, indexPath: opts.indexPath, encryptionKey: opts.encryptionKey };
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const once = (): Promise<void> => {
     running = running.then(async () => {
       if (stopped) return;
       try {
-        const r = await updateIndex(dir, { indexPath: opts.indexPath, encryptionKey: opts.encryptionKey });
+        const r = await runner.run(job);
         if (r.added > 0 || r.rebuilt) log.debug({ added: r.added, rebuilt: r.rebuilt }, 'index caught up');
       } catch (e) {
         // The index is derived data: a failed catch-up is retried next time and never stops auditing.
@@ -40,11 +66,66 @@ export function startIndexUpdater(dir: string, opts: { logger: Logger; intervalM
   const timer = setInterval(() => void once(), opts.intervalMs ?? 10_000);
   timer.unref();
   return {
+    threaded: workerUrl !== null,
     flush: once,
     stop: async () => {
       clearInterval(timer);
       await running;
       stopped = true;
+      await runner.close();
+    },
+  };
+}
+
+function defaultWorkerUrl(): URL | null {
+  const url = new URL('./index-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : null;
+}
+
+function inProcess(): Runner {
+  return {
+    run: async (job) => updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }),
+    close: async () => undefined,
+  };
+}
+
+/** One long-lived worker, one job at a time (the updater never overlaps jobs); restarted after a crash. */
+function threaded(url: URL): Runner {
+  let worker: Worker | null = null;
+  let pending: { resolve: (r: { added: number; rebuilt: boolean }) => void; reject: (e: Error) => void } | null = null;
+  const fail = (e: Error): void => {
+    worker = null;
+    pending?.reject(e);
+    pending = null;
+  };
+  const start = (): Worker => {
+    const w = new Worker(url);
+    // Never keeps the daemon alive on its own; shutdown terminates it.
+    w.unref();
+    w.on('message', (r: IndexJobResult) => {
+      const p = pending;
+      pending = null;
+      if (p === null) return;
+      if (r.ok) p.resolve({ added: r.added, rebuilt: r.rebuilt });
+      else p.reject(Object.assign(new Error(r.message), { code: r.code }));
+    });
+    w.on('error', (e) => fail(e));
+    w.on('exit', (code) => {
+      if (worker === w) fail(new Error(`index worker exited with code ${code}`));
+    });
+    return w;
+  };
+  return {
+    run: (job) =>
+      new Promise((resolve, reject) => {
+        worker ??= start();
+        pending = { resolve, reject };
+        worker.postMessage(job);
+      }),
+    close: async () => {
+      const w = worker;
+      worker = null;
+      if (w !== null) await w.terminate();
     },
   };
 }

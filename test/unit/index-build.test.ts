@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { openIndexDb } from '../../src/index/schema.js';
 import { IndexReader, IndexWriter, indexedMatching, indexStatus, rebuildIndex, startIndexUpdater, updateIndex } from '../../src/index/index.js';
@@ -141,5 +142,26 @@ describe('startIndexUpdater', () => {
     await updater.flush();
     expect((await indexStatus(tmp.dir)).sources.reduce((n, s) => n + s.indexedSeq, 0)).toBe(all.length);
     await updater.stop();
+  });
+
+  // The built CLI runs catch-ups in a worker thread (dist/, built by `npm test` before the tests run).
+  const distWorker = new URL('../../dist/src/index/index-worker.js', import.meta.url);
+  it('runs catch-ups in a worker thread with the compiled worker, with the same result', async () => {
+    expect(existsSync(fileURLToPath(distWorker)), 'build dist/ first: npx tsc -p tsconfig.build.json').toBe(true);
+    await using tmp = await tempStoreDir();
+    const all = clinicScenario();
+    await writeStore(tmp.dir, all.slice(0, 10));
+    const updater = startIndexUpdater(tmp.dir, { logger: silentLogger(), intervalMs: 60_000, workerUrl: distWorker });
+    expect(updater.threaded).toBe(true);
+    await updater.flush();
+    expect((await indexStatus(tmp.dir)).current).toBe(true);
+    await writeStore(tmp.dir, all.slice(10));
+    await updater.flush();
+    expect((await indexStatus(tmp.dir)).sources.reduce((n, s) => n + s.indexedSeq, 0)).toBe(all.length);
+    await updater.stop();
+    // A failing catch-up (the store vanished) is logged and retried, never thrown at the daemon.
+    const broken = startIndexUpdater(join(tmp.dir, 'missing'), { logger: silentLogger(), intervalMs: 60_000, workerUrl: distWorker });
+    await expect(broken.flush()).resolves.toBeUndefined();
+    await broken.stop();
   });
 });

@@ -1,0 +1,30 @@
+/**
+ * Worker thread for `run`'s index catch-up. Indexing parses every new event
+ * and writes SQLite synchronously (better-sqlite3): on the daemon's main
+ * thread a catch-up of ten seconds of events stalled capture for about a
+ * second each time (bench/postgres latency, per-slice p99). Here it runs on
+ * another core and the capture path never waits for it.
+ *
+ * Protocol: the parent posts { dir, indexPath, encryptionKey }; the worker
+ * answers { ok: true, added, rebuilt } or { ok: false, code, message }.
+ */
+import { parentPort } from 'node:worker_threads';
+import { updateIndex } from './update.js';
+
+export interface IndexJob {
+  readonly dir: string;
+  readonly indexPath: string | undefined;
+  readonly encryptionKey: Uint8Array | undefined;
+}
+
+export type IndexJobResult = { readonly ok: true; readonly added: number; readonly rebuilt: boolean } | { readonly ok: false; readonly code: string; readonly message: string };
+
+const port = parentPort;
+if (port !== null) {
+  port.on('message', (job: IndexJob) => {
+    updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }).then(
+      (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt } satisfies IndexJobResult),
+      (e: unknown) => port.postMessage({ ok: false, code: (e as { code?: string }).code ?? 'error', message: e instanceof Error ? e.message : String(e) } satisfies IndexJobResult),
+    );
+  });
+}
