@@ -17,7 +17,14 @@ import { triggerCost, type TriggerCostResult } from './trigger-cost.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tps', 'drain', 'latency', 'rss']);
+const PARTS = ['tps', 'drain', 'latency', 'rss'];
+const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : PARTS);
+const unknown = [...wanted].filter((w) => !PARTS.includes(w));
+if (unknown.length > 0) {
+  // Before anything runs: an unknown part must not end with RESULTS.md rewritten empty.
+  process.stderr.write(`unknown part(s): ${unknown.join(' ')}\nusage: npx tsx bench/postgres/main.ts [${PARTS.join('] [')}]  (PG_BENCH_OUT=FILE writes elsewhere)\n`);
+  process.exit(2);
+}
 const SERVER_CONFIG = { max_replication_slots: '40', max_wal_senders: '20', shared_buffers: '256MB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
 
 let tps: TriggerCostResult | null = null;
