@@ -58,6 +58,25 @@ function byId(findings: readonly Finding[], id: string): Finding {
   return f;
 }
 
+/** A daemon config for one source on `slot`, connecting as the daemon role, with a short silence limit. */
+async function daemonSetup(slot: string, silence: string): Promise<{ store: string; httpPort: number; configFile: string }> {
+  const root = await tempDir('dbw-heartbeat-');
+  const store = join(root, 'store');
+  await writeFile(join(root, 'signing.key'), generateSigningKeyPair().privatePem, { mode: 0o600 });
+  const httpPort = await freePort();
+  const configFile = join(root, 'dbwitness.yaml');
+  await writeFile(
+    configFile,
+    stringify({
+      store: { dir: store, signing_key: join(root, 'signing.key') },
+      http: { listen: `127.0.0.1:${httpPort}`, ready_max_silence: silence },
+      alerts: { check_interval: '1s', rules: { pipeline_silent: { after: silence } } },
+      sources: [{ id: 'pg', url: server.url({ database: db, user: 'dbwitness_daemon' }), tables: ['clinic.patients'], slot }],
+    }),
+  );
+  return { store, httpPort, configFile };
+}
+
 /** Setup as the superuser, then a source that connects as the daemon role setup created. */
 async function daemonSource(s: PgServer): Promise<{ source: PostgresChangeSource; slot: string; config: ReturnType<typeof pgConfig> }> {
   const slot = unique('hb');
@@ -155,20 +174,7 @@ describe('postgres heartbeats', () => {
   it('the daemon keeps an idle source ready and not silent while heartbeats flow, and reports a stuck stream', async () => {
     const slot = unique('hbd');
     await applySetup(pgConfig(server, db, { slot }));
-    const root = await tempDir('dbw-heartbeat-');
-    const store = join(root, 'store');
-    await writeFile(join(root, 'signing.key'), generateSigningKeyPair().privatePem, { mode: 0o600 });
-    const httpPort = await freePort();
-    const configFile = join(root, 'dbwitness.yaml');
-    await writeFile(
-      configFile,
-      stringify({
-        store: { dir: store, signing_key: join(root, 'signing.key') },
-        http: { listen: `127.0.0.1:${httpPort}`, ready_max_silence: '5s' },
-        alerts: { check_interval: '1s', rules: { pipeline_silent: { after: '5s' } } },
-        sources: [{ id: 'pg', url: server.url({ database: db, user: 'dbwitness_daemon' }), tables: ['clinic.patients'], slot }],
-      }),
-    );
+    const { store, httpPort, configFile } = await daemonSetup(slot, '5s');
     const startLsn = await confirmedFlush(server, slot);
     const daemon: ChildProcess = spawnCli(['run', '--config', configFile, '--redaction', 'keep']);
     const log = captureLog(daemon);
@@ -239,20 +245,7 @@ describe('postgres heartbeats', () => {
     await q('DROP FUNCTION dbwitness.emit_heartbeat(text)');
     // Start caught up (past the DDL event of that DROP): an idle source from the first moment.
     await q('SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())', [slot]);
-    const root = await tempDir('dbw-heartbeat-old-');
-    const store = join(root, 'store');
-    await writeFile(join(root, 'signing.key'), generateSigningKeyPair().privatePem, { mode: 0o600 });
-    const httpPort = await freePort();
-    const configFile = join(root, 'dbwitness.yaml');
-    await writeFile(
-      configFile,
-      stringify({
-        store: { dir: store, signing_key: join(root, 'signing.key') },
-        http: { listen: `127.0.0.1:${httpPort}`, ready_max_silence: '3s' },
-        alerts: { check_interval: '1s', rules: { pipeline_silent: { after: '3s' } } },
-        sources: [{ id: 'pg', url: server.url({ database: db, user: 'dbwitness_daemon' }), tables: ['clinic.patients'], slot }],
-      }),
-    );
+    const { store, httpPort, configFile } = await daemonSetup(slot, '3s');
     const daemon: ChildProcess = spawnCli(['run', '--config', configFile, '--redaction', 'keep']);
     const log = captureLog(daemon);
     try {
