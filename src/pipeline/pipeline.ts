@@ -220,27 +220,25 @@ class Pipeline {
   async #idle(checkpoint: string): Promise<void> {
     if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
       // Idle arrives between transactions: every pending draft is complete.
+      this.#deferredIdle = null;
       this.#pendingCheckpoint = checkpoint;
       this.#covered = this.#pending.length;
       return;
     }
-    const now = Date.now();
     if (checkpoint === this.#stats.lastCheckpoint) return;
-    if (now - this.#lastIdleWrite < this.#idleIntervalMs) {
-      this.#deferredIdle = checkpoint;
-      return;
-    }
+    // At most one idle checkpoint per interval; the newest one is held back until then.
     this.#deferredIdle = checkpoint;
-    await this.#writeDeferredIdle();
+    if (Date.now() - this.#lastIdleWrite >= this.#idleIntervalMs) await this.#writeDeferredIdle();
   }
 
   async #writeDeferredIdle(): Promise<void> {
     const checkpoint = this.#deferredIdle;
+    if (checkpoint === null || this.#tx !== null) return;
     this.#deferredIdle = null;
-    if (checkpoint === null || this.#pending.length > 0 || this.#pendingCheckpoint !== null || this.#tx !== null) return;
     this.#lastIdleWrite = Date.now();
+    // Between transactions every pending draft (e.g. a source alert) is complete: the position covers them all.
     this.#pendingCheckpoint = checkpoint;
-    this.#covered = 0;
+    this.#covered = this.#pending.length;
     await this.#flush();
   }
 

@@ -239,6 +239,31 @@ describe('pipeline', () => {
     ]);
   });
 
+  it('stores a held-back idle position together with a source alert that arrived after it', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const controller = new AbortController();
+    const source: ChangeSource = {
+      source: SOURCE,
+      async *messages(_cp: string | null, signal: AbortSignal) {
+        yield { kind: 'idle', checkpoint: 'cpA' };
+        yield { kind: 'idle', checkpoint: 'cpB' };
+        yield { kind: 'alert', code: 'gap', message: 'a gap', position: '0/B', time: '2026-11-26T10:00:00.000000Z', detail: null };
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+      },
+      async acknowledge(checkpoint: string) {
+        log.push({ kind: 'ack', checkpoint });
+      },
+      async close() {},
+    };
+    const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
+    await new Promise((r) => setTimeout(r, 500));
+    controller.abort();
+    await running;
+    expect(log.filter((e) => e.kind === 'ack').map((e) => e.checkpoint)).toEqual(['cpA', 'cpB']);
+    expect(chain.stored.map((e) => e.action)).toEqual(['alert']);
+  });
+
   it('never stores a held-back idle position after a later commit', async () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
