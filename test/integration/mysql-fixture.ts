@@ -114,3 +114,18 @@ export function transactions(msgs: readonly SourceMessage[]): SourceMessage[][] 
 export async function openSource(config: MysqlSourceConfig): Promise<BinlogSource> {
   return (await mysqlAdapter.openSource(config, ctx)) as BinlogSource;
 }
+
+/** Opens a source on `config` and collects its messages from the server-side start, once it is streaming. */
+export async function startedCollector(config: MysqlSourceConfig): Promise<{ source: BinlogSource; c: Collector }> {
+  const source = await openSource(config);
+  const c = new Collector(source, null);
+  await c.until((x) => x.messages.some((m) => m.kind === 'idle'), 'source started');
+  return { source, c };
+}
+
+/** afterAll for the pieces above; any may be missing when beforeAll failed half way. */
+export async function stopAll(c: Collector | undefined, source: BinlogSource | undefined, db: MariaDbServer | undefined): Promise<void> {
+  await c?.stop();
+  await source?.close();
+  await db?.close();
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MariaDbServer } from '../harness/index.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 import type { BinlogSource } from '../../adapters/mysql/binlog-source.js';
-import { applySetup, Collector, execAs, openSource, sourceConfig, startClinic, transactions } from './mysql-fixture.js';
+import { applySetup, type Collector, execAs, sourceConfig, startClinic, startedCollector, stopAll, transactions } from './mysql-fixture.js';
 
 describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
   let db: MariaDbServer;
@@ -11,15 +11,9 @@ describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
   beforeAll(async () => {
     db = await startClinic();
     await applySetup(sourceConfig(db));
-    source = await openSource(sourceConfig(db));
-    c = new Collector(source, null);
-    await c.until((x) => x.messages.some((m) => m.kind === 'idle'), 'source started');
+    ({ source, c } = await startedCollector(sourceConfig(db)));
   });
-  afterAll(async () => {
-    await c?.stop();
-    await source?.close();
-    await db?.close();
-  });
+  afterAll(() => stopAll(c, source, db));
 
   function txWith(id: string): SourceMessage[] | undefined {
     return transactions(c.messages).find((t) => t.some((m) => m.kind === 'change' && m.change.key?.['id'] === id));

@@ -10,7 +10,7 @@ import mysql from 'mysql2/promise';
 import type { MariaDbServer } from '../harness/index.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 import type { BinlogSource } from '../../adapters/mysql/binlog-source.js';
-import { applySetup, Collector, openSource, sourceConfig, startClinic, transactions } from './mysql-fixture.js';
+import { applySetup, type Collector, sourceConfig, startClinic, startedCollector, stopAll, transactions } from './mysql-fixture.js';
 
 describe('identity triggers on one session across rollbacks (MariaDB 10.11)', () => {
   let db: MariaDbServer;
@@ -19,15 +19,9 @@ describe('identity triggers on one session across rollbacks (MariaDB 10.11)', ()
   beforeAll(async () => {
     db = await startClinic();
     await applySetup(sourceConfig(db));
-    source = await openSource(sourceConfig(db));
-    c = new Collector(source, null);
-    await c.until((x) => x.messages.some((m) => m.kind === 'idle'), 'source started');
+    ({ source, c } = await startedCollector(sourceConfig(db)));
   });
-  afterAll(async () => {
-    await c?.stop();
-    await source?.close();
-    await db?.close();
-  });
+  afterAll(() => stopAll(c, source, db));
 
   const session = (user: string): Promise<mysql.Connection> => mysql.createConnection({ host: '127.0.0.1', port: db.port, user, password: `${user}-pw` });
   const txWith = (id: string): SourceMessage[] | undefined => transactions(c.messages).find((t) => t.some((m) => m.kind === 'change' && m.change.key?.['id'] === id));

@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import type { MariaDbServer } from '../harness/index.js';
 import type { Row } from '../../src/core/event.js';
 import type { BinlogSource } from '../../adapters/mysql/binlog-source.js';
-import { Collector, openSource, sourceConfig, startClinic } from './mysql-fixture.js';
+import { type Collector, sourceConfig, startClinic, startedCollector, stopAll } from './mysql-fixture.js';
 
 const COLUMNS: Array<[string, string, 'text' | 'bits' | 'binary' | 'float' | 'double']> = [
   ['d', 'DECIMAL(30,10)', 'text'],
@@ -71,15 +71,9 @@ describe('mysql source: exact values for every type (MariaDB 10.11)', () => {
     // Non-strict mode so the ENUM error value '' and the zero date can be stored.
     db = await startClinic({ 'sql-mode': 'NO_ENGINE_SUBSTITUTION' });
     await db.query(`CREATE TABLE clinic.types (id INT PRIMARY KEY, ${COLUMNS.map(([n, t]) => `\`${n}\` ${t}`).join(', ')})`);
-    source = await openSource(sourceConfig(db, { tables: ['clinic.types'] }));
-    c = new Collector(source, null);
-    await c.until((x) => x.messages.some((m) => m.kind === 'idle'), 'source started');
+    ({ source, c } = await startedCollector(sourceConfig(db, { tables: ['clinic.types'] })));
   });
-  afterAll(async () => {
-    await c?.stop();
-    await source?.close();
-    await db?.close();
-  });
+  afterAll(() => stopAll(c, source, db));
 
   it('decodes inserts and update before/after images to the server text', async () => {
     const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });

@@ -79,6 +79,21 @@ function scripted(messages: SourceMessage[], log: Log, opts: { pauseAt?: number 
   return src;
 }
 
+/** A source that sends `messages` and then nothing at all, as an idle server does, until stopped. */
+function thenQuiet(messages: SourceMessage[], log: Log): ChangeSource {
+  return {
+    source: SOURCE,
+    async *messages(_cp: string | null, signal: AbortSignal) {
+      yield* messages;
+      await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+    },
+    async acknowledge(checkpoint: string) {
+      log.push({ kind: 'ack', checkpoint });
+    },
+    async close() {},
+  };
+}
+
 const run = (source: ChangeSource, chain: Chain, extra: Partial<Parameters<typeof runPipeline>[0]> = {}) =>
   runPipeline({ source, chain, logger: silentLogger(), signal: new AbortController().signal, ...extra });
 
@@ -213,20 +228,15 @@ describe('pipeline', () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
     const controller = new AbortController();
-    const source: ChangeSource = {
-      source: SOURCE,
-      async *messages(_cp: string | null, signal: AbortSignal) {
-        yield { kind: 'idle', checkpoint: 'cpA' };
-        yield { kind: 'idle', checkpoint: 'cpB' }; // within the interval: held back
-        yield { kind: 'idle', checkpoint: 'cpC' }; // replaces cpB
-        // Then nothing at all, as from an idle server, until stopped.
-        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
-      },
-      async acknowledge(checkpoint: string) {
-        log.push({ kind: 'ack', checkpoint });
-      },
-      async close() {},
-    };
+    // cpB comes within the interval and is held back; cpC replaces it; then the source goes quiet.
+    const source = thenQuiet(
+      [
+        { kind: 'idle', checkpoint: 'cpA' },
+        { kind: 'idle', checkpoint: 'cpB' },
+        { kind: 'idle', checkpoint: 'cpC' },
+      ],
+      log,
+    );
     const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 100));
     expect(log.filter((e) => e.kind === 'ack')).toEqual([{ kind: 'ack', checkpoint: 'cpA' }]);
@@ -243,19 +253,14 @@ describe('pipeline', () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
     const controller = new AbortController();
-    const source: ChangeSource = {
-      source: SOURCE,
-      async *messages(_cp: string | null, signal: AbortSignal) {
-        yield { kind: 'idle', checkpoint: 'cpA' };
-        yield { kind: 'idle', checkpoint: 'cpB' };
-        yield { kind: 'alert', code: 'gap', message: 'a gap', position: '0/B', time: '2026-11-26T10:00:00.000000Z', detail: null };
-        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
-      },
-      async acknowledge(checkpoint: string) {
-        log.push({ kind: 'ack', checkpoint });
-      },
-      async close() {},
-    };
+    const source = thenQuiet(
+      [
+        { kind: 'idle', checkpoint: 'cpA' },
+        { kind: 'idle', checkpoint: 'cpB' },
+        { kind: 'alert', code: 'gap', message: 'a gap', position: '0/B', time: '2026-11-26T10:00:00.000000Z', detail: null },
+      ],
+      log,
+    );
     const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 500));
     controller.abort();
