@@ -60,7 +60,11 @@ async function main(): Promise<void> {
         ],
       }),
     );
-    const daemon = spawnCli(['run', '--config', join(root, 'dbwitness.yaml'), '--redaction', 'keep']);
+    // SOAK_DAEMON_NODE_OPTIONS: V8 flags for the daemon only, e.g. the deployed
+    // "--max-old-space-size=128 --max-semi-space-size=2" (NODE_OPTIONS would also
+    // cap this driver, which loads every stored event to count them at the end).
+    const daemonFlags = process.env['SOAK_DAEMON_NODE_OPTIONS'];
+    const daemon = spawnCli(['run', '--config', join(root, 'dbwitness.yaml'), '--redaction', 'keep'], daemonFlags === undefined ? {} : { env: { NODE_OPTIONS: daemonFlags } });
     daemon.stderr?.resume();
     const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { what: 'daemon ready', timeoutMs: 60_000 });
