@@ -12,6 +12,7 @@ import { GENESIS_HASH, type AuditEvent, type DraftEvent, type Source } from '../
 import type { Chain, ChainTail, ChangeSource, RowChange, SessionIdentity, SourceMessage, StoredCheckpoint } from '../../src/core/ports.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runPipeline } from '../../src/pipeline/index.js';
+import { waitFor } from '../harness/index.js';
 
 const SOURCE: Source = { id: 'test', engine: 'postgres', server: 'localhost:5432', database: 'clinic' };
 const ALICE: SessionIdentity = { db_user: 'alice', role: 'alice', app_user: 'dr-a', client_addr: '127.0.0.1', client_port: 5000, application: 'ehr', session_id: 'abc.1' };
@@ -240,7 +241,8 @@ describe('pipeline', () => {
     const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 100));
     expect(log.filter((e) => e.kind === 'ack')).toEqual([{ kind: 'ack', checkpoint: 'cpA' }]);
-    await new Promise((r) => setTimeout(r, 400));
+    // Polled, not a fixed sleep: on a loaded machine the timer may fire late, never early.
+    await waitFor(() => log.some((e) => e.kind === 'ack' && e.checkpoint === 'cpC'), { what: 'cpC stored', timeoutMs: 5000 });
     controller.abort();
     await running;
     expect(log.filter((e) => e.kind === 'ack')).toEqual([
@@ -262,7 +264,7 @@ describe('pipeline', () => {
       log,
     );
     const running = runPipeline({ source, chain, logger: silentLogger(), signal: controller.signal, idleCheckpointIntervalMs: 200 });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => log.some((e) => e.kind === 'ack' && e.checkpoint === 'cpB'), { what: 'cpB stored', timeoutMs: 5000 });
     controller.abort();
     await running;
     expect(log.filter((e) => e.kind === 'ack').map((e) => e.checkpoint)).toEqual(['cpA', 'cpB']);
