@@ -10,7 +10,9 @@
  *   archive directory (moving keeps it; it is not a deletion);
  * - a segment may be deleted only once `keep` has passed since it was sealed
  *   (the seal is written after its newest event) and never while its source
- *   is under legal hold. `keep` cannot be set below six years.
+ *   is under legal hold. `keep` cannot be set below six years;
+ * - a seal left without its segment by a move or deletion cut short by a
+ *   crash is listed, so that the next run of that action removes it.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { usageError } from '../core/errors.js';
 import { listSegments, sealFileName, segmentFileName } from '../store/layout.js';
 import { listSources } from '../store/reader.js';
 import type { Seal } from '../store/seal.js';
+import { readArchiveManifest, type ArchiveManifest } from '../store/verify-archive-manifest.js';
 
 export const MIN_KEEP_MS = 6 * 366 * 86_400_000;
 
@@ -61,7 +64,14 @@ export async function planRetention(storeDir: string, policy: RetentionPolicy, n
     const chainDir = join(storeDir, source);
     const { segments, seals } = await listSegments(chainDir);
     const newest = segments.at(-1);
-    for (const n of segments) {
+    const loneSeals = seals.filter((n) => !segments.includes(n));
+    const manifest = loneSeals.length === 0 ? null : await readArchiveManifest(chainDir);
+    for (const n of [...segments, ...loneSeals].sort((a, b) => a - b)) {
+      if (!segments.includes(n)) {
+        const left = await leftoverSeal(chainDir, source, n, newest, manifest, held, policy);
+        if (left !== null) out.push(left);
+        continue;
+      }
       const sealed = seals.includes(n);
       const base = await describe(chainDir, source, n, sealed, 'store');
       let status: SegmentStatus;
@@ -76,14 +86,38 @@ export async function planRetention(storeDir: string, policy: RetentionPolicy, n
     if (policy.archiveDir !== null) {
       const archDir = join(policy.archiveDir, source);
       const listing = await listSegments(archDir).catch(() => null);
-      for (const n of listing?.segments ?? []) {
+      const numbers = [...new Set([...(listing?.segments ?? []), ...(listing?.seals ?? [])])].sort((a, b) => a - b);
+      for (const n of numbers) {
         const base = await describe(archDir, source, n, listing!.seals.includes(n), 'archive');
         const status: SegmentStatus = held ? 'held' : expired(base.sealedAt, policy, now) ? 'expired' : 'archived';
+        // An expired seal alone is a deletion cut short between its two
+        // removals (nothing in the archive records it): listed so the next
+        // --delete-expired finishes it. Any other lone seal is for verify.
+        if (!listing!.segments.includes(n) && status !== 'expired') continue;
         out.push({ ...base, status, deletableFrom: deletableFrom(base.sealedAt, held, policy) });
       }
     }
   }
   return out;
+}
+
+/**
+ * A seal in the store whose segment is gone: a move or deletion cut short
+ * between its two removals (retention-actions.ts). Listed only when
+ * archived.jsonl records the segment with the seal's digest, with the status
+ * that makes the next run of the interrupted action finish it; any other
+ * lone seal is damage, which the store refuses to open and verify reports.
+ */
+async function leftoverSeal(chainDir: string, source: string, n: number, newest: number | undefined, manifest: ArchiveManifest | null, held: boolean, policy: RetentionPolicy): Promise<SegmentRetention | null> {
+  const recorded = manifest?.entries.get(n)?.line;
+  if (recorded === undefined || newest === undefined || n >= newest) return null;
+  const base = await describe(chainDir, source, n, true, 'store');
+  if (base.sha256 !== recorded.sha256) return null;
+  let status: SegmentStatus;
+  if (held) status = 'held';
+  else if (recorded.deleted_at !== undefined) status = 'expired';
+  else status = policy.archiveDir !== null ? 'archive_due' : 'archived';
+  return { ...base, status, deletableFrom: deletableFrom(base.sealedAt, held, policy) };
 }
 
 async function describe(dir: string, source: string, n: number, sealed: boolean, location: 'store' | 'archive'): Promise<Omit<SegmentRetention, 'status' | 'deletableFrom'>> {

@@ -12,12 +12,12 @@
  * never modified.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbwitnessError } from '../core/errors.js';
 import { GENESIS_HASH } from '../core/event.js';
 import type { ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
-import { listSegments, segmentFileName } from './layout.js';
+import { ARCHIVE_MANIFEST, listSegments, sealFileName, segmentFileName } from './layout.js';
 import { readLineBatches } from './line-reader.js';
 import { plainLine, RECORD_PREFIX, type StoreRecord } from './records.js';
 import { ENCRYPTED_PREFIX } from './encryption.js';
@@ -25,6 +25,8 @@ import { fastScanEventLine } from './verify-event-scan.js';
 import type { AuditEvent } from '../core/event.js';
 import { fsyncDir } from './durable-fs.js';
 import { sha256Hex } from './sha256.js';
+import type { Seal } from './seal.js';
+import { readArchiveManifest } from './verify-archive-manifest.js';
 
 export interface TornTailRepair {
   readonly sourceId: string;
@@ -189,6 +191,34 @@ async function truncateTo(file: string, size: number): Promise<void> {
   }
 }
 
+/**
+ * A seal whose segment file is gone is damage, except after retention was
+ * cut short between removing a segment it had recorded in archived.jsonl as
+ * moved or deleted and removing its seal (src/retention/retention-actions.ts).
+ * That leftover is left in place for retention's next run, which removes it
+ * only while an identical copy remains; verify reads it like an archived
+ * seal. Retention never moves the newest segment, so a leftover is always
+ * older than it, and new segments can never be numbered over it.
+ */
+async function checkLeftoverSeals(chainDir: string, sourceId: string, loneSeals: readonly number[], newest: number): Promise<void> {
+  const manifest = await readArchiveManifest(chainDir);
+  for (const n of loneSeals) {
+    const recorded = manifest?.entries.get(n);
+    const what = `the seal of segment ${n} of ${sourceId} has no segment file`;
+    if (recorded === undefined) throw corruptError(`${what}, and ${ARCHIVE_MANIFEST} does not record the segment as moved or deleted`);
+    if (n >= newest) throw corruptError(`${what}, and it is not older than the newest segment ${newest}, which retention never moves`);
+    let seal: Partial<Seal> | null;
+    try {
+      seal = JSON.parse(await readFile(join(chainDir, sealFileName(n)), 'utf8')) as Partial<Seal> | null;
+    } catch {
+      throw corruptError(`${what}, and the seal is not valid JSON`);
+    }
+    if (seal?.sha256 !== recorded.line.sha256 || seal.segment !== n || seal.source !== sourceId) {
+      throw corruptError(`${what}, and the seal does not match the line ${ARCHIVE_MANIFEST} holds for the segment (at byte ${recorded.offset})`);
+    }
+  }
+}
+
 export async function recoverChain(chainDir: string, sourceId: string, key: Buffer | undefined, window: number): Promise<RecoveredChain> {
   const { segments, seals } = await listSegments(chainDir);
   const sealed = new Set(seals);
@@ -199,10 +229,9 @@ export async function recoverChain(chainDir: string, sourceId: string, key: Buff
   for (const n of segments.slice(0, -1)) {
     if (!sealed.has(n)) throw corruptError(`segment ${segmentFileName(n)} of ${sourceId} is not the newest but has no seal`);
   }
-  for (const n of seals) {
-    if (!segments.includes(n)) throw corruptError(`the seal of segment ${n} of ${sourceId} has no segment file`);
-  }
   const last = segments[segments.length - 1] as number;
+  const loneSeals = seals.filter((n) => !segments.includes(n));
+  if (loneSeals.length > 0) await checkLeftoverSeals(chainDir, sourceId, loneSeals, last);
   const lastFile = join(chainDir, segmentFileName(last));
   const scan = await scanSegment(lastFile, key, true);
   let repair: TornTailRepair | null = null;
