@@ -14,6 +14,15 @@ import { readLineBatches } from '../store/line-reader.js';
 import { parsePlainLine, plainLine } from '../store/records.js';
 import type { IndexEntry, ScanPosition } from './writer.js';
 
+/**
+ * Bytes read per batch. Every event of a batch is parsed and kept until the
+ * batch is written, and `run` catches up while it captures: 4 MiB batches
+ * (verify's size) added about 40 MiB to the daemon's peak RSS during a
+ * 1,000,000-row drain; 256 KiB made a full reindex about 4% slower
+ * (bench/postgres/RESULTS.md, section d).
+ */
+const SCAN_CHUNK_BYTES = 256 * 1024;
+
 export interface ScanBatch {
   readonly entries: IndexEntry[];
   /** Everything before this point of the chain has been consumed. */
@@ -43,7 +52,7 @@ export async function* scanChain(dir: string, sourceId: string, from: ScanPositi
     const rel = files[i]!;
     const skipBefore = from && i === startIdx ? from.bytes : 0;
     let consumed = skipBefore;
-    for await (const lines of readLineBatches(join(dir, rel))) {
+    for await (const lines of readLineBatches(join(dir, rel), undefined, SCAN_CHUNK_BYTES)) {
       const entries: IndexEntry[] = [];
       let bytes = 0;
       for (const line of lines) {
