@@ -4,8 +4,9 @@
  * One `dbwitness run` (built CLI) with a PostgreSQL and a MariaDB source
  * under a steady mixed load (insert, update, delete; `--rate` transactions
  * per second per source) for `--minutes`. Every `--sample` seconds it
- * records the daemon's RSS and open fds (/proc) and the event lag from
- * /metrics (commit-to-durable delay of the newest event), and at the end
+ * records the daemon's RSS and open fds (/proc), its main thread's V8 heap
+ * and external memory, and the event lag from /metrics (commit-to-durable
+ * delay of the newest event), and at the end
  * checks that every committed row change is in the store exactly once.
  *
  * Reported: per metric, the least-squares slope per minute and the peak,
@@ -75,7 +76,9 @@ async function main(): Promise<void> {
     const writers = [mixedWriter('pg', pgs.url({ database: 'ehr' }), rate, stop, pgStats), mixedWriter('mdb', mdb.url({ database: 'clinic' }), rate, stop, mdbStats)];
 
     const t0 = Date.now();
-    const series: Record<'rss_mb' | 'fds' | 'lag_s', Series> = { rss_mb: [], fds: [], lag_s: [] };
+    // The main thread's V8 heap and external memory beside RSS: a rise in RSS
+    // alone may be heap growth up to its limit, Buffers, or native memory.
+    const series: Record<'rss_mb' | 'heap_used_mb' | 'heap_total_mb' | 'external_mb' | 'fds' | 'lag_s', Series> = { rss_mb: [], heap_used_mb: [], heap_total_mb: [], external_mb: [], fds: [], lag_s: [] };
     while (Date.now() - t0 < minutes * 60_000) {
       await new Promise((r) => setTimeout(r, sampleMs));
       const t = (Date.now() - t0) / 60_000;
@@ -83,6 +86,10 @@ async function main(): Promise<void> {
       series.rss_mb.push([t, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024]);
       series.fds.push([t, (await readdir(`/proc/${daemon.pid}/fd`)).length]);
       const m = await scrape();
+      const mb = (name: string): number => (metric(m, name) ?? 0) / 1024 / 1024;
+      series.heap_used_mb.push([t, mb('dbwitness_nodejs_heap_size_used_bytes')]);
+      series.heap_total_mb.push([t, mb('dbwitness_nodejs_heap_size_total_bytes')]);
+      series.external_mb.push([t, mb('dbwitness_nodejs_external_memory_bytes')]);
       series.lag_s.push([t, Math.max(metric(m, 'dbwitness_capture_delay_seconds', { source: 'pg' }) ?? 0, metric(m, 'dbwitness_capture_delay_seconds', { source: 'mdb' }) ?? 0)]);
     }
     stop.stopped = true;
@@ -109,6 +116,9 @@ async function main(): Promise<void> {
       '',
     ];
     await appendFile(join(import.meta.dirname, 'RESULTS.md'), lines.join('\n'));
+    // SOAK_SAMPLES_FILE: every sample as JSON ([minute, value] per metric) for a closer look.
+    const samplesFile = process.env['SOAK_SAMPLES_FILE'];
+    if (samplesFile !== undefined) await writeFile(samplesFile, JSON.stringify(series));
     process.stdout.write(lines.join('\n') + '\n');
     if (stored !== expected || code !== 0) process.exitCode = 1;
   } finally {
