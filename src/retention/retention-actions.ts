@@ -8,8 +8,11 @@
  * of the signed seal, so `verify` can link the chain across the segment even
  * when the archive is out of reach (src/store/verify-archive-manifest.ts).
  * Deletion re-checks the policy for every file and refuses anything not
- * expired or under legal hold; a deletion from the store is recorded in the
- * manifest (deleted_at) before anything is removed.
+ * expired or under legal hold; a deletion, from the store or from the
+ * archive, is recorded in the manifest (deleted_at, with the signed seal)
+ * before anything is removed, so verify reports a segment deleted under the
+ * policy, not one gone missing. A segment in the archive that the manifest
+ * does not record is not this store's to delete, and is refused.
  *
  * Crash guarantees. The fsync'd manifest line is the commit point; the
  * segment is removed (and its removal made durable) before its seal. A crash
@@ -22,12 +25,13 @@
  *   the seal's digest, and refuses (never overwrites) one that differs.
  * - a partial manifest line (bytes after the last newline): no segment was
  *   removed; the next run truncates it before appending its own line.
- * - after the manifest line: segment and seal still in the store, or only
- *   the seal. The next run finds the line and removes what is left without
- *   appending a second one. Opening the store accepts the leftover seal
- *   because archived.jsonl records its segment with the seal's digest
- *   (src/store/recovery.ts); a seal without its segment and without that
- *   record is still refused as damage.
+ * - after the manifest line: segment and seal still in the store (or, for a
+ *   deletion from the archive, in the archive), or only the seal. The next
+ *   run finds the line and removes what is left without appending a second
+ *   one. Opening the store accepts the leftover seal because archived.jsonl
+ *   records its segment with the seal's digest (src/store/recovery.ts); a
+ *   seal without its segment and without that record is still refused as
+ *   damage. A deletion from the archive leaves the store untouched.
  * Removing the seal last keeps the most evidence at every step: no segment
  * ever stays in the store without its seal (which is what a deleted seal
  * looks like, and could not be checked at open without rereading the whole
@@ -90,37 +94,52 @@ export async function archiveSegment(seg: SegmentRetention, storeDir: string, ar
   return dest;
 }
 
-export async function deleteExpired(seg: SegmentRetention): Promise<void> {
+/** `storeDir`: the store whose archived.jsonl records the deletion (also for a segment in the archive). */
+export async function deleteExpired(seg: SegmentRetention, storeDir: string): Promise<void> {
   if (seg.status === 'held') {
     throw usageError('E_RETENTION_LEGAL_HOLD', `segment ${seg.segment} of ${seg.source} is under legal hold and cannot be deleted`, 'remove the source from retention.legal_hold only when counsel releases the hold');
   }
   if (seg.status !== 'expired') {
     throw usageError('E_RETENTION_EARLY', `refusing to delete segment ${seg.segment} of ${seg.source}: it is ${seg.status}${seg.deletableFrom === null ? '' : ` and may be deleted from ${seg.deletableFrom}`}`, 'audit records are kept for retention.keep (at least six years); move old segments to the archive instead (--archive)');
   }
-  if (seg.location === 'store' && seg.sealFile !== null && seg.sha256 !== null) {
-    const chainDir = dirname(seg.file);
+  if (seg.sealFile !== null && seg.sha256 !== null) {
+    const chainDir = join(storeDir, seg.source);
     const manifest = await readArchiveManifest(chainDir);
     const recorded = recordedLine(manifest, seg, seg.sha256);
     const sealBytes = await readFile(seg.sealFile);
     const sealCopy = parseSeal(sealBytes, seg, seg.sha256);
     if (!(await exists(seg.file))) {
       // Only the seal is left: a move or deletion cut short between its two removals.
-      if (recorded === null) throw unrecordedLeftover(seg);
+      if (recorded === null || (seg.location === 'archive' && recorded.deleted_at === undefined)) throw unrecordedLeftover(seg);
       await removeLeftoverSeal(seg, seg.sealFile, sealBytes, sealCopy, recorded);
       return;
     }
+    if (seg.location === 'archive') checkArchivedCopy(seg, seg.sealFile, sealCopy, recorded);
     if (recorded?.deleted_at === undefined || recorded.signed_seal === undefined) {
-      // Deleted straight from the store (never archived): record it like a
-      // move, so verify reports a segment deleted under the policy, joined to
-      // the chain by its signed seal, instead of a segment gone missing.
+      // Recorded like a move, so verify reports a segment deleted under the
+      // policy, joined to the chain by its signed seal, instead of a segment
+      // gone missing. A segment deleted from the archive keeps its moved_at.
       const at = nowMicros();
-      const line: ArchiveManifestLine = { segment: seg.segment, file: resolve(seg.file), seal: resolve(seg.sealFile), sha256: seg.sha256, first_seq: seg.firstSeq, last_seq: seg.lastSeq, moved_at: at, deleted_at: at, signed_seal: sealCopy };
+      const line: ArchiveManifestLine = { segment: seg.segment, file: resolve(seg.file), seal: resolve(seg.sealFile), sha256: seg.sha256, first_seq: seg.firstSeq, last_seq: seg.lastSeq, moved_at: recorded?.moved_at ?? at, deleted_at: at, signed_seal: sealCopy };
       await appendManifestLine(manifest, chainDir, line);
     }
   }
-  // In the archive nothing records the deletion, so a leftover seal there is
-  // listed (expired) by the plan and its removal finished here.
   await removeSegmentThenSeal(seg.file, seg.sealFile);
+}
+
+/**
+ * An archive copy is deleted only when the store's manifest records it (else
+ * it may belong to another store with the same source id and archive
+ * directory), and only while the manifest's copy of its seal is the same
+ * seal: deleting it would otherwise destroy the evidence of the difference.
+ */
+function checkArchivedCopy(seg: SegmentRetention, sealFile: string, seal: Seal, recorded: ArchiveManifestLine | null): void {
+  if (recorded === null) {
+    throw findingError('E_RETENTION_NOT_RECORDED', `segment ${seg.segment} of ${seg.source} in the archive (${seg.file}) is not recorded in the store's ${ARCHIVE_MANIFEST}; it was not deleted`, 'run `dbwitness verify DIR --archive ARCHIVE` on the store: the archive may belong to another store with the same source id, or the manifest lost its line');
+  }
+  if (recorded.signed_seal !== undefined && canonicalJson(recorded.signed_seal) !== canonicalJson(seal)) {
+    throw findingError('E_RETENTION_DIGEST', `the seal of segment ${seg.segment} of ${seg.source} in the archive (${sealFile}) differs from the copy in ${ARCHIVE_MANIFEST}; it was not deleted`, 'run `dbwitness verify DIR --archive ARCHIVE` on the store: the seal or the manifest was altered');
+  }
 }
 
 /**
@@ -151,7 +170,8 @@ function parseSeal(bytes: Buffer, seg: SegmentRetention, sha256: string): Seal {
 }
 
 function unrecordedLeftover(seg: SegmentRetention): Error {
-  return findingError('E_RETENTION_ORPHAN_SEAL', `the seal of segment ${seg.segment} of ${seg.source} has no segment file, and ${ARCHIVE_MANIFEST} does not record the segment as moved or deleted`, 'run `dbwitness verify` on the store: the segment was removed outside retention');
+  const recordedAs = seg.location === 'archive' ? 'deleted' : 'moved or deleted';
+  return findingError('E_RETENTION_ORPHAN_SEAL', `the seal of segment ${seg.segment} of ${seg.source} in the ${seg.location} has no segment file, and ${ARCHIVE_MANIFEST} does not record the segment as ${recordedAs}`, 'run `dbwitness verify` on the store: the segment was removed outside retention');
 }
 
 /**
@@ -163,7 +183,7 @@ async function removeLeftoverSeal(seg: SegmentRetention, sealFile: string, sealB
   const inManifest = recorded.signed_seal !== undefined && canonicalJson(recorded.signed_seal) === canonicalJson(seal);
   const elsewhere = resolve(recorded.seal) !== resolve(sealFile) ? await readFile(recorded.seal).catch(() => null) : null;
   if (!inManifest && !(elsewhere?.equals(sealBytes) ?? false)) {
-    throw usageError('E_RETENTION_LAST_SEAL', `the seal left in the store for segment ${seg.segment} of ${seg.source} (its segment is already gone) is the only copy of that seal: neither ${ARCHIVE_MANIFEST} nor ${recorded.seal} holds it; it was kept`, 'make the archive reachable at the path the manifest records and run retention again; until then the store opens and verifies with the seal in place');
+    throw usageError('E_RETENTION_LAST_SEAL', `the seal left in the ${seg.location} for segment ${seg.segment} of ${seg.source} (its segment is already gone) is the only copy of that seal: neither ${ARCHIVE_MANIFEST} nor ${recorded.seal} holds it; it was kept`, 'make the archive reachable at the path the manifest records and run retention again; until then the store opens and verifies with the seal in place');
   }
   await removeSegmentThenSeal(seg.file, sealFile);
 }

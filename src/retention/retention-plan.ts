@@ -11,8 +11,9 @@
  * - a segment may be deleted only once `keep` has passed since it was sealed
  *   (the seal is written after its newest event) and never while its source
  *   is under legal hold. `keep` cannot be set below six years;
- * - a seal left without its segment by a move or deletion cut short by a
- *   crash is listed, so that the next run of that action removes it.
+ * - a seal left without its segment (in the store or the archive) by a move
+ *   or deletion cut short by a crash is listed, so that the next run of that
+ *   action removes it.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,7 +66,7 @@ export async function planRetention(storeDir: string, policy: RetentionPolicy, n
     const { segments, seals } = await listSegments(chainDir);
     const newest = segments.at(-1);
     const loneSeals = seals.filter((n) => !segments.includes(n));
-    const manifest = loneSeals.length === 0 ? null : await readArchiveManifest(chainDir);
+    const manifest = await readArchiveManifest(chainDir);
     for (const n of [...segments, ...loneSeals].sort((a, b) => a - b)) {
       if (!segments.includes(n)) {
         const left = await leftoverSeal(chainDir, source, n, newest, manifest, held, policy);
@@ -89,11 +90,16 @@ export async function planRetention(storeDir: string, policy: RetentionPolicy, n
       const numbers = [...new Set([...(listing?.segments ?? []), ...(listing?.seals ?? [])])].sort((a, b) => a - b);
       for (const n of numbers) {
         const base = await describe(archDir, source, n, listing!.seals.includes(n), 'archive');
-        const status: SegmentStatus = held ? 'held' : expired(base.sealedAt, policy, now) ? 'expired' : 'archived';
-        // An expired seal alone is a deletion cut short between its two
-        // removals (nothing in the archive records it): listed so the next
-        // --delete-expired finishes it. Any other lone seal is for verify.
-        if (!listing!.segments.includes(n) && status !== 'expired') continue;
+        let status: SegmentStatus = held ? 'held' : expired(base.sealedAt, policy, now) ? 'expired' : 'archived';
+        if (!listing!.segments.includes(n)) {
+          // A seal alone is a deletion cut short between its two removals
+          // only when archived.jsonl records the deletion with the seal's
+          // digest: listed so the next --delete-expired finishes it. Any
+          // other lone seal is for verify.
+          const recorded = manifest?.entries.get(n)?.line;
+          if (recorded?.deleted_at === undefined || base.sha256 !== recorded.sha256) continue;
+          status = held ? 'held' : 'expired';
+        }
         out.push({ ...base, status, deletableFrom: deletableFrom(base.sealedAt, held, policy) });
       }
     }

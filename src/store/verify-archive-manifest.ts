@@ -1,7 +1,8 @@
 /**
- * The archive manifest, <store>/<source>/archived.jsonl: one JSON line per
- * sealed segment that retention moved out of the store, appended (and
- * fsync'd) before the originals are deleted.
+ * The archive manifest, <store>/<source>/archived.jsonl: a JSON line for
+ * each sealed segment that retention moved out of the store, and for each it
+ * deleted (from the store or the archive) after retention.keep, appended
+ * (and fsync'd) before any file is removed.
  *
  *   {"segment":3,"file":"/mnt/archive/clinic-pg/seg-000003.jsonl","seal":"/mnt/archive/clinic-pg/seg-000003.seal.json",
  *    "sha256":"…","first_seq":11,"last_seq":15,"moved_at":"…","signed_seal":{…the seal, signature included…}}
@@ -10,7 +11,8 @@
  * segment's place in the chain (prev_hash, last_hash, seqs) and its digest,
  * so verify can link the chain across a segment whose archive copy it
  * cannot reach. Manifests written before it was added lack it; verify then
- * knows only the seq range.
+ * knows only the seq range. A deletion line is the same with `deleted_at`
+ * added: "file" and "seal" name the copies that were deleted.
  *
  * Readers here only parse: what a line proves is decided in verify-chain.ts.
  */
@@ -28,7 +30,7 @@ export interface ArchiveManifestLine {
   readonly first_seq: number | null;
   readonly last_seq: number | null;
   readonly moved_at: string;
-  /** Set when retention deleted the segment from the store after retention.keep expired (no copy exists). */
+  /** Set when retention deleted the segment (from the store, or from the archive it was moved to) after retention.keep expired: no copy exists. */
   readonly deleted_at?: string;
   readonly signed_seal?: Seal;
 }
@@ -41,11 +43,17 @@ export interface ArchivedEntry {
 
 export interface ArchiveManifest {
   readonly path: string;
-  /** The newest line per segment (a move retried after a crash appends a second line). */
+  /**
+   * The newest line per segment. A segment has more than one line when it
+   * was deleted after it was moved, or when a move cut short by a crash was
+   * finished into another archive directory (or over a line written before
+   * signed_seal existed); otherwise a retried move or deletion reuses the
+   * line it wrote.
+   */
   readonly entries: Map<number, ArchivedEntry>;
   /** Lines that are not a manifest entry, or that contradict an earlier line of the same segment. */
   readonly problems: { offset: number; problem: string }[];
-  /** Bytes after the last newline: an append cut by a crash (its segment was not deleted yet). */
+  /** Bytes after the last newline: an append cut by a crash (nothing it describes was removed yet). */
   readonly tornTail: { offset: number; bytes: number } | null;
 }
 

@@ -5,7 +5,7 @@
  * 0, exit 3 with --strict-archive) but must still fit the chain; tampering
  * with the copy, the seal or the manifest, and plain deletion, fail.
  */
-import { appendFile, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, type FileChain } from '../../src/store/index.js';
@@ -37,6 +37,12 @@ async function archive(t: TempStore, archiveDir: string, segments: number[]): Pr
   const plan = await planRetention(t.dir, { keepMs: MIN_KEEP_MS, archiveAfterMs: 90 * DAY, archiveDir, legalHold: [] }, Date.now() + 100 * DAY);
   for (const seg of plan.filter((s) => segments.includes(s.segment) && s.location === 'store')) await archiveSegment(seg, t.dir, archiveDir);
 }
+
+/**
+ * The environment of a CLI run as if keep (six years) had passed: segments
+ * cannot be sealed in the past, so the child's clock is moved forward.
+ */
+const afterKeep = (): NodeJS.ProcessEnv => ({ NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=data:text/javascript,Date.now=((n)=>()=>n()+${MIN_KEEP_MS + DAY})(Date.now);`.trim() });
 
 async function manifestLines(t: TempStore): Promise<Record<string, unknown>[]> {
   return (await readFile(join(chainDir(t), ARCHIVE_MANIFEST), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -123,6 +129,43 @@ describe('verify with archived segments', () => {
     ]);
     const seal3 = JSON.parse(await readFile(join(movedTo, SOURCE.id, sealFileName(3)), 'utf8')) as Seal;
     expect(report.sources[0]?.archived_segments[1]?.last_hash).toBe(seal3.last_hash);
+  });
+
+  it('segments deleted from the archive after keep (retention CLI) are recorded, and verify reports them as deleted under the policy', async () => {
+    await using t = await tempStore();
+    await fourSealed(t);
+    const archiveDir = join(t.root, 'archive');
+    const moved = await runCli(['retention', t.dir, '--archive-dir', archiveDir, '--archive-after', '0s', '--archive']);
+    expect(moved.code, moved.stderr).toBe(0);
+    const early = await runCli(['retention', t.dir, '--archive-dir', archiveDir, '--delete-expired']);
+    expect([early.code, early.stdout.match(/^deleted/gm)]).toEqual([0, null]);
+
+    const deleted = await runCli(['retention', t.dir, '--archive-dir', archiveDir, '--delete-expired'], { env: afterKeep() });
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout.match(/^deleted clinic-pg segment \d \(archive\)$/gm)).toHaveLength(4);
+    expect(await readdir(join(archiveDir, SOURCE.id))).toEqual([]);
+    const recorded = (lines: Record<string, unknown>[]): unknown[] => lines.map((l) => [l['segment'], typeof l['deleted_at']]);
+    const expected = [...[1, 2, 3, 4].map((n) => [n, 'undefined']), ...[1, 2, 3, 4].map((n) => [n, 'string'])];
+    expect(recorded(await manifestLines(t))).toEqual(expected);
+    // A second run finds nothing left to delete and records nothing twice.
+    const again = await runCli(['retention', t.dir, '--archive-dir', archiveDir, '--delete-expired'], { env: afterKeep() });
+    expect([again.code, again.stdout.match(/^deleted/gm)]).toEqual([0, null]);
+    expect(recorded(await manifestLines(t))).toEqual(expected);
+
+    const r = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile, archiveDirs: [archiveDir] });
+    expect([r.ok, r.sources[0]?.issues]).toEqual([true, []]);
+    expect(r.sources[0]?.archived.map((a) => [a.segment, a.link, /^deleted by retention at .* after retention\.keep expired: no copy exists$/.test(a.notes[0] ?? '')])).toEqual([1, 2, 3, 4].map((n) => [n, 'signed_seal', true]));
+    expect(r.sources[0]?.head.seq).toBe(22);
+    const cli = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--archive', archiveDir]);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/archived segment 3 \(seq 11\.\.15\): .*\n    note: deleted by retention at .* after retention\.keep expired: no copy exists\n/);
+
+    // The store still opens and continues the chain after the segments it deleted.
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
+    const chain = (await store.openChain(SOURCE)) as FileChain;
+    expect((await chain.append(drafts(3000, 3001), 'after-deletion')).map((e) => e.seq)).toEqual([23]);
+    await store.close();
+    expect((await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile })).ok).toBe(true);
   });
 
   it('detects a tampered archived copy, seal or manifest line', async () => {

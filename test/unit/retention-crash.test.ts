@@ -65,7 +65,7 @@ async function archiveRun(t: TempStore): Promise<string[]> {
 
 /** What `dbwitness retention --delete-expired` does. */
 async function deleteRun(t: TempStore): Promise<void> {
-  for (const s of (await planRetention(t.dir, policy(t), expiryTime())).filter((x) => x.status === 'expired')) await deleteExpired(s);
+  for (const s of (await planRetention(t.dir, policy(t), expiryTime())).filter((x) => x.status === 'expired')) await deleteExpired(s, t.dir);
 }
 
 async function manifestSegments(t: TempStore): Promise<number[]> {
@@ -91,6 +91,13 @@ async function expectIntact(t: TempStore): Promise<void> {
   const r = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
   expect(r.sources[0]?.issues).toEqual([]);
   expect(r.ok).toBe(true);
+}
+
+const archivedDir = (t: TempStore): string => join(archiveOf(t), SOURCE.id);
+
+/** Segment 2's files in the archive, as a deletion found them. */
+async function saveArchived2(t: TempStore): Promise<{ segment: Buffer; seal: Buffer }> {
+  return { segment: await readFile(join(archivedDir(t), segmentFileName(2))), seal: await readFile(join(archivedDir(t), sealFileName(2))) };
 }
 
 /** Files of segment 2 as they were before retention touched them. */
@@ -179,7 +186,7 @@ describe('retention cut short by a crash', () => {
     await using t = await tempStore();
     await fourSealed(t);
     const saved = await saveSegment2(t);
-    await deleteExpired((await planned(t, 2, 'store', expiryTime()))!);
+    await deleteExpired((await planned(t, 2, 'store', expiryTime()))!, t.dir);
     await writeFile(storeFile(t, segmentFileName(2)), saved.segment);
     await writeFile(storeFile(t, sealFileName(2)), saved.seal);
 
@@ -200,7 +207,7 @@ describe('retention cut short by a crash', () => {
     await using t = await tempStore();
     await fourSealed(t);
     const saved = await saveSegment2(t);
-    await deleteExpired((await planned(t, 2, 'store', expiryTime()))!);
+    await deleteExpired((await planned(t, 2, 'store', expiryTime()))!, t.dir);
     await writeFile(storeFile(t, sealFileName(2)), saved.seal);
 
     await reopenAndAppend(t, 3000);
@@ -216,24 +223,103 @@ describe('retention cut short by a crash', () => {
     await reopenAndAppend(t, 3100);
   });
 
-  it('a deletion from the archive cut between its two removals: the next deletion removes the lone seal', async () => {
+  it('a deletion from the archive cut before its manifest line was complete: nothing was removed, the next deletion cuts the torn bytes and records each segment once', async () => {
     await using t = await tempStore();
     await fourSealed(t);
     await archiveRun(t);
-    const destDir = join(archiveOf(t), SOURCE.id);
-    const seal2 = await readFile(join(destDir, sealFileName(2)));
-    await deleteExpired((await planned(t, 2, 'archive', expiryTime()))!);
-    await writeFile(join(destDir, sealFileName(2)), seal2);
+    const before = await readFile(manifestPath(t), 'utf8');
+    await writeFile(manifestPath(t), before + '{"segment":2,"file":"/tmp/x","de');
 
-    expect((await planned(t, 2, 'archive', expiryTime()))?.status).toBe('expired');
-    // Not expired yet: a lone seal in the archive is not a cut-short deletion, and is not listed.
-    expect(await planned(t, 2, 'archive', archiveTime())).toBeUndefined();
-    await expectIntact(t);
+    await reopenAndAppend(t, 3000);
+    const seen = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
+    expect([seen.ok, seen.complete, seen.sources[0]?.issues]).toEqual([true, true, []]);
+    expect(seen.warnings.join('\n')).toMatch(/archive manifest ends with a partial line/);
 
     await deleteRun(t);
-    expect(await readdir(destDir)).toEqual([]);
-    await expectIntact(t);
+    expect(await manifestSegments(t)).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    expect(await readdir(archivedDir(t))).toEqual([]);
+    const after = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
+    expect([after.ok, after.sources[0]?.issues, after.warnings.filter((w) => /partial line/.test(w))]).toEqual([true, [], []]);
+    expect(after.sources[0]?.archived.map((a) => [a.segment, a.link, /deleted by retention at/.test(a.notes.join(' '))])).toEqual([1, 2, 3, 4].map((n) => [n, 'signed_seal', true]));
+    await reopenAndAppend(t, 3100);
+  });
+
+  it('a deletion from the archive cut after its manifest line, before either removal: the copy is still checked, the next deletion removes both without a second line', async () => {
+    await using t = await tempStore();
+    await fourSealed(t);
+    await archiveRun(t);
+    const saved = await saveArchived2(t);
+    await deleteExpired((await planned(t, 2, 'archive', expiryTime()))!, t.dir);
+    await writeFile(join(archivedDir(t), segmentFileName(2)), saved.segment);
+    await writeFile(join(archivedDir(t), sealFileName(2)), saved.seal);
+
     await reopenAndAppend(t, 3000);
+    const seen = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
+    expect([seen.ok, seen.complete, seen.sources[0]?.issues]).toEqual([true, true, []]);
+    expect(seen.sources[0]?.archived.find((a) => a.segment === 2)?.status).toBe('checked');
+    expect((await planned(t, 2, 'archive', expiryTime()))?.status).toBe('expired');
+
+    await deleteRun(t);
+    expect(await manifestSegments(t)).toEqual([1, 2, 3, 4, 2, 1, 3, 4]);
+    expect(await readdir(archivedDir(t))).toEqual([]);
+    await expectIntact(t);
+    await reopenAndAppend(t, 3100);
+  });
+
+  it('a deletion from the archive cut between its two removals: verify reports it deleted, the next deletion removes the lone seal without a second line', async () => {
+    await using t = await tempStore();
+    await fourSealed(t);
+    await archiveRun(t);
+    const saved = await saveArchived2(t);
+    await deleteExpired((await planned(t, 2, 'archive', expiryTime()))!, t.dir);
+    await writeFile(join(archivedDir(t), sealFileName(2)), saved.seal);
+
+    await reopenAndAppend(t, 3000);
+    const seen = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
+    expect([seen.ok, seen.sources[0]?.issues]).toEqual([true, []]);
+    const two = seen.sources[0]?.archived.find((a) => a.segment === 2);
+    expect([two?.status, two?.link]).toEqual(['not_checked', 'signed_seal']);
+    expect(two?.notes.join(' ')).toMatch(/deleted by retention at .* after retention.keep expired/);
+    // Listed because the deletion is recorded, whatever the policy says now; a legal hold still stops it.
+    expect((await planned(t, 2, 'archive', archiveTime()))?.status).toBe('expired');
+    expect((await planRetention(t.dir, policy(t, { legalHold: [SOURCE.id] }), expiryTime())).find((s) => s.segment === 2 && s.location === 'archive')?.status).toBe('held');
+
+    await deleteRun(t);
+    expect(await manifestSegments(t)).toEqual([1, 2, 3, 4, 2, 1, 3, 4]);
+    expect(await readdir(archivedDir(t))).toEqual([]);
+    await expectIntact(t);
+    await reopenAndAppend(t, 3100);
+  });
+
+  it('the archive keeps what archived.jsonl does not account for: a lone seal whose deletion is not recorded, a segment not recorded, a seal unlike the manifest\'s copy', async () => {
+    await using t = await tempStore();
+    await fourSealed(t);
+    await archiveRun(t);
+    const expired = async (n: number): Promise<SegmentRetention> => (await planned(t, n, 'archive', expiryTime()))!;
+    const text = await readFile(manifestPath(t), 'utf8');
+
+    // Segment 2 removed from the archive outside retention: its seal is not a cut-short deletion.
+    const seg2 = await expired(2);
+    await unlink(seg2.file);
+    expect(await planned(t, 2, 'archive', expiryTime())).toBeUndefined();
+    await expect(deleteExpired(seg2, t.dir)).rejects.toMatchObject({ code: 'E_RETENTION_ORPHAN_SEAL', message: 'the seal of segment 2 of clinic-pg in the archive has no segment file, and archived.jsonl does not record the segment as deleted' });
+    expect(await exists(seg2.sealFile!)).toBe(true);
+
+    // Segment 3 in the archive, but not in this store's manifest.
+    const lines = text.trim().split('\n');
+    await writeFile(manifestPath(t), lines.filter((l) => (JSON.parse(l) as { segment: number }).segment !== 3).join('\n') + '\n');
+    await expect(deleteExpired(await expired(3), t.dir)).rejects.toMatchObject({ code: 'E_RETENTION_NOT_RECORDED' });
+    expect(await exists(join(archivedDir(t), segmentFileName(3)))).toBe(true);
+
+    // Segment 4's seal copy in the manifest edited (same digest): deleting would destroy the evidence.
+    const edited = lines.map((l) => {
+      const o = JSON.parse(l) as { segment: number; signed_seal: { signature: string } };
+      return o.segment === 4 ? JSON.stringify({ ...o, signed_seal: { ...o.signed_seal, signature: o.signed_seal.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } }) : l;
+    });
+    await writeFile(manifestPath(t), edited.join('\n') + '\n');
+    await expect(deleteExpired(await expired(4), t.dir)).rejects.toMatchObject({ code: 'E_RETENTION_DIGEST' });
+    expect(await exists(join(archivedDir(t), segmentFileName(4)))).toBe(true);
+    expect(await readFile(manifestPath(t), 'utf8')).toBe(edited.join('\n') + '\n');
   });
 
   it('a seal without its segment that archived.jsonl does not record (or records with another digest) is refused as damage', async () => {

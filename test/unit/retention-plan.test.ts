@@ -68,13 +68,13 @@ describe('retention', () => {
     const after = await planRetention(tmp.dir, policy({ archiveDir }), later);
     expect(after.find((s) => s.location === 'archive')?.status).toBe('archived');
     const archived = after.find((s) => s.location === 'archive')!;
-    await expect(deleteExpired(archived)).rejects.toThrow(/refusing to delete.*may be deleted from/);
+    await expect(deleteExpired(archived, tmp.dir)).rejects.toThrow(/refusing to delete.*may be deleted from/);
     const heldPlan = await planRetention(tmp.dir, policy({ archiveDir, legalHold: [SOURCE.id] }), Date.now() + MIN_KEEP_MS + DAY);
-    await expect(deleteExpired(heldPlan.find((s) => s.location === 'archive')!)).rejects.toThrow(/legal hold/);
+    await expect(deleteExpired(heldPlan.find((s) => s.location === 'archive')!, tmp.dir)).rejects.toThrow(/legal hold/);
     const expiredPlan = await planRetention(tmp.dir, policy({ archiveDir }), Date.now() + MIN_KEEP_MS + DAY);
     const expired = expiredPlan.find((s) => s.location === 'archive')!;
     expect(expired.status).toBe('expired');
-    await deleteExpired(expired);
+    await deleteExpired(expired, tmp.dir);
     await expect(stat(expired.file)).rejects.toThrow();
   });
 
@@ -84,7 +84,7 @@ describe('retention', () => {
     const plan = await planRetention(tmp.dir, policy(), Date.now() + MIN_KEEP_MS + DAY);
     const expired = plan.find((s) => s.segment === 1 && s.location === 'store')!;
     expect(expired.status).toBe('expired');
-    await deleteExpired(expired);
+    await deleteExpired(expired, tmp.dir);
     await expect(stat(expired.file)).rejects.toThrow();
     const json = await runCli(['verify', tmp.dir, '--public-key', tmp.publicKeyFile, '--json']);
     expect(json.code, json.stdout + json.stderr).toBe(0);
@@ -92,6 +92,32 @@ describe('retention', () => {
     expect(report.ok).toBe(true);
     const seg = report.sources[0]?.archived_segments[0];
     expect([seg?.segment, seg?.status, seg?.link]).toEqual([1, 'not_checked', 'signed_seal']);
+    expect(seg?.notes.join(' ')).toMatch(/deleted by retention at .* after retention.keep expired/);
+  });
+
+  it('an expired segment deleted from the archive is recorded too (moved_at kept, deleted_at added), so verify reports it as deleted under the policy', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 2);
+    const archiveDir = join(tmp.root, 'archive');
+    await archiveSegment((await planRetention(tmp.dir, policy({ archiveDir }), Date.now() + 100 * DAY))[0]!, tmp.dir, archiveDir);
+    const expired = (await planRetention(tmp.dir, policy({ archiveDir }), Date.now() + MIN_KEEP_MS + DAY)).find((s) => s.location === 'archive')!;
+    expect([expired.segment, expired.status]).toEqual([1, 'expired']);
+    await deleteExpired(expired, tmp.dir);
+    expect(await readdir(join(archiveDir, SOURCE.id))).toEqual([]);
+
+    const [moved, deleted, ...more] = (await readFile(join(tmp.dir, SOURCE.id, ARCHIVE_MANIFEST), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(more).toEqual([]);
+    expect(moved?.['deleted_at']).toBeUndefined();
+    const { deleted_at: deletedAt, ...rest } = deleted!;
+    expect(rest).toEqual(moved);
+    expect(deletedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+
+    const json = await runCli(['verify', tmp.dir, '--public-key', tmp.publicKeyFile, '--json']);
+    expect(json.code, json.stdout + json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { ok: boolean; sources: { issues: unknown[]; archived_segments: { segment: number; status: string; link: string; notes: string[] }[] }[] };
+    expect([report.ok, report.sources[0]?.issues]).toEqual([true, []]);
+    const seg = report.sources[0]?.archived_segments[0];
+    expect([seg?.segment, seg?.link]).toEqual([1, 'signed_seal']);
     expect(seg?.notes.join(' ')).toMatch(/deleted by retention at .* after retention.keep expired/);
   });
 

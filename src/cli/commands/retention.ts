@@ -41,7 +41,9 @@ export function registerRetention(program: Command): void {
 Only sealed segments move or go, never the newest segment of a chain (the
 daemon resumes from it). A segment may be deleted only once retention.keep
 (at least six years) has passed since it was sealed, and never while its
-source is under legal hold. Moves are recorded in <store>/<source>/archived.jsonl.
+source is under legal hold. Moves and deletions (from the store or the
+archive) are recorded in <store>/<source>/archived.jsonl first; a run cut
+short (crash, kill) is finished by running the same command again.
 
 Examples:
   dbwitness retention /var/lib/dbwitness --config /etc/dbwitness/dbwitness.yaml
@@ -63,13 +65,13 @@ Examples:
       const matches = plan.filter((s) => s.source === m[1] && s.segment === Number(m[2]));
       if (matches.length === 0) throw usageError('E_RETENTION_NO_SEGMENT', `no segment ${m[2]} of source ${m[1]} in the store or archive`, 'list segments with `dbwitness retention DIR`');
       for (const seg of matches) {
-        await deleteExpired(seg);
+        await deleteExpired(seg, dir);
         done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
       }
     }
     if (flags.deleteExpired === true) {
       for (const seg of plan.filter((s) => s.status === 'expired')) {
-        await deleteExpired(seg);
+        await deleteExpired(seg, dir);
         done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
       }
     }
