@@ -21,6 +21,7 @@ import { checkSealSignature, type Seal } from './seal.js';
 import { sha256Hex } from './sha256.js';
 import { fastScanEventLine, hashWithoutHashMember, scanEventLine, type ScannedEvent } from './verify-event-scan.js';
 import { locateArchived, readArchiveManifest, type ArchiveManifestLine } from './verify-archive-manifest.js';
+import { refuseDeletion, type DeletionRefusal } from './verify-deletion.js';
 
 export interface VerifyIssue {
   readonly source: string;
@@ -43,9 +44,14 @@ export interface SignedHead {
 }
 
 /**
- * A segment retention moved to the archive. `checked`: its copy was read and
- * verified exactly like a local segment. `not_checked`: no copy was
- * reachable; only its place in the chain was checked, through `link`:
+ * A segment retention moved to the archive or deleted. `checked`: its copy
+ * was read and verified exactly like a local segment. `deleted`: retention
+ * deleted it under the policy, and verify accepts that (verify-deletion.ts):
+ * its line has `deleted_at` and a seal copy signed by the trusted key, that
+ * seal joins the chain on both sides, and it was sealed at least the
+ * retention period ago. `not_checked`: no copy was reachable (or a recorded
+ * deletion was not accepted); only its place in the chain was checked,
+ * through `link`:
  * - `signed_seal`: the seal recorded with it has a valid signature by the
  *   trusted key, and its prev/last hashes join the segments around it;
  * - `unchecked_seal`: the same hashes, but the seal's signature could not be
@@ -55,7 +61,7 @@ export interface SignedHead {
  */
 export interface ArchivedSegmentResult {
   readonly segment: number;
-  readonly status: 'checked' | 'not_checked';
+  readonly status: 'checked' | 'not_checked' | 'deleted';
   readonly firstSeq: number | null;
   readonly lastSeq: number | null;
   /** Chain hash at the segment's end, when known. */
@@ -65,6 +71,12 @@ export interface ArchivedSegmentResult {
   readonly link: 'signed_seal' | 'unchecked_seal' | 'seq_only' | null;
   /** Paths tried, when not reachable. */
   readonly tried: string[];
+  /** The seal's signed sealed_at, when a seal is known. */
+  readonly sealedAt: string | null;
+  /** The manifest's deleted_at: retention recorded deleting it (unsigned: accepted only as `deleted`). */
+  readonly deletedAt: string | null;
+  /** Why a recorded deletion is not accepted (status not_checked), else null. */
+  readonly deletionRefused: DeletionRefusal | null;
   readonly notes: string[];
 }
 
@@ -94,6 +106,10 @@ export interface VerifyContext {
   /** Where archived segments may be now (DIR/<source>/<file>), tried before the paths the manifest records. */
   readonly archiveDirs: readonly string[];
   readonly maxIssues: number;
+  /** The retention period a deletion must be past (from its seal's sealed_at) to be accepted. */
+  readonly retentionKeepMs: number;
+  /** Milliseconds since the epoch the retention period is measured to. */
+  readonly now: number;
   readonly onBytes?: (n: number) => void;
   decryptOk: number;
   decryptFailed: number;
@@ -135,6 +151,18 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   let resync = false;
   /** After an archived segment known only by its seq range: the seq the next segment must start after. */
   let expectSeq: number | null = null;
+  /**
+   * A deletion accepted so far, in r.archived: it stands only if the next
+   * segment starts exactly where its seal ends. Retention never deletes the
+   * newest segment, so one with nothing after it is not accepted either.
+   */
+  let pendingDeletion: number | null = null;
+  const settleDeletion = (joinedAfter: boolean, why: string): void => {
+    if (pendingDeletion === null) return;
+    const d = r.archived[pendingDeletion]!;
+    if (!joinedAfter) r.archived[pendingDeletion] = { ...d, status: 'not_checked', deletionRefused: { reason: 'not_joined', problem: why }, notes: d.notes.map((note) => (note === acceptedNote(d) ? refusedNote(d, why) : note)) };
+    pendingDeletion = null;
+  };
 
   for (let n = 1; n <= max; n++) {
     let file = join(chainDir, segmentFileName(n));
@@ -150,11 +178,29 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     } else if (archivedEntry !== undefined) {
       const a = archivedEntry.line;
       const where = await locateArchived(a, sourceId, ctx.archiveDirs);
+      const issuesBefore = r.issueCount;
       const archiveSeal = await readArchivedSeal(where.seal, a, n, manifest!.path, archivedEntry.offset, issue);
       if (where.file === null) {
         const res = checkUnreachable(sourceId, n, a, archiveSeal, where.tried, head, resync, expectSeq, ctx.publicKey, keyId, (problem) => issue(manifest!.path, archivedEntry.offset, a.first_seq, problem));
+        settleDeletion(res.joinedBefore, `the segment after it (${n}) does not continue the chain from its seal`);
         if (res.uncheckedSeal) r.uncheckedSeals++;
-        r.archived.push(res.result);
+        let result = res.result;
+        if (a.deleted_at !== undefined) {
+          const refused = refuseDeletion({
+            lineSeal: a.signed_seal,
+            seal: archiveSeal,
+            signatureValid: res.result.link === 'signed_seal',
+            noPublicKey: ctx.publicKey === null,
+            lineClean: r.issueCount === issuesBefore,
+            joinedBefore: res.joinedBefore,
+            keepMs: ctx.retentionKeepMs,
+            now: ctx.now,
+          });
+          const accepted: ArchivedSegmentResult = { ...result, status: 'deleted' };
+          result = refused === null ? { ...accepted, notes: [acceptedNote(accepted), ...result.notes] } : { ...result, deletionRefused: refused, notes: [refusedNote(result, refused.problem), ...result.notes] };
+          if (refused === null) pendingDeletion = r.archived.length;
+        }
+        r.archived.push(result);
         head = res.head;
         resync = res.resync;
         expectSeq = res.expectSeq;
@@ -165,9 +211,10 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       sealed = archiveSeal !== undefined;
       seal = archiveSeal ?? null;
       if (archiveSeal === undefined) issue(file, null, null, 'archived segment has no seal: neither a seal file next to it nor a copy in the archive manifest');
-      r.archived.push({ segment: n, status: 'checked', firstSeq: a.first_seq, lastSeq: a.last_seq, lastHash: null, file, link: null, tried: [], notes: [] });
+      r.archived.push({ segment: n, status: 'checked', firstSeq: a.first_seq, lastSeq: a.last_seq, lastHash: null, file, link: null, tried: [], sealedAt: seal?.sealed_at ?? null, deletedAt: a.deleted_at ?? null, deletionRefused: null, notes: [] });
     } else {
       issue(file, null, head.seq + 1, sealed ? 'segment file deleted (its seal remains)' : 'segment file missing: segment numbers jump past it (deleted)');
+      settleDeletion(false, `segment ${n} after it is missing`);
       resync = true;
       continue;
     }
@@ -177,6 +224,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     if (sealed && seal === null) issue(sealPath, null, null, 'seal file is damaged (not valid JSON)');
 
     let startHead = head;
+    let startJoined = false;
     let firstSeq: number | null = null;
     let count = 0;
     let bytes = 0;
@@ -209,6 +257,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         if (lineNo !== 0) issue(file, line.offset, null, 'segment record is not the first line');
         if (rec.segment !== n || rec.source?.id !== sourceId) issue(file, line.offset, null, `segment record names segment ${rec.segment} of ${rec.source?.id}: file moved or copied`);
         checkpoint = rec.checkpoint;
+        if (!resync && lineNo === 0 && rec.head?.seq === head.seq && rec.head?.hash === head.hash) startJoined = true;
         if (resync) {
           if (expectSeq !== null && rec.head?.seq !== expectSeq) {
             issue(file, line.offset, expectSeq + 1, `segment starts after seq ${rec.head?.seq} but the archived segment before it ends at seq ${expectSeq} (archive manifest): events or segments were removed or added`);
@@ -289,6 +338,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     }
 
     if (!sawSegmentRecord) issue(file, 0, null, 'segment has no segment record (emptied or rewritten)');
+    settleDeletion(startJoined, `the segment after it (${n}) does not start where its seal ends`);
     if (seal !== null) {
       const p: string[] = [];
       if (seal.source !== sourceId || seal.segment !== n || seal.file !== segmentFileName(n)) p.push(`seal names ${seal.source}/${seal.file}`);
@@ -305,8 +355,9 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       if (p.length > 0) issue(file, seal.bytes > bytes ? bytes : null, seal.last_seq, `seal check failed: ${p.join('; ')}`);
     }
   }
+  settleDeletion(false, 'nothing follows it in the chain, and retention never deletes the newest segment');
   if (expected !== undefined) {
-    const inArchive = expectedFound === null ? r.archived.find((a) => a.status === 'not_checked' && a.firstSeq !== null && a.lastSeq !== null && a.firstSeq <= expected.seq && expected.seq <= a.lastSeq) : undefined;
+    const inArchive = expectedFound === null ? r.archived.find((a) => a.status !== 'checked' && a.firstSeq !== null && a.lastSeq !== null && a.firstSeq <= expected.seq && expected.seq <= a.lastSeq) : undefined;
     if (inArchive !== undefined) {
       // The recorded head lies in a segment that could not be read: its seal still names the hash at the segment's end.
       if (inArchive.lastSeq === expected.seq && inArchive.lastHash !== null) {
@@ -358,6 +409,17 @@ interface UnreachableOutcome {
   readonly resync: boolean;
   readonly expectSeq: number | null;
   readonly uncheckedSeal: boolean;
+  /** Its seal continues the chain before it by hash, not just by seq. */
+  readonly joinedBefore: boolean;
+}
+
+/** The note on a deletion verify accepts. */
+function acceptedNote(a: ArchivedSegmentResult): string {
+  return `deleted by retention at ${a.deletedAt} after retention.keep expired: no copy exists`;
+}
+
+function refusedNote(a: ArchivedSegmentResult, problem: string): string {
+  return `recorded as deleted by retention at ${a.deletedAt} after retention.keep expired, but not accepted as a deletion under the policy: ${problem}`;
 }
 
 /**
@@ -369,14 +431,13 @@ interface UnreachableOutcome {
  */
 function checkUnreachable(sourceId: string, n: number, a: ArchiveManifestLine, seal: Seal | undefined, tried: string[], head: ChainHead, resync: boolean, expectSeq: number | null, publicKey: KeyObject | null, keyId: string | null, problem: (p: string) => void): UnreachableOutcome {
   const notes: string[] = [];
-  if (a.deleted_at !== undefined) notes.push(`deleted by retention at ${a.deleted_at} after retention.keep expired: no copy exists`);
-  const base = { segment: n, status: 'not_checked' as const, firstSeq: a.first_seq, lastSeq: a.last_seq, file: a.file, tried };
+  const base = { segment: n, status: 'not_checked' as const, firstSeq: a.first_seq, lastSeq: a.last_seq, file: a.file, tried, sealedAt: seal?.sealed_at ?? null, deletedAt: a.deleted_at ?? null, deletionRefused: null };
   if (seal === undefined) {
     if (!resync && a.first_seq !== null && a.first_seq !== head.seq + 1) problem(`archive manifest says segment ${n} starts at seq ${a.first_seq} but the chain before it ends at seq ${head.seq}: events or segments were removed or added`);
     if (resync && expectSeq !== null && a.first_seq !== null && a.first_seq !== expectSeq + 1) problem(`archive manifest says segment ${n} starts at seq ${a.first_seq} but the archived segment before it ends at seq ${expectSeq}`);
     notes.push('the archive manifest holds no seal for it: the chain across it is joined by seq only (its hashes are unknown)');
     const endSeq = a.last_seq ?? (resync ? expectSeq : head.seq);
-    return { result: { ...base, lastHash: null, link: 'seq_only', notes }, head, resync: true, expectSeq: endSeq, uncheckedSeal: false };
+    return { result: { ...base, lastHash: null, link: 'seq_only', notes }, head, resync: true, expectSeq: endSeq, uncheckedSeal: false, joinedBefore: false };
   }
   const p: string[] = [];
   if (seal.source !== sourceId || seal.segment !== n || seal.file !== segmentFileName(n)) p.push(`seal names ${seal.source}/${seal.file}`);
@@ -386,16 +447,22 @@ function checkUnreachable(sourceId: string, n: number, a: ArchiveManifestLine, s
   else if (seal.signature === null) p.push('seal is unsigned although the store has a signing key (signature removed)');
   else if (!checkSealSignature(seal, publicKey)) p.push(seal.key_id !== keyId ? `seal is signed by key ${seal.key_id}, not the trusted key ${keyId}` : 'seal signature is invalid (seal edited)');
   else link = 'signed_seal';
+  let joinedBefore = false;
   if (!resync) {
     if (seal.prev_hash !== head.hash) p.push(`its seal does not continue the chain before it (prev hash differs from the head at seq ${head.seq}): events or segments were removed, added or changed`);
     else if (seal.count > 0 && seal.first_seq !== head.seq + 1) p.push(`its seal starts at seq ${seal.first_seq} but the chain before it ends at seq ${head.seq}`);
+    else joinedBefore = true;
   } else if (expectSeq !== null && seal.count > 0 && seal.first_seq !== expectSeq + 1) {
     p.push(`its seal starts at seq ${seal.first_seq} but the archived segment before it ends at seq ${expectSeq}`);
   }
-  if (p.length > 0) problem(`archived segment ${n} (not reachable): ${p.join('; ')}`);
+  if (p.length > 0) {
+    // A deletion line is what someone hiding a deletion would write, so its failing seal is named as such.
+    if (a.deleted_at === undefined) problem(`archived segment ${n} (not reachable): ${p.join('; ')}`);
+    else problem(`segment ${n}, recorded as deleted by retention at ${a.deleted_at}: ${p.join('; ')}. Not accepted as a deletion under the policy, which needs a seal signed by the trusted key that joins the chain; if --public-key is the key this store signs with, the manifest line or its seal copy was edited: restore archived.jsonl from a backup`);
+  }
   if (link === 'unchecked_seal') notes.push(publicKey === null ? 'no public key: the seal that joins it to the chain was not checked' : 'its seal carries no valid signature');
   const nextHead: ChainHead = { seq: seal.last_seq ?? head.seq, hash: seal.last_hash };
-  return { result: { ...base, lastHash: seal.last_hash, link, notes }, head: nextHead, resync: false, expectSeq: null, uncheckedSeal };
+  return { result: { ...base, lastHash: seal.last_hash, link, notes }, head: nextHead, resync: false, expectSeq: null, uncheckedSeal, joinedBefore: joinedBefore && p.length === 0 };
 }
 
 function lineProblems(plain: Buffer, s: ScannedEvent, head: ChainHead, resync: boolean): string[] {

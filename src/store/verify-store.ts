@@ -12,8 +12,9 @@ import { keyIdOf, loadPublicKey } from './keys.js';
 import { PUBLIC_KEY_FILE } from './layout.js';
 import { listSources } from './reader.js';
 import { listSegments, segmentFileName } from './layout.js';
-import { verifyChain, type SourceVerifyResult, type VerifyContext } from './verify-chain.js';
+import { verifyChain, type ArchivedSegmentResult, type SourceVerifyResult, type VerifyContext } from './verify-chain.js';
 import { locateArchived, readArchiveManifest } from './verify-archive-manifest.js';
+import { DEFAULT_RETENTION_KEEP_MS } from './verify-deletion.js';
 
 export interface VerifyOptions {
   /** Trusted public key (PEM). Default: the store's own store-key.pub.pem, with a warning. */
@@ -26,6 +27,14 @@ export interface VerifyOptions {
    * before the path recorded in the archive manifest.
    */
   readonly archiveDirs?: readonly string[];
+  /**
+   * A segment recorded as deleted by retention is accepted as deleted under
+   * the policy only when its signed seal is at least this old. Default: 6y,
+   * retention.keep's default.
+   */
+  readonly retentionKeepMs?: number;
+  /** Milliseconds since the epoch that seal ages are measured to. Default: now. */
+  readonly now?: number;
   /** Issues kept per source (all are counted). Default 100. */
   readonly maxIssues?: number;
   /** Called with the total bytes to read, then with each chunk's size. */
@@ -42,6 +51,10 @@ export interface StoreVerifyReport {
   readonly complete: boolean;
   /** Archived segments that could not be read (only their place in the chain was checked). */
   readonly archivedNotChecked: number;
+  /** Segments deleted under the retention policy (accepted: not counted as not checked). */
+  readonly deletedUnderPolicy: number;
+  /** The retention period deletions were measured against. */
+  readonly retentionKeepMs: number;
   readonly dir: string;
   readonly keyTrust: KeyTrust;
   readonly keyId: string | null;
@@ -54,6 +67,9 @@ export interface StoreVerifyReport {
 
 export const TAIL_LIMIT_NOTE =
   'Removing events from the end of the newest (unsealed) segment, or deleting the newest segments whole, cannot be detected from the files alone: record the head verify prints for each source (seq and hash) outside the store and pass it next time with --expect-head SOURCE:SEQ:HASH.';
+
+export const DELETION_LIMIT_NOTE =
+  'A segment deleted under the retention policy is accepted on its seal alone: the copy in archived.jsonl must be signed by the trusted key, join the chain on both sides, and have been sealed at least the retention period (--retention-keep, default 6y) ago. A deletion within that period is never accepted, so removing recent evidence cannot pass; after it, verify cannot tell who deleted the segment, only that the policy allowed its deletion.';
 
 export const ARCHIVE_LIMIT_NOTE =
   'An archived segment that cannot be read is checked only for its place in the chain (its seal, copied into archived.jsonl, must join the segments around it). That proves the segment existed and what its digest was, not that a copy still exists: the same outcome results if it was deleted and its seal kept. Make the archive reachable (--archive DIR) to check its events, or pass --strict-archive to treat this as a failure.';
@@ -91,6 +107,8 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
       warnings.push('no public key: seal and head signatures were NOT checked, only digests and hashes. Pass --public-key FILE.');
     }
   }
+  const retentionKeepMs = opts.retentionKeepMs ?? DEFAULT_RETENTION_KEEP_MS;
+  if (!Number.isSafeInteger(retentionKeepMs) || retentionKeepMs <= 0) throw usageError('E_VERIFY_RETENTION_KEEP', `the retention period must be a positive number of milliseconds, got ${retentionKeepMs}`, 'pass a period like 6y or 2192d');
   if (opts.onTotal !== undefined) opts.onTotal(await totalBytes(dir, sources, opts.archiveDirs ?? []));
   for (const id of opts.expectHeads?.keys() ?? []) {
     if (!sources.includes(id)) throw usageError('E_VERIFY_EXPECT_HEAD', `--expect-head names source ${id}, which this store does not hold`, `use one of: ${sources.join(', ')}`);
@@ -101,6 +119,8 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
     ...(opts.expectHeads === undefined ? {} : { expectHeads: opts.expectHeads }),
     encryptionKey: opts.encryptionKey,
     maxIssues: opts.maxIssues ?? 100,
+    retentionKeepMs,
+    now: opts.now ?? Date.now(),
     ...(opts.onBytes === undefined ? {} : { onBytes: opts.onBytes }),
     decryptOk: 0,
     decryptFailed: 0,
@@ -112,28 +132,51 @@ export async function verifyStore(dir: string, opts: VerifyOptions = {}): Promis
   for (const r of results) {
     if (r.uncheckedSeals > 0 && publicKey !== null) warnings.push(`${r.source}: ${r.uncheckedSeals} seals carry no signature`);
     if (r.tornTail !== null) warnings.push(`${r.source}: the newest segment ends with a partial line of ${r.tornTail.bytes} bytes (a crash mid-write; the store truncates it when next opened)`);
-    if (r.manifestTornTail !== null) warnings.push(`${r.source}: the archive manifest ends with a partial line of ${r.manifestTornTail.bytes} bytes (a move cut by a crash; the segment it describes was not deleted, run retention --archive again)`);
+    if (r.manifestTornTail !== null) {
+      warnings.push(
+        `${r.source}: the archive manifest ends with a partial line of ${r.manifestTornTail.bytes} bytes (a move or deletion cut by a crash; nothing it describes was removed yet): run the same retention command again, \`dbwitness retention --archive\` or \`--delete-expired\`, to finish it`,
+      );
+    }
     const unchecked = r.archived.filter((a) => a.status === 'not_checked');
-    if (unchecked.length > 0) {
-      const list = unchecked.map((a) => `${a.segment}${a.firstSeq === null ? '' : ` (seq ${a.firstSeq}..${a.lastSeq})`}`).join(', ');
-      warnings.push(`${r.source}: ${unchecked.length} archived segment${unchecked.length === 1 ? '' : 's'} not checked, the archive copy is not reachable: ${list}. Pass --archive DIR where the archive is now.`);
+    const unreachable = unchecked.filter((a) => a.deletionRefused === null);
+    if (unreachable.length > 0) {
+      warnings.push(`${r.source}: ${unreachable.length} archived segment${unreachable.length === 1 ? '' : 's'} not checked, the archive copy is not reachable: ${segmentList(unreachable)}. Pass --archive DIR where the archive is now.`);
+    }
+    // One warning per reason: the fix differs, and a store can hold many such segments.
+    const refused = new Map<string, typeof unchecked>();
+    for (const a of unchecked) if (a.deletionRefused !== null) refused.set(a.deletionRefused.reason, [...(refused.get(a.deletionRefused.reason) ?? []), a]);
+    for (const segs of refused.values()) {
+      const example = segs[segs.length - 1]!;
+      const which = segs.length === 1 ? `segment ${segmentList(segs)} is` : `${segs.length} segments, ${segmentList(segs)}, are`;
+      warnings.push(`${r.source}: ${which} recorded as deleted by retention but not accepted as deleted under the policy, so counted as not checked: ${segs.length === 1 ? '' : `for segment ${example.segment}, `}${example.deletionRefused!.problem}.`);
     }
   }
   const archivedNotChecked = results.reduce((a, r) => a + r.archived.filter((x) => x.status === 'not_checked').length, 0);
+  const deletedUnderPolicy = results.reduce((a, r) => a + r.archived.filter((x) => x.status === 'deleted').length, 0);
+  const all = results.flatMap((r) => r.archived);
+  const notes = [TAIL_LIMIT_NOTE];
+  if (all.some((a) => a.status === 'deleted' || a.deletionRefused !== null)) notes.push(DELETION_LIMIT_NOTE);
+  if (all.some((a) => a.status === 'not_checked' && a.deletionRefused === null)) notes.push(ARCHIVE_LIMIT_NOTE);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return {
     ok: results.every((r) => r.issueCount === 0),
     complete: archivedNotChecked === 0,
     archivedNotChecked,
+    deletedUnderPolicy,
+    retentionKeepMs,
     dir,
     keyTrust,
     keyId: publicKey === null ? null : keyIdOf(publicKey),
     warnings,
-    notes: archivedNotChecked === 0 ? [TAIL_LIMIT_NOTE] : [TAIL_LIMIT_NOTE, ARCHIVE_LIMIT_NOTE],
+    notes,
     sources: results,
     events: results.reduce((a, r) => a + r.events, 0),
     seconds,
   };
+}
+
+function segmentList(segs: readonly ArchivedSegmentResult[]): string {
+  return segs.map((a) => `${a.segment}${a.firstSeq === null ? '' : ` (seq ${a.firstSeq}..${a.lastSeq})`}`).join(', ');
 }
 
 async function totalBytes(dir: string, sources: readonly string[], archiveDirs: readonly string[]): Promise<number> {

@@ -3,7 +3,9 @@
  * archived copies are checked like local segments wherever they are
  * reachable; an unreachable one is "archived, not checked" (a warning, exit
  * 0, exit 3 with --strict-archive) but must still fit the chain; tampering
- * with the copy, the seal or the manifest, and plain deletion, fail.
+ * with the copy, the seal or the manifest, and plain deletion, fail. A
+ * segment retention deleted is accepted as deleted under the policy only
+ * once its seal is older than the retention period.
  */
 import { appendFile, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -152,13 +154,28 @@ describe('verify with archived segments', () => {
     expect([again.code, again.stdout.match(/^deleted/gm)]).toEqual([0, null]);
     expect(recorded(await manifestLines(t))).toEqual(expected);
 
-    const r = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile, archiveDirs: [archiveDir] });
-    expect([r.ok, r.sources[0]?.issues]).toEqual([true, []]);
-    expect(r.sources[0]?.archived.map((a) => [a.segment, a.link, /^deleted by retention at .* after retention\.keep expired: no copy exists$/.test(a.notes[0] ?? '')])).toEqual([1, 2, 3, 4].map((n) => [n, 'signed_seal', true]));
+    // Verified at the time of the deletion run, the seals are six years old: deleted under the policy, not "not checked".
+    const r = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile, archiveDirs: [archiveDir], now: Date.now() + MIN_KEEP_MS + DAY });
+    expect([r.ok, r.complete, r.archivedNotChecked, r.deletedUnderPolicy, r.sources[0]?.issues]).toEqual([true, true, 0, 4, []]);
+    expect(r.sources[0]?.archived.map((a) => [a.segment, a.status, a.link, /^deleted by retention at .* after retention\.keep expired: no copy exists$/.test(a.notes[0] ?? '')])).toEqual([1, 2, 3, 4].map((n) => [n, 'deleted', 'signed_seal', true]));
     expect(r.sources[0]?.head.seq).toBe(22);
-    const cli = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--archive', archiveDir]);
-    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(/archived segment 3 \(seq 11\.\.15\): .*\n    note: deleted by retention at .* after retention\.keep expired: no copy exists\n/);
+    for (const flags of [[], ['--strict-archive']]) {
+      const cli = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--archive', archiveDir, ...flags], { env: afterKeep() });
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/\n {2}4 segments deleted under the retention policy \(sealed \d{4}-\d\d-\d\d\)\n/);
+      expect(cli.stdout).toMatch(/\n {2}segment 3 \(seq 11\.\.15\): deleted under the retention policy \(sealed \S+\); joined to the chain by its seal, signature valid\n {4}note: deleted by retention at .* after retention\.keep expired: no copy exists\n/);
+      expect(cli.stdout).toMatch(/RESULT: intact, 4 segments deleted under the retention policy \(/);
+    }
+    const json = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--json'], { env: afterKeep() });
+    const report = JSON.parse(json.stdout) as { complete: boolean; deleted_under_policy: number; sources: { deleted_segments: number; archived_segments: { status: string; deleted_at: string | null }[] }[] };
+    expect([json.code, report.complete, report.deleted_under_policy, report.sources[0]?.deleted_segments]).toEqual([0, true, 4, 4]);
+    expect(report.sources[0]?.archived_segments.map((a) => [a.status, typeof a.deleted_at])).toEqual([1, 2, 3, 4].map(() => ['deleted', 'string']));
+
+    // Verified now, the same seals are younger than the retention period: not accepted, with the reason.
+    const young = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--archive', archiveDir, '--strict-archive']);
+    expect(young.code, young.stdout + young.stderr).toBe(3);
+    expect(young.stdout).toContain('segment 3 (seq 11..15): RECORDED AS DELETED, NOT CHECKED (deletion not accepted under the policy)');
+    expect(young.stdout).toMatch(/WARNING: clinic-pg: 4 segments, .* are recorded as deleted by retention but not accepted .* less than the retention period \(6y\) before now/);
 
     // The store still opens and continues the chain after the segments it deleted.
     const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
@@ -276,5 +293,11 @@ describe('verify with archived segments', () => {
     const limit = await verifyStore(t.dir, { publicKeyFile: t.publicKeyFile });
     expect([limit.ok, limit.complete, limit.archivedNotChecked]).toEqual([true, false, 1]);
     expect(limit.sources[0]!.archived.find((a) => a.segment === 3)).toMatchObject({ status: 'not_checked', link: 'signed_seal' });
+
+    // The same line claiming a deletion by retention: a recent seal is not accepted as one.
+    await writeFile(manifest, [text[0], JSON.stringify({ ...claim, sha256: ownSeal.sha256, last_seq: 15, signed_seal: ownSeal, deleted_at: '2026-01-02T00:00:00.000000Z' })].join('\n') + '\n');
+    const forgedDeletion = await runCli(['verify', t.dir, '--public-key', t.publicKeyFile, '--strict-archive']);
+    expect(forgedDeletion.code, forgedDeletion.stdout + forgedDeletion.stderr).toBe(3);
+    expect(forgedDeletion.stdout).toContain(`WARNING: clinic-pg: segment 3 (seq 11..15) is recorded as deleted by retention but not accepted as deleted under the policy, so counted as not checked: it was sealed at ${ownSeal.sealed_at}, less than the retention period (6y) before now`);
   });
 });
