@@ -102,7 +102,15 @@ deletions were not accepted (--strict-archive).`,
       } finally {
         meter?.done();
       }
-      const anchors = flags.anchors === undefined ? null : await checkAnchors(dir, flags.anchors, { ...(flags.publicKey === undefined ? {} : { publicKey: await loadPublicKey(flags.publicKey) }), ...(encryptionKey === undefined ? {} : { encryptionKey }) });
+      const anchors =
+        flags.anchors === undefined
+          ? null
+          : await checkAnchors(dir, flags.anchors, {
+              retentionKeepMs,
+              ...(flags.publicKey === undefined ? {} : { publicKey: await loadPublicKey(flags.publicKey) }),
+              ...(encryptionKey === undefined ? {} : { encryptionKey }),
+              ...(flags.archive === undefined ? {} : { archiveDirs: flags.archive }),
+            });
       const json = anchors === null ? verifyReportJson(report) : { ...(verifyReportJson(report) as Record<string, unknown>), anchors };
       process.stdout.write(flags.json === true ? JSON.stringify(json, null, 2) + '\n' : formatVerifyReport(report, flags.strictArchive === true) + (anchors === null ? '' : formatAnchorFindings(anchors)));
       const intact = report.ok && !(anchors ?? []).some((f) => f.status === 'fail');
