@@ -8,6 +8,7 @@ import { usageError } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
 import type { SubjectFallback } from '../policy/subjects.js';
 import { INDEX_SCHEMA_VERSION, indexVersion, openIndexDb, type Db } from './schema.js';
+import { ArchiveResolver } from './archived-chain.js';
 import { readEventAt } from './store-scan.js';
 import { defaultIndexPath } from './update.js';
 
@@ -50,18 +51,33 @@ export const EVENT_COLUMNS = `e.id, e.source, e.seq, e.time, e.action, e.outcome
 
 export const EVENT_FROM = 'events e LEFT JOIN files f ON f.id = e.file';
 
+/** Events of a chain the index does not hold (see the gaps table in schema.ts). */
+export interface IndexGap {
+  readonly source: string;
+  readonly segment: number;
+  readonly file: string;
+  readonly first_seq: number;
+  readonly last_seq: number;
+  readonly after_time: string | null;
+  readonly sealed_at: string | null;
+  readonly reason: string;
+}
+
 export class IndexReader {
   readonly db: Db;
   readonly #storeDir: string;
   readonly #encryptionKey: Buffer | undefined;
+  readonly #archive: ArchiveResolver;
 
-  private constructor(db: Db, storeDir: string, encryptionKey: Buffer | undefined) {
+  private constructor(db: Db, storeDir: string, encryptionKey: Buffer | undefined, archiveDirs: readonly string[]) {
     this.db = db;
     this.#storeDir = storeDir;
     this.#encryptionKey = encryptionKey;
+    this.#archive = new ArchiveResolver(storeDir, archiveDirs);
   }
 
-  static open(indexPath: string, storeDir: string, encryptionKey?: Buffer): IndexReader {
+  /** `archiveDirs`: where segments retention archived are now, tried before the paths in archived.jsonl. */
+  static open(indexPath: string, storeDir: string, encryptionKey?: Buffer, archiveDirs: readonly string[] = []): IndexReader {
     if (!existsSync(indexPath)) {
       throw usageError('E_INDEX_MISSING', `there is no index at ${indexPath}`, `build it with \`dbwitness reindex ${storeDir}\``);
     }
@@ -70,7 +86,7 @@ export class IndexReader {
       db.close();
       throw usageError('E_INDEX_VERSION', `the index at ${indexPath} was built by another version of dbwitness`, `rebuild it with \`dbwitness reindex ${storeDir}\``);
     }
-    return new IndexReader(db, storeDir, encryptionKey);
+    return new IndexReader(db, storeDir, encryptionKey, archiveDirs);
   }
 
   /** Rows of a query over `EVENT_FROM`, streamed (reports over millions of events stay in bounded memory). */
@@ -82,7 +98,15 @@ export class IndexReader {
   /** The full stored event behind an index row. */
   async readEvent(row: Pick<IndexedEvent, 'file' | 'offset'>): Promise<AuditEvent | null> {
     if (row.file === null || row.offset === null) return null;
-    return readEventAt(this.#storeDir, row.file, row.offset, this.#encryptionKey);
+    return readEventAt(this.#storeDir, row.file, row.offset, this.#encryptionKey, this.#archive);
+  }
+
+  /** Archived events the index could not read when it was built, in chain order. */
+  gaps(): IndexGap[] {
+    // An index written before the gaps table existed has none recorded (it was built when nothing was out of reach).
+    const table = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gaps'").get();
+    if (table === undefined) return [];
+    return this.db.prepare<[], IndexGap>('SELECT source, segment, file, first_seq, last_seq, after_time, sealed_at, reason FROM gaps ORDER BY source, segment').all();
   }
 
   /**

@@ -34,6 +34,21 @@ CREATE TABLE IF NOT EXISTS watermark (
   scan_file INTEGER,             -- how far the store was read (events and records)
   scan_bytes INTEGER
 );
+-- Events the index does not hold because their segment was archived and could not be read, or
+-- deleted under the retention policy, when they were indexed. Reports list these so that an
+-- answer is never silently shorter than the store's history; a rebuild with the archive
+-- reachable (reindex --archive DIR) fills them in.
+CREATE TABLE IF NOT EXISTS gaps (
+  source TEXT NOT NULL,
+  segment INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  after_time TEXT,               -- time of the last event indexed before the gap, when known
+  sealed_at TEXT,                -- the segment's seal time: none of its events is younger
+  reason TEXT NOT NULL,
+  PRIMARY KEY (source, segment)
+);
 CREATE TABLE IF NOT EXISTS events (
   id TEXT NOT NULL,
   source TEXT NOT NULL,

@@ -13,6 +13,7 @@ import { listSegments, segmentFileName } from '../store/layout.js';
 import { readLineBatches } from '../store/line-reader.js';
 import { parsePlainLine, plainLine } from '../store/records.js';
 import type { IndexEntry, ScanPosition } from './writer.js';
+import { chainFiles, type ArchiveResolver, type ChainFile } from './archived-chain.js';
 
 /**
  * Bytes read per batch. Every event of a batch is parsed and kept until the
@@ -29,6 +30,23 @@ export interface ScanBatch {
   readonly scan: ScanPosition;
   /** Bytes read in this batch (progress). */
   readonly bytes: number;
+  /** Set when the batch stands for an archived segment that cannot be read: its events are not in `entries`. */
+  readonly gap?: ChainGap;
+}
+
+/** Events of a chain the index cannot hold: an archived segment not reachable, or deleted under the retention policy. */
+export interface ChainGap {
+  readonly source: string;
+  readonly segment: number;
+  /** Store-relative name, as the index records segments. */
+  readonly file: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** From the segment's seal copy in the manifest: none of its events is younger. */
+  readonly sealedAt: string | null;
+  /** The hash of its last event (from the seal copy), or null. */
+  readonly lastHash: string | null;
+  readonly reason: string;
 }
 
 /** Segment files of a chain relative to the store dir, ascending. */
@@ -39,20 +57,41 @@ export async function chainSegments(dir: string, sourceId: string): Promise<stri
 
 /**
  * Yields the events of chain `sourceId` after `from` (null: from the start),
- * one batch per chunk of the underlying reader.
+ * one batch per chunk of the underlying reader. Segments retention moved
+ * away are read from the archive (`archiveDirs`, then the path the manifest
+ * recorded); one that cannot be read yields a batch with `gap` set. The
+ * manifest is read only when the scan starts before the store's first
+ * segment, so a catch-up within the store costs what it always did.
  */
-export async function* scanChain(dir: string, sourceId: string, from: ScanPosition | null, encryptionKey: Buffer | undefined): AsyncGenerator<ScanBatch> {
-  const files = await chainSegments(dir, sourceId);
+export async function* scanChain(
+  dir: string,
+  sourceId: string,
+  from: ScanPosition | null,
+  encryptionKey: Buffer | undefined,
+  archiveDirs: readonly string[] = [],
+): AsyncGenerator<ScanBatch> {
+  const present = await chainSegments(dir, sourceId);
+  let files: { rel: string; path: string | null; gap: ChainGap | null }[];
+  if (from !== null && present.includes(from.file)) {
+    files = present.map((rel) => ({ rel, path: join(dir, rel), gap: null }));
+  } else {
+    files = (await chainFiles(dir, sourceId, archiveDirs)).map((f) => ({ rel: f.rel, path: f.path, gap: f.path === null ? chainGap(sourceId, f) : null }));
+  }
   let startIdx = 0;
   if (from) {
-    startIdx = files.indexOf(from.file);
-    if (startIdx < 0) throw staleIndex(`segment ${from.file} is gone from the store`);
+    startIdx = files.findIndex((f) => f.rel === from.file);
+    if (startIdx < 0) throw staleIndex(`segment ${from.file} is gone from the store and not recorded in its archive manifest`);
   }
   for (let i = startIdx; i < files.length; i++) {
-    const rel = files[i]!;
+    const { rel, path, gap } = files[i]!;
     const skipBefore = from && i === startIdx ? from.bytes : 0;
+    if (path === null) {
+      // An empty segment (no seqs) leaves nothing out.
+      if (gap !== null) yield { entries: [], scan: { file: rel, bytes: 0 }, bytes: 0, gap };
+      continue;
+    }
     let consumed = skipBefore;
-    for await (const lines of readLineBatches(join(dir, rel), undefined, SCAN_CHUNK_BYTES)) {
+    for await (const lines of readLineBatches(path, undefined, SCAN_CHUNK_BYTES)) {
       const entries: IndexEntry[] = [];
       let bytes = 0;
       for (const line of lines) {
@@ -71,9 +110,32 @@ export async function* scanChain(dir: string, sourceId: string, from: ScanPositi
   }
 }
 
-/** Reads the event stored at `file` (relative to `dir`) and byte `offset`. */
-export async function readEventAt(dir: string, file: string, offset: number, encryptionKey: Buffer | undefined): Promise<AuditEvent | null> {
-  const fh = await open(join(dir, file), 'r').catch(() => null);
+function chainGap(source: string, f: ChainFile): ChainGap | null {
+  const line = f.archived;
+  if (line === null || line.first_seq === null || line.last_seq === null) return null;
+  return {
+    source,
+    segment: f.segment,
+    file: f.rel,
+    firstSeq: line.first_seq,
+    lastSeq: line.last_seq,
+    sealedAt: line.signed_seal?.sealed_at ?? null,
+    lastHash: line.signed_seal?.last_hash ?? null,
+    reason: f.unreadable ?? 'not readable',
+  };
+}
+
+/**
+ * Reads the event stored at `file` (relative to `dir`) and byte `offset`.
+ * With `archive`, a segment retention moved out of the store is read from
+ * its archive copy.
+ */
+export async function readEventAt(dir: string, file: string, offset: number, encryptionKey: Buffer | undefined, archive?: ArchiveResolver): Promise<AuditEvent | null> {
+  let fh = await open(join(dir, file), 'r').catch(() => null);
+  if (!fh && archive !== undefined) {
+    const archived = await archive.lookup(file);
+    if (archived?.path != null) fh = await open(archived.path, 'r').catch(() => null);
+  }
   if (!fh) return null;
   try {
     let size = 4096;

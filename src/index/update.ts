@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { DbwitnessError, isDbwitnessError } from '../core/errors.js';
 import { listSources } from '../store/reader.js';
 import { finishBulk, INDEX_FILE, INDEX_SCHEMA_VERSION, indexVersion, openIndexDb, type Db } from './schema.js';
-import { chainSegments, readEventAt, scanChain, staleIndex } from './store-scan.js';
-import { IndexWriter, readWatermarks, type IndexEntry, type ScanPosition } from './writer.js';
+import { ArchiveResolver } from './archived-chain.js';
+import { chainSegments, readEventAt, scanChain, staleIndex, type ChainGap } from './store-scan.js';
+import { IndexWriter, readWatermarks, type IndexEntry, type ScanPosition, type Watermark } from './writer.js';
 
 export interface IndexProgress {
   readonly events: number;
@@ -26,6 +27,8 @@ export interface UpdateIndexOptions {
   readonly encryptionKey?: Buffer | undefined;
   /** Called every few thousand events (e.g. a TTY progress line). */
   readonly onProgress?: ((p: IndexProgress) => void) | undefined;
+  /** Where segments retention archived are now (DIR/<source>/seg-N.jsonl), tried before the paths in archived.jsonl. */
+  readonly archiveDirs?: readonly string[] | undefined;
 }
 
 export interface UpdateIndexResult {
@@ -33,6 +36,8 @@ export interface UpdateIndexResult {
   /** True when the index was (re)built from scratch. */
   readonly rebuilt: boolean;
   readonly indexPath: string;
+  /** Archived segments this run could not read: their events are recorded as gaps, not indexed. */
+  readonly gaps: readonly ChainGap[];
 }
 
 const BATCH = 5000;
@@ -53,14 +58,15 @@ export async function updateIndex(dir: string, opts: UpdateIndexOptions = {}): P
   const db = openIndexDb(indexPath);
   try {
     if (indexVersion(db) !== INDEX_SCHEMA_VERSION) throw staleIndex('index version differs');
-    const added = await catchUp(db, dir, opts, false);
+    const gaps: ChainGap[] = [];
+    const added = await catchUp(db, dir, opts, false, gaps);
     // Planner statistics from a build on a small store mislead it once the store has grown:
     // `optimize` re-analyzes (bounded by analysis_limit) only tables whose size changed a lot.
     if (added > 0) {
       db.pragma('analysis_limit = 1000');
       db.pragma('optimize');
     }
-    return { added, rebuilt: false, indexPath };
+    return { added, rebuilt: false, indexPath, gaps };
   } catch (e) {
     if (!isDbwitnessError(e) || e.code !== 'E_INDEX_STALE') throw e;
     db.close();
@@ -77,8 +83,9 @@ export async function rebuildIndex(dir: string, opts: UpdateIndexOptions = {}): 
   await rm(building, { force: true });
   const db = openIndexDb(building, { bulk: true });
   let added: number;
+  const gaps: ChainGap[] = [];
   try {
-    added = await catchUp(db, dir, opts, true);
+    added = await catchUp(db, dir, opts, true, gaps);
     finishBulk(db);
   } catch (e) {
     db.close();
@@ -92,11 +99,13 @@ export async function rebuildIndex(dir: string, opts: UpdateIndexOptions = {}): 
   await rm(`${indexPath}-wal`, { force: true });
   await rm(`${indexPath}-shm`, { force: true });
   await rename(building, indexPath);
-  return { added, rebuilt: true, indexPath };
+  return { added, rebuilt: true, indexPath, gaps };
 }
 
-async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boolean): Promise<number> {
+async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boolean, gaps: ChainGap[]): Promise<number> {
   const writer = new IndexWriter(db);
+  const archiveDirs = opts.archiveDirs ?? [];
+  const archive = new ArchiveResolver(dir, archiveDirs);
   const sources = await listSources(dir);
   for (const mark of writer.watermarks()) {
     if (!sources.includes(mark.source)) throw staleIndex(`source ${mark.source} is no longer in the store`);
@@ -104,7 +113,7 @@ async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boo
   const starts = new Map<string, ScanPosition | null>();
   let totalBytes = 0;
   for (const sourceId of sources) {
-    const from = fresh ? null : await resumePoint(writer, dir, sourceId, opts.encryptionKey);
+    const from = fresh ? null : await resumePoint(writer, dir, sourceId, opts.encryptionKey, archive);
     starts.set(sourceId, from);
     totalBytes += await remainingBytes(dir, sourceId, from);
   }
@@ -114,6 +123,7 @@ async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boo
   for (const sourceId of sources) {
     let pending: IndexEntry[] = [];
     let scan: ScanPosition | null = null;
+    let lastTime: string | null = null;
     const flush = (): void => {
       if (!scan) return;
       const { added, gaps } = writer.append(pending, new Map([[sourceId, scan]]));
@@ -123,7 +133,17 @@ async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boo
       events += added;
       pending = [];
     };
-    for await (const batch of scanChain(dir, sourceId, starts.get(sourceId) ?? null, opts.encryptionKey)) {
+    for await (const batch of scanChain(dir, sourceId, starts.get(sourceId) ?? null, opts.encryptionKey, archiveDirs)) {
+      if (batch.gap !== undefined) {
+        flush();
+        const before = writer.watermark(sourceId)?.seq ?? 0;
+        if (!writer.skipGap(batch.gap, lastTime)) throw staleIndex(`chain ${sourceId} does not continue the indexed sequence before archived segment ${batch.gap.file}`);
+        if (batch.gap.lastSeq > before) gaps.push({ ...batch.gap, firstSeq: Math.max(batch.gap.firstSeq, before + 1) });
+        scan = null;
+        continue;
+      }
+      const tail = batch.entries[batch.entries.length - 1];
+      if (tail !== undefined) lastTime = tail.event.time;
       pending.push(...batch.entries);
       scan = batch.scan;
       bytes += batch.bytes;
@@ -140,17 +160,31 @@ async function catchUp(db: Db, dir: string, opts: UpdateIndexOptions, fresh: boo
 }
 
 /** Where to continue reading a chain; throws E_INDEX_STALE when the store no longer holds what the index recorded. */
-async function resumePoint(writer: IndexWriter, dir: string, sourceId: string, key: Buffer | undefined): Promise<ScanPosition | null> {
+async function resumePoint(writer: IndexWriter, dir: string, sourceId: string, key: Buffer | undefined, archive: ArchiveResolver): Promise<ScanPosition | null> {
   const mark = writer.watermark(sourceId);
   if (!mark) return null;
   if (mark.eventFile !== null && mark.eventOffset !== null) {
     // Not a line start any more (a replaced store) reads as garbage: treat it like a mismatch.
-    const ev = await readEventAt(dir, mark.eventFile, mark.eventOffset, key).catch(() => null);
-    if (!ev || ev.seq !== mark.seq || ev.hash !== mark.hash) throw staleIndex(`event ${mark.seq} of ${sourceId} is not where the index recorded it`);
+    const ev = await readEventAt(dir, mark.eventFile, mark.eventOffset, key, archive).catch(() => null);
+    if (!ev && (await archivedOutOfReach(archive, mark))) {
+      // Retention moved the segment away before the index read all of it: resume there, and the rest
+      // of that segment becomes a recorded gap rather than a rebuild that would drop what is indexed.
+    } else if (!ev || ev.seq !== mark.seq || ev.hash !== mark.hash) throw staleIndex(`event ${mark.seq} of ${sourceId} is not where the index recorded it`);
   }
   if (mark.scanFile !== null && mark.scanBytes !== null) return { file: mark.scanFile, bytes: mark.scanBytes };
   if (mark.eventFile !== null && mark.eventOffset !== null) return { file: mark.eventFile, bytes: mark.eventOffset };
   return null; // rows came from the pipeline without locations: read the chain, skipping indexed seqs
+}
+
+/** The watermark's segment is recorded as archived (or deleted), holds its seq, and no copy can be read. */
+async function archivedOutOfReach(archive: ArchiveResolver, mark: Watermark): Promise<boolean> {
+  if (mark.eventFile === null) return false;
+  const f = await archive.lookup(mark.eventFile);
+  const line = f?.archived;
+  if (!f || f.path !== null || !line || line.first_seq === null || line.last_seq === null) return false;
+  if (mark.seq < line.first_seq || mark.seq > line.last_seq) return false;
+  // The seal copy names the segment's last event: where it can, check the index followed this chain.
+  return !(mark.seq === line.last_seq && line.signed_seal !== undefined && line.signed_seal.last_hash !== mark.hash);
 }
 
 async function remainingBytes(dir: string, sourceId: string, from: ScanPosition | null): Promise<number> {
@@ -160,7 +194,7 @@ async function remainingBytes(dir: string, sourceId: string, from: ScanPosition 
   for (const f of files) {
     if (!counting && f === from?.file) counting = true;
     if (!counting) continue;
-    const size = (await stat(join(dir, f))).size;
+    const size = (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
     total += f === from?.file ? Math.max(0, size - from.bytes) : size;
   }
   return total;

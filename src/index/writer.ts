@@ -6,6 +6,7 @@
 import { canonicalJson } from '../core/canonical.js';
 import type { AuditEvent, Row } from '../core/event.js';
 import type { Db } from './schema.js';
+import type { ChainGap } from './store-scan.js';
 
 export interface IndexEntry {
   readonly event: AuditEvent;
@@ -139,6 +140,38 @@ export class IndexWriter {
       this.#unlocated = this.#db.prepare('SELECT 1 FROM events WHERE file IS NULL LIMIT 1').get() !== undefined;
     }
     return { added, gaps: blocked };
+  }
+
+  /**
+   * Moves a source's watermark across events that cannot be indexed (an
+   * archived segment out of reach), recording them as a gap. Returns false
+   * when the gap does not continue the indexed sequence (events before it are
+   * missing too): the caller treats that as a store the index cannot follow.
+   */
+  skipGap(gap: ChainGap, afterTime: string | null): boolean {
+    let ok = true;
+    const run = this.#db.transaction(() => {
+      for (const [source, mark] of readWatermarks(this.#db)) this.#marks.set(source, mark);
+      const prev = this.#marks.get(gap.source);
+      const expected = (prev?.seq ?? 0) + 1;
+      if (gap.lastSeq < expected) return; // indexed already (a replay, or read before it was archived)
+      if (gap.firstSeq > expected) {
+        ok = false;
+        return;
+      }
+      // Only the part after the watermark is missing (the rest was indexed before the segment was archived).
+      this.#db
+        .prepare(
+          `INSERT INTO gaps (source, segment, file, first_seq, last_seq, after_time, sealed_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (source, segment) DO UPDATE SET first_seq = MIN(gaps.first_seq, excluded.first_seq), last_seq = excluded.last_seq, reason = excluded.reason`,
+        )
+        .run(gap.source, gap.segment, gap.file, expected, gap.lastSeq, afterTime, gap.sealedAt, gap.reason);
+      const mark: Watermark = { source: gap.source, seq: gap.lastSeq, hash: gap.lastHash ?? '', eventFile: null, eventOffset: null, scanFile: gap.file, scanBytes: 0 };
+      this.#upsertMark.run(mark.source, mark.seq, mark.hash, null, null, this.#fileId(mark.scanFile), mark.scanBytes);
+      this.#marks.set(gap.source, mark);
+    });
+    run.immediate();
+    return ok;
   }
 
   #insertRow({ event: e, file, offset }: IndexEntry): void {

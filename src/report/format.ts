@@ -7,6 +7,7 @@
  */
 import type { Cell, Report, ReportSection } from './model.js';
 import { renderHtml } from './format-html.js';
+import { missingLines } from './archive-gaps.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -37,14 +38,17 @@ function renderTable(report: Report): string {
   const out: string[] = [report.title, '='.repeat(report.title.length)];
   for (const [k, v] of report.params) out.push(`${k}: ${safeText(v)}`);
   out.push(`Generated: ${report.generatedAt}`);
+  // Stated before any row, so nobody reads the listing as complete.
+  if (report.missing !== undefined) out.push('', ...missingLines(report.missing).map(safeText));
   for (const section of report.sections) {
     out.push('', `${section.title} (${section.rows.length})`, '-'.repeat(section.title.length + String(section.rows.length).length + 3));
     if (section.rows.length === 0) out.push('(none)');
     else out.push(...tableLines(section));
     for (const n of section.notes ?? []) out.push(`note: ${n}`);
   }
-  if (report.notes.length > 0) out.push('');
-  for (const n of report.notes) out.push(`note: ${n}`);
+  const notes = report.missing === undefined ? report.notes : report.notes.slice(1);
+  if (notes.length > 0) out.push('');
+  for (const n of notes) out.push(`note: ${n}`);
   return out.join('\n') + '\n';
 }
 
@@ -68,6 +72,8 @@ function tableLines(section: ReportSection): string[] {
  */
 function renderCsv(report: Report): string {
   const out: string[] = [];
+  // CSV has no place for notes; an incomplete answer is stated in comment lines before the data.
+  if (report.missing !== undefined) out.push(...missingLines(report.missing).map((l) => csvLine([`# ${l.trim()}`])));
   const many = report.sections.length > 1;
   report.sections.forEach((section, i) => {
     if (many) {
@@ -99,6 +105,8 @@ function renderJson(report: Report): string {
         title: report.title,
         params: Object.fromEntries(report.params),
         generated_at: report.generatedAt,
+        complete: report.missing === undefined,
+        ...(report.missing === undefined ? {} : { missing: report.missing }),
         sections: report.sections.map((s) => ({ title: s.title, rows: s.rows, ...(s.notes ? { notes: s.notes } : {}) })),
         notes: report.notes,
       },

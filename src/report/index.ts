@@ -6,3 +6,4 @@ export { patientReport, userReport, unattributedReport, ddlReport, type ReportCo
 export { afterHoursReport, bulkReport, summaryReport, type ChainStatusRow } from './analysis.js';
 export { renderReport, safeText, REPORT_FORMATS, type ReportFormat } from './format.js';
 export { renderHtml, escapeHtml } from './format-html.js';
+export { missingEvents, missingLines, withMissingEvents, type MissingEvents, type MissingSegment } from './archive-gaps.js';

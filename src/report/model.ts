@@ -4,6 +4,7 @@
  * reviewer what the report cannot show.
  */
 import type { IndexedEvent } from '../index/reader.js';
+import type { MissingEvents } from './archive-gaps.js';
 
 export type Cell = string | number | null;
 export type ReportRow = Record<string, Cell>;
@@ -28,6 +29,8 @@ export interface Report {
   readonly generatedAt: string;
   readonly sections: readonly ReportSection[];
   readonly notes: readonly string[];
+  /** Events the index could not read from archived segments (archive-gaps.ts); absent when none. */
+  readonly missing?: MissingEvents;
 }
 
 const col = (key: string, label: string): ReportColumn => ({ key, label });

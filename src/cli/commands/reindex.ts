@@ -14,6 +14,7 @@ export interface IndexFlags {
 
 interface ReindexFlags extends GlobalFlags, IndexFlags {
   incremental?: boolean;
+  archive?: string[];
 }
 
 export function registerReindex(program: Command): void {
@@ -30,6 +31,12 @@ replaces the old one only when it is complete. Reports catch the index up
 by themselves; reindex is for a first build, after restoring a store, or
 to start over.
 
+Segments \`dbwitness retention --archive\` moved are indexed from --archive DIR
+(DIR/<source>/seg-N.jsonl) or the path recorded in archived.jsonl. One that
+cannot be read (or was deleted under the retention policy) is listed, and
+its events are recorded as missing: every report then says so. Exit 3 when
+archived events could not be indexed.
+
 Examples:
   dbwitness reindex /var/lib/dbwitness
   dbwitness reindex --config /etc/dbwitness/dbwitness.yaml --incremental`,
@@ -37,7 +44,8 @@ Examples:
     .option('--store <dir>', 'store directory')
     .option('--index <file>', 'index file (default: DIR/index.sqlite)')
     .option('--encryption-key-file <file>', 'AES-256 key of an encrypted store; or set DBWITNESS_ENCRYPTION_KEY')
-    .option('--incremental', 'only add events after the index watermarks (rebuilds anyway if the index does not match the store)');
+    .option('--incremental', 'only add events after the index watermarks (rebuilds anyway if the index does not match the store)')
+    .option('--archive <dir>', 'where archived segments are now (DIR/<source>/seg-N.jsonl), tried before the paths recorded in archived.jsonl (repeatable)', (v: string, prev: string[] = []) => [...prev, v]);
   addGlobalOptions(cmd);
   cmd.action(async (dir: string | undefined, flags: ReindexFlags) => {
     const { config } = await loadContext(flags);
@@ -45,7 +53,7 @@ Examples:
     const encryptionKey = await resolveEncryptionKey(flags, config);
     const progress = progressLine('indexing');
     const started = process.hrtime.bigint();
-    const opts = { indexPath: flags.index, encryptionKey, onProgress: progress.onProgress };
+    const opts = { indexPath: flags.index, encryptionKey, onProgress: progress.onProgress, archiveDirs: flags.archive };
     let result;
     try {
       result = flags.incremental ? await updateIndex(storeDir, opts) : await rebuildIndex(storeDir, opts);
@@ -55,6 +63,15 @@ Examples:
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const rate = Math.round(result.added / Math.max(seconds, 0.001));
     process.stdout.write(`${result.rebuilt ? 'rebuilt' : 'updated'} ${result.indexPath}: ${result.added} events indexed in ${seconds.toFixed(1)} s (${rate} events/s)\n`);
+    if (result.gaps.length > 0) {
+      const events = result.gaps.reduce((n, g) => n + g.lastSeq - g.firstSeq + 1, 0);
+      const lines = result.gaps.map((g) => `  ${g.file}: seq ${g.firstSeq}-${g.lastSeq}: ${g.reason}\n`);
+      process.stderr.write(
+        `warning: ${events} event(s) of archived segments could not be read and are not indexed (reports will say so):\n${lines.join('')}` +
+          `fix: mount or copy the archive and run \`dbwitness reindex ${storeDir} --archive DIR\` (DIR/<source>/seg-N.jsonl)\n`,
+      );
+      process.exitCode = 3;
+    }
   });
 }
 

@@ -22,6 +22,8 @@ import {
   type Report,
   type ReportContext,
   type ReportFormat,
+  missingEvents,
+  withMissingEvents,
 } from '../../report/index.js';
 import { verifyStore, type StoreVerifyReport } from '../../store/verify-store.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
@@ -43,7 +45,11 @@ interface ReportFlags extends GlobalFlags, IndexFlags {
   update: boolean;
   verify?: boolean;
   publicKey?: string;
+  archive?: string[];
 }
+
+/** The report is complete for what the index holds, but archived events could not be read (same code as verify's "archived, not checked"). */
+const EXIT_INCOMPLETE = 3;
 
 export function registerReport(program: Command): void {
   const cmd = program
@@ -65,6 +71,12 @@ who, when, where, what table and which columns.
   unattributed   changes without a session identity, source alerts, unresolved patient ids
   ddl            schema changes
   summary        counts per source, action and user
+
+Segments moved by \`dbwitness retention --archive\` are indexed from the
+archive (--archive DIR, then the path recorded in archived.jsonl). When one
+could not be read, or was deleted under the retention policy, every report
+says so before its rows (text, HTML) and under "missing" in JSON: how many
+events, which segments and times, and the fix. The exit code is then ${EXIT_INCOMPLETE}.
 
 --from/--to take YYYY-MM-DD (a day in the report time zone; --to includes it),
 YYYY-MM-DDTHH:MM (local) or an instant with Z or an offset.
@@ -88,7 +100,8 @@ Examples:
     .option('--bulk-rows <n>', 'bulk: ... or more than n rows (default 1000)')
     .option('--no-update', 'use the index as it is, without catching up with the store')
     .option('--verify', 'summary: also verify every chain (as `dbwitness verify`); exit 1 if one is tampered')
-    .option('--public-key <file>', 'with --verify: the trusted public key of the store (PEM)');
+    .option('--public-key <file>', 'with --verify: the trusted public key of the store (PEM)')
+    .option('--archive <dir>', 'where archived segments are now (DIR/<source>/seg-N.jsonl), tried before the paths recorded in archived.jsonl (repeatable)', (v: string, prev: string[] = []) => [...prev, v]);
   addGlobalOptions(cmd);
   cmd.action(async (kindArg: string, subject: string | undefined, flags: ReportFlags) => {
     const kind = parseKind(kindArg, subject);
@@ -104,14 +117,14 @@ Examples:
     if (flags.update) {
       const progress = progressLine('updating the index');
       try {
-        await updateIndex(storeDir, { indexPath, encryptionKey, onProgress: progress.onProgress });
+        await updateIndex(storeDir, { indexPath, encryptionKey, onProgress: progress.onProgress, archiveDirs: flags.archive });
       } finally {
         progress.done();
       }
     } else if (!(await indexStatus(storeDir, indexPath)).current) {
       staleNote.push('The index is behind the store (run without --no-update, or `dbwitness reindex`): the newest events may be missing from this report.');
     }
-    const reader = IndexReader.open(indexPath, storeDir, encryptionKey);
+    const reader = IndexReader.open(indexPath, storeDir, encryptionKey, flags.archive ?? []);
     let report: Report;
     try {
       const ctx: ReportContext = { reader, range, clock, config: reports, storeDir };
@@ -123,6 +136,7 @@ Examples:
       } else {
         report = build(kind, subject, ctx);
       }
+      report = withMissingEvents(report, missingEvents(reader, storeDir));
     } finally {
       reader.close();
     }
@@ -130,6 +144,11 @@ Examples:
     const text = renderReport(report, format);
     if (flags.output) await writeFile(flags.output, text, { mode: 0o600 });
     else process.stdout.write(text);
+    if (report.missing !== undefined) {
+      // Also on stderr: a report written to a file or piped on must not pass for complete.
+      process.stderr.write(`warning: report incomplete: ${report.missing.events} archived event(s) could not be read; ${report.missing.fix}\n`);
+      if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = EXIT_INCOMPLETE;
+    }
   });
 }
 
