@@ -78,7 +78,7 @@ export async function lookupArchived(chainDir: string, sourceId: string, seqs: r
     for (const s of inside) {
       if (sealCopy !== undefined && sealCopy.last_seq === s) verdicts.set(s, { kind: 'seal', segment, hash: sealCopy.last_hash, unverified });
       else if (line.deleted_at !== undefined && deletion === null) verdicts.set(s, { kind: 'deleted', segment, deletedAt: line.deleted_at });
-      else verdicts.set(s, { kind: 'unchecked', segment, why: deletion ?? `archived, the copy is not reachable (tried ${where.tried.join(', ')})` });
+      else verdicts.set(s, { kind: 'unchecked', segment, why: deletion ?? 'the archive copy is not reachable' });
     }
   }
   return { verdicts, end };

@@ -167,10 +167,10 @@ async function chainFindings(storeDir: string, source: string, anchors: readonly
 
 function uncheckedFinding(source: string, list: readonly { anchor: AnchorRecord; verdict: ArchivedVerdict & { kind: 'unchecked' | 'seal' } }[]): AnchorFinding {
   const why = new Map<number, string>();
-  for (const { verdict: v } of list) if (!why.has(v.segment)) why.set(v.segment, v.kind === 'unchecked' ? v.why : `archived, not reachable, and ${v.unverified ?? 'its seal copy was not checked'}`);
+  for (const { verdict: v } of list) if (!why.has(v.segment)) why.set(v.segment, v.kind === 'unchecked' ? v.why : `the archive copy is not reachable and ${v.unverified ?? 'its seal copy was not checked'}`);
   const counts = new Map<number, number>();
   for (const { verdict: v } of list) counts.set(v.segment, (counts.get(v.segment) ?? 0) + 1);
-  const shown = [...counts].slice(0, MAX_SEGMENTS_LISTED).map(([n, c]) => `segment ${n}: ${c} anchor(s), ${why.get(n)}`);
+  const shown = [...counts].slice(0, MAX_SEGMENTS_LISTED).map(([n, c]) => `segment ${n} (${c} anchor(s)): ${why.get(n)}`);
   const more = counts.size > MAX_SEGMENTS_LISTED ? `; and ${counts.size - MAX_SEGMENTS_LISTED} more segment(s)` : '';
   return {
     id: 'anchor.archived_unchecked',
