@@ -1,11 +1,15 @@
 /**
- * `query` by full scan: every event of the store through `matchesEvent`.
+ * `query` by full scan: every event of the store, and of the segments
+ * retention archived, through `matchesEvent`.
  * Writes respect stdout backpressure, so memory stays flat on large stores.
  */
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { AuditEvent } from '../core/event.js';
-import { readEvents } from '../store/reader.js';
+import { chainFiles } from '../index/archived-chain.js';
+import { assertEncryptionKey } from '../store/encryption.js';
+import { listSources, readSegmentEvents } from '../store/reader.js';
+import { unreadableSegments, type QueryMissingSegment } from './archive-missing.js';
 import { matchesEvent, type EventFilter } from './filter.js';
 import { COLUMNS, csvLine, eventCells, fitWidths, jsonlLine, tableLine, type OutputFormat } from './format.js';
 
@@ -14,19 +18,43 @@ export interface QueryOutput {
   readonly format: OutputFormat;
   /** Terminal width for the table format (Infinity: no truncation). */
   readonly width: number;
+  /** Written before any row (an incomplete answer's statement, missing-format.ts). */
+  readonly preamble?: string;
 }
 
 /** Rows used to size table columns before streaming the rest. */
 const TABLE_SAMPLE = 200;
 
-export async function* scanMatching(dir: string, filter: EventFilter, encryptionKey: Buffer | undefined): AsyncGenerator<AuditEvent> {
+/**
+ * Matching events of every segment of the store, those retention archived
+ * included (read from `archiveDirs`, then the path archived.jsonl recorded).
+ * Segments that cannot be read are skipped here: `scanMissing` names them.
+ */
+export async function* scanMatching(dir: string, filter: EventFilter, encryptionKey: Buffer | undefined, archiveDirs: readonly string[] = []): AsyncGenerator<AuditEvent> {
+  if (encryptionKey !== undefined) assertEncryptionKey(encryptionKey);
   let n = 0;
-  const opts = { ...(encryptionKey === undefined ? {} : { encryptionKey }), ...(filter.sources === undefined ? {} : { sources: filter.sources }) };
-  for await (const { event } of readEvents(dir, opts)) {
-    if (!matchesEvent(event, filter)) continue;
-    yield event;
-    if (filter.limit !== undefined && ++n >= filter.limit) return;
+  for (const sourceId of await wantedSources(dir, filter)) {
+    for (const f of await chainFiles(dir, sourceId, archiveDirs)) {
+      if (f.path === null) continue;
+      for await (const { event } of readSegmentEvents(f.path, sourceId, encryptionKey)) {
+        if (!matchesEvent(event, filter)) continue;
+        yield event;
+        if (filter.limit !== undefined && ++n >= filter.limit) return;
+      }
+    }
   }
+}
+
+/** The archived segments `scanMatching` cannot read for this filter, in the order it would have read them. */
+export async function scanMissing(dir: string, filter: EventFilter, encryptionKey: Buffer | undefined, archiveDirs: readonly string[] = []): Promise<QueryMissingSegment[]> {
+  const out: QueryMissingSegment[] = [];
+  for (const sourceId of await wantedSources(dir, filter)) out.push(...(await unreadableSegments(sourceId, await chainFiles(dir, sourceId, archiveDirs), encryptionKey)));
+  return out;
+}
+
+async function wantedSources(dir: string, filter: EventFilter): Promise<string[]> {
+  const all = await listSources(dir);
+  return filter.sources === undefined ? all : all.filter((s) => filter.sources?.includes(s));
 }
 
 class OutputClosed extends Error {}
@@ -53,6 +81,7 @@ export async function writeEvents(events: AsyncIterable<AuditEvent>, o: QueryOut
     }
   };
   try {
+    if (o.preamble !== undefined) await write(o.preamble);
     return await writeAll(events, o, write);
   } catch (e) {
     if (e instanceof OutputClosed) return -1;

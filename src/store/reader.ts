@@ -57,23 +57,28 @@ export async function* readEvents(dir: string, opts: ReadEventsOptions = {}): As
   for (const sourceId of wanted) {
     const chainDir = join(dir, sourceId);
     const { segments } = await listSegments(chainDir);
-    for (const n of segments) {
-      const file = join(chainDir, segmentFileName(n));
-      for await (const batch of readLineBatches(file)) {
-        for (const line of batch) {
-          if (!line.complete) continue; // torn tail, see module comment
-          if (line.bytes.length === 0) continue;
-          const where = `${file} at byte ${line.offset}`;
-          const plain = plainLine(line.bytes.toString('utf8'), opts.encryptionKey, where);
-          let parsed;
-          try {
-            parsed = parsePlainLine(plain);
-          } catch {
-            throw new DbwitnessError('E_STORE_CORRUPT', `${where} is not valid JSON`, 'run `dbwitness verify` on the store to locate and explain the damage', { exitCode: 1 });
-          }
-          if (parsed.kind === 'event') yield { event: parsed.event, sourceId, file, offset: line.offset };
-        }
+    for (const n of segments) yield* readSegmentEvents(join(chainDir, segmentFileName(n)), sourceId, opts.encryptionKey);
+  }
+}
+
+/**
+ * The events of one segment file of chain `sourceId`, wherever it lies (the
+ * store, or an archive copy retention moved it to), in file order.
+ */
+export async function* readSegmentEvents(file: string, sourceId: string, encryptionKey: Buffer | undefined): AsyncIterable<StoredEventRef> {
+  for await (const batch of readLineBatches(file)) {
+    for (const line of batch) {
+      if (!line.complete) continue; // torn tail, see module comment
+      if (line.bytes.length === 0) continue;
+      const where = `${file} at byte ${line.offset}`;
+      const plain = plainLine(line.bytes.toString('utf8'), encryptionKey, where);
+      let parsed;
+      try {
+        parsed = parsePlainLine(plain);
+      } catch {
+        throw new DbwitnessError('E_STORE_CORRUPT', `${where} is not valid JSON`, 'run `dbwitness verify` on the store to locate and explain the damage', { exitCode: 1 });
       }
+      if (parsed.kind === 'event') yield { event: parsed.event, sourceId, file, offset: line.offset };
     }
   }
 }
