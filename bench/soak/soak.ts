@@ -107,11 +107,12 @@ async function main(): Promise<void> {
       `Machine: ${cpus().length} cores, load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end (shared with other work).`,
       `Committed: ${pgStats.tx} PostgreSQL + ${mdbStats.tx} MariaDB transactions, ${expected} row changes; stored: ${stored} (${stored === expected ? 'exactly once' : 'MISMATCH'}); SIGTERM exit ${code}.`,
       '',
-      '| metric | peak | slope per minute | late/early median ratio |',
-      '|---|---|---|---|',
+      '| metric | peak | slope per minute | slope, second half | late/early median ratio |',
+      '|---|---|---|---|---|',
       ...Object.entries(series).map(([name, s]) => {
         const r = summarize(s);
-        return `| ${name} | ${r.peak.toFixed(2)} | ${r.slopePerMinute >= 0 ? '+' : ''}${r.slopePerMinute.toFixed(3)} | ${r.ratio.toFixed(2)} (${r.late.toFixed(2)} / ${r.early.toFixed(2)}) |`;
+        const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+        return `| ${name} | ${r.peak.toFixed(2)} | ${signed(r.slopePerMinute)} | ${signed(r.lateSlopePerMinute)} | ${r.ratio.toFixed(2)} (${r.late.toFixed(2)} / ${r.early.toFixed(2)}) |`;
       }),
       '',
     ];

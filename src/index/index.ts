@@ -5,5 +5,5 @@ export { updateIndex, rebuildIndex, indexStatus, defaultIndexPath, type UpdateIn
 export { IndexReader, openSubjectFallback, EVENT_COLUMNS, EVENT_FROM, type IndexedEvent, type IndexGap } from './reader.js';
 export { readEventAt, scanChain, type ChainGap } from './store-scan.js';
 export { ArchiveResolver, chainFiles, type ChainFile } from './archived-chain.js';
-export { indexedMatching, filterSql } from './query.js';
+export { filterSql } from './query.js';
 export { startIndexUpdater, type IndexUpdater } from './updater.js';

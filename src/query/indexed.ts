@@ -1,6 +1,6 @@
 /**
- * The index-backed path of `dbwitness query` once retention archived
- * segments: the same rows as src/index/query.ts (`indexedMatching`), with
+ * The index-backed path of `dbwitness query`: the filter as SQL over the
+ * index (src/index/query.ts), each event read back and checked again, with
  * events of archived segments read back from the archive (`--archive DIR`,
  * then the recorded path), and whatever cannot be read stated instead of
  * silently left out: indexed events whose archive copy is out of reach

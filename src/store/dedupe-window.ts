@@ -2,7 +2,10 @@
  * Ids of the most recent events of a chain, bounded. Replays after a crash
  * restart at the newest checkpoint, so only events written after it can come
  * again; a window far larger than any transaction covers them while keeping
- * memory bounded (about 100 bytes per id).
+ * memory bounded: about 140 bytes per id, 14 MB per chain at the default
+ * 100,000 (measured; the 32-character id is a slice that keeps its
+ * 64-character digest alive). A daemon's heap grows by that much during its
+ * first 100,000 events per chain and then stays flat (bench/soak/RESULTS.md).
  */
 export class DedupeWindow {
   readonly #capacity: number;

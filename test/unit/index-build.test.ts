@@ -4,9 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { openIndexDb } from '../../src/index/schema.js';
-import { IndexReader, IndexWriter, indexedMatching, indexStatus, rebuildIndex, startIndexUpdater, updateIndex } from '../../src/index/index.js';
+import { IndexReader, IndexWriter, indexStatus, rebuildIndex, startIndexUpdater, updateIndex } from '../../src/index/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { readEvents } from '../../src/store/index.js';
+import { indexedAnswer } from '../../src/query/indexed.js';
 import { clinicScenario, tempStoreDir, writeStore } from './report-fixtures.js';
 
 function dump(path: string): unknown[] {
@@ -70,10 +71,10 @@ describe('index build', () => {
     expect(rows.map((r) => ({ source: r.source, seq: r.seq }))).toEqual(expected);
     // The catch-up also gave the pipeline's rows their store location: the index can serve queries.
     expect((rows as unknown as { file_path: string | null }[]).filter((r) => r.file_path === null)).toEqual([]);
-    const viaIndex = await indexedMatching(tmp.dir, {}, undefined);
-    expect(viaIndex).not.toBeNull();
+    const viaIndex = await indexedAnswer(tmp.dir, {}, undefined, []);
+    expect(viaIndex?.missing).toEqual([]);
     let n = 0;
-    for await (const _ of viaIndex!) n++;
+    for await (const _ of viaIndex!.events) n++;
     expect(n).toBe(all.length);
   });
 

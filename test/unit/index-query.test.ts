@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../../src/core/canonical.js';
 import type { AuditEvent } from '../../src/core/event.js';
-import { indexedMatching, updateIndex } from '../../src/index/index.js';
+import { updateIndex } from '../../src/index/index.js';
+import { indexedAnswer } from '../../src/query/indexed.js';
 import { parseFilterFlags, type FilterFlags } from '../../src/query/filter.js';
 import { scanMatching } from '../../src/query/full-scan.js';
 import { clinicScenario, makeDraft, writeStore } from './report-fixtures.js';
@@ -40,9 +41,9 @@ describe('query through the index', () => {
   for (const [name, flags] of FILTERS) {
     it(`returns exactly what the full scan returns: ${name}`, async () => {
       const filter = parseFilterFlags(flags);
-      const viaIndex = await indexedMatching(dir, filter, undefined);
-      expect(viaIndex).not.toBeNull();
-      const a = await collect(viaIndex!);
+      const viaIndex = await indexedAnswer(dir, filter, undefined, []);
+      expect(viaIndex?.missing).toEqual([]);
+      const a = await collect(viaIndex!.events);
       const b = await collect(scanMatching(dir, filter, undefined));
       expect(a).toEqual(b);
       if (name !== 'nothing matches') expect(a.length).toBeGreaterThan(0);
@@ -54,10 +55,12 @@ describe('query through the index', () => {
     try {
       await writeStore(late, clinicScenario().slice(0, 5));
       await updateIndex(late);
-      expect(await indexedMatching(late, {}, undefined)).not.toBeNull();
+      const answer = await indexedAnswer(late, {}, undefined, []);
+      expect(answer).not.toBeNull();
+      await answer!.events.return(undefined); // closes the index
       await writeStore(late, [makeDraft({ time: '2026-11-27T00:00:00.000001Z', table: 'clinic.patients', key: '9', patient: '9' })]);
-      expect(await indexedMatching(late, {}, undefined)).toBeNull();
-      expect(await indexedMatching(join(late, 'nope'), {}, undefined)).toBeNull();
+      expect(await indexedAnswer(late, {}, undefined, [])).toBeNull();
+      expect(await indexedAnswer(join(late, 'nope'), {}, undefined, [])).toBeNull();
     } finally {
       await rm(late, { recursive: true, force: true });
     }
