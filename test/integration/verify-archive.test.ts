@@ -17,22 +17,11 @@ import { ARCHIVE_MANIFEST, sealFileName, segmentFileName } from '../../src/store
 import { verifyStore } from '../../src/store/verify-store.js';
 import type { Seal } from '../../src/store/seal.js';
 import { runCli } from '../harness/index.js';
-import { drafts, SOURCE, tempStore, type TempStore } from '../unit/store-helpers.js';
+import { drafts, fourSealed, SOURCE, tempStore, type TempStore } from '../unit/store-helpers.js';
 
 const DAY = 86_400_000;
 const chainDir = (t: TempStore): string => join(t.dir, SOURCE.id);
 
-/** Segments 1..4 sealed with 5 events each (seq 1..20), segment 5 open with seq 21..22. */
-async function fourSealed(t: TempStore): Promise<void> {
-  const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
-  const chain = (await store.openChain(SOURCE)) as FileChain;
-  for (let i = 0; i < 4; i++) {
-    await chain.append(drafts(i * 5, i * 5 + 5), `cp${i}`);
-    await chain.rotate();
-  }
-  await chain.append(drafts(1000, 1002), 'open');
-  await store.close();
-}
 
 /** Moves the given segments through the retention code (as if 100 days had passed). */
 async function archive(t: TempStore, archiveDir: string, segments: number[]): Promise<void> {

@@ -5,7 +5,6 @@
  * and otherwise reported as not checked (a warning), never as rewritten.
  * Stores are sealed, archived and deleted by the retention code itself.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,16 +18,11 @@ import { makeAnchor, parseAnchor, serializeAnchor } from '../../src/anchor/ancho
 import { archiveSegment, deleteExpired } from '../../src/retention/retention-actions.js';
 import { MIN_KEEP_MS, planRetention, type RetentionPolicy } from '../../src/retention/retention-plan.js';
 import { segmentFileName } from '../../src/store/layout.js';
-import { drafts, SOURCE, tempStore, type TempStore } from './store-helpers.js';
+import { drafts, SOURCE, tempStore, type TempStore, cliFromSource as cli } from './store-helpers.js';
 
 const DAY = 86_400_000;
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 
 /** The CLI run from source, so the test does not depend on a fresh build of dist/. */
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function policy(archiveDir: string | null): RetentionPolicy {
   return { keepMs: MIN_KEEP_MS, archiveAfterMs: 90 * DAY, archiveDir, legalHold: [] };

@@ -5,7 +5,6 @@
  * exits 3, never silently shorter. Stores are written with the store API
  * and archived by the retention code; the CLI runs from source.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,30 +12,13 @@ import { rebuildIndex, updateIndex } from '../../src/index/index.js';
 import { indexedAnswer } from '../../src/query/indexed.js';
 import { archiveSegment } from '../../src/retention/retention-actions.js';
 import { MIN_KEEP_MS, planRetention, type RetentionPolicy } from '../../src/retention/retention-plan.js';
-import { openStore, type FileChain } from '../../src/store/index.js';
-import { draft, drafts, SOURCE, tempStore, type TempStore } from './store-helpers.js';
+import { draft, fourSealed, SOURCE, tempStore, type TempStore, cliFromSource as cli } from './store-helpers.js';
 
 const DAY = 86_400_000;
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const archiveOf = (t: TempStore): string => join(t.root, 'archive');
 const policy = (t: TempStore): RetentionPolicy => ({ keepMs: MIN_KEEP_MS, archiveAfterMs: 90 * DAY, archiveDir: archiveOf(t), legalHold: [] });
 
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** Segments 1..4 sealed with 5 events each (seq 1..20, drafts 0..19), segment 5 open with seq 21..22 (drafts 1000, 1001). */
-async function fourSealed(t: TempStore): Promise<void> {
-  const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
-  const chain = (await store.openChain(SOURCE)) as FileChain;
-  for (let i = 0; i < 4; i++) {
-    await chain.append(drafts(i * 5, i * 5 + 5), `cp${i}`);
-    await chain.rotate();
-  }
-  await chain.append(drafts(1000, 1002), 'open');
-  await store.close();
-}
 
 /** What `dbwitness retention --archive` does: sealed segments 1..4 move, the open one stays. */
 async function archiveRun(t: TempStore): Promise<void> {

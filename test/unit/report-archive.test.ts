@@ -10,26 +10,12 @@ import { IndexReader, rebuildIndex, updateIndex } from '../../src/index/index.js
 import { parseRange, patientReport, renderReport, ReportsConfig, userReport, ZoneClock, missingEvents, withMissingEvents, type Report, type ReportContext } from '../../src/report/index.js';
 import { archiveSegment, deleteExpired } from '../../src/retention/retention-actions.js';
 import { MIN_KEEP_MS, planRetention, type RetentionPolicy } from '../../src/retention/retention-plan.js';
-import { openStore, type FileChain } from '../../src/store/index.js';
-import { drafts, SOURCE, tempStore, type TempStore } from './store-helpers.js';
+import { fourSealed, SOURCE, tempStore, type TempStore } from './store-helpers.js';
 
 const DAY = 86_400_000;
 const archiveOf = (t: TempStore): string => join(t.root, 'archive');
 const policy = (t: TempStore): RetentionPolicy => ({ keepMs: MIN_KEEP_MS, archiveAfterMs: 90 * DAY, archiveDir: archiveOf(t), legalHold: [] });
 
-/** Segments 1..4 sealed with 5 events each (seq 1..20, drafts 0..19), segment 5 open with seq 21..22. */
-async function fourSealed(t: TempStore, between?: () => Promise<void>): Promise<void> {
-  const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
-  const chain = (await store.openChain(SOURCE)) as FileChain;
-  for (let i = 0; i < 4; i++) {
-    await chain.append(drafts(i * 5, i * 5 + 3), `cp${i}a`);
-    if (i === 0 && between) await between();
-    await chain.append(drafts(i * 5 + 3, i * 5 + 5), `cp${i}b`);
-    await chain.rotate();
-  }
-  await chain.append(drafts(1000, 1002), 'open');
-  await store.close();
-}
 
 /** What `dbwitness retention --archive` does: sealed segments 1..4 move, the open one stays. */
 async function archiveRun(t: TempStore): Promise<void> {

@@ -15,7 +15,7 @@ import { planRetention, MIN_KEEP_MS, type RetentionPolicy, type SegmentRetention
 import { archiveSegment, deleteExpired } from '../../src/retention/retention-actions.js';
 import { ARCHIVE_MANIFEST, sealFileName, segmentFileName } from '../../src/store/layout.js';
 import { verifyStore } from '../../src/store/verify-store.js';
-import { drafts, SOURCE, tempStore, type TempStore } from './store-helpers.js';
+import { drafts, fourSealed, SOURCE, tempStore, type TempStore } from './store-helpers.js';
 
 const DAY = 86_400_000;
 const chainDir = (t: TempStore): string => join(t.dir, SOURCE.id);
@@ -23,17 +23,6 @@ const archiveOf = (t: TempStore): string => join(t.root, 'archive');
 const storeFile = (t: TempStore, name: string): string => join(chainDir(t), name);
 const manifestPath = (t: TempStore): string => storeFile(t, ARCHIVE_MANIFEST);
 
-/** Segments 1..4 sealed with 5 events each (seq 1..20), segment 5 open with seq 21..22. */
-async function fourSealed(t: TempStore): Promise<void> {
-  const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
-  const chain = (await store.openChain(SOURCE)) as FileChain;
-  for (let i = 0; i < 4; i++) {
-    await chain.append(drafts(i * 5, i * 5 + 5), `cp${i}`);
-    await chain.rotate();
-  }
-  await chain.append(drafts(1000, 1002), 'open');
-  await store.close();
-}
 
 /** Four more sealed segments (6..9, seq 23..42) after the open one is sealed, leaving 10 open. */
 async function fourMoreSealed(t: TempStore): Promise<void> {

@@ -1,17 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
-import { SOURCE, drafts, tempStore } from './store-helpers.js';
+import { SOURCE, drafts, tempStore, cliFromSource } from './store-helpers.js';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 
-function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}): ReturnType<typeof cliFromSource> => cliFromSource(args, { env });
 
 describe('dbwitness verify / keygen (CLI)', () => {
   it('keygen writes an owner-only private key and refuses to overwrite it', async () => {

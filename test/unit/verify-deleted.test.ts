@@ -6,12 +6,10 @@
  * retention code on real stores, or forged by hand the way someone hiding a
  * deletion would; the CLI's clock is moved with NODE_OPTIONS.
  */
-import { spawnSync } from 'node:child_process';
 import { appendFile, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { periodMs } from '../../src/config/config-schema.js';
-import { openStore, type FileChain } from '../../src/store/index.js';
 import { deleteExpired } from '../../src/retention/retention-actions.js';
 import { MIN_KEEP_MS, planRetention } from '../../src/retention/retention-plan.js';
 import { generateSigningKeyPair } from '../../src/store/keys.js';
@@ -19,32 +17,15 @@ import { ARCHIVE_MANIFEST, PUBLIC_KEY_FILE, sealFileName, segmentFileName } from
 import type { Seal } from '../../src/store/seal.js';
 import { DEFAULT_RETENTION_KEEP_MS } from '../../src/store/verify-deletion.js';
 import { verifyStore } from '../../src/store/verify-store.js';
-import { drafts, SOURCE, tempStore, type TempStore } from './store-helpers.js';
+import { fourSealed, SOURCE, tempStore, type TempStore, cliFromSource } from './store-helpers.js';
 
 const DAY = 86_400_000;
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const chainDir = (t: TempStore): string => join(t.dir, SOURCE.id);
 const manifestPath = (t: TempStore): string => join(chainDir(t), ARCHIVE_MANIFEST);
 
 /** The CLI run from source; `shiftMs` moves its clock forward (segments cannot be sealed in the past). */
-function cli(args: string[], shiftMs = 0): { code: number | null; stdout: string; stderr: string } {
-  const clock = shiftMs === 0 ? '' : ` --import=data:text/javascript,Date.now=((n)=>()=>n()+${shiftMs})(Date.now);`;
-  const env = { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''}${clock}`.trim() };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], shiftMs = 0): ReturnType<typeof cliFromSource> => cliFromSource(args, { shiftMs });
 
-/** Segments 1..4 sealed with 5 events each (seq 1..20), segment 5 open with seq 21..22. */
-async function fourSealed(t: TempStore): Promise<void> {
-  const store = await openStore(t.dir, { signingKeyFile: t.keyFile });
-  const chain = (await store.openChain(SOURCE)) as FileChain;
-  for (let i = 0; i < 4; i++) {
-    await chain.append(drafts(i * 5, i * 5 + 5), `cp${i}`);
-    await chain.rotate();
-  }
-  await chain.append(drafts(1000, 1002), 'open');
-  await store.close();
-}
 
 /** What `dbwitness retention --delete-expired` does once keep has passed, for the given segments. */
 async function deleteAfterKeep(t: TempStore, segments: number[]): Promise<void> {
