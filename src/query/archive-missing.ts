@@ -7,28 +7,15 @@
  */
 import { open } from 'node:fs/promises';
 import type { ChainFile } from '../index/archived-chain.js';
+import type { MissingSegment } from '../report/archive-gaps.js';
 import { parsePlainLine, plainLine } from '../store/records.js';
 
-export interface QueryMissingSegment {
-  readonly source: string;
-  readonly segment: number;
-  /** Store-relative name (`clinic-pg/seg-000003.jsonl`). */
-  readonly file: string;
-  readonly first_seq: number;
-  readonly last_seq: number;
-  /** Events of the segment that could not be read. */
-  readonly events: number;
-  /** Of them, how many match the query (known when the index holds them); null: unknown, any may match. */
+/** A report's missing segment (src/report/archive-gaps.ts), plus what the query's filter can tell about it. */
+export interface QueryMissingSegment extends MissingSegment {
+  /** Of the missing events, how many match the query (known when the index holds them); null: unknown, any may match. */
   readonly matching: number | null;
-  /** Time of the last event read before them (null: unknown or none). */
-  readonly after: string | null;
-  /** The segment's seal time: none of them is younger (null: unknown). */
-  readonly sealed_at: string | null;
   /** Commit times of the matching events, when the index holds them. */
   readonly matching_times: { readonly first: string; readonly last: string } | null;
-  readonly reason: string;
-  /** Deleted under the retention policy: no archive can bring them back. */
-  readonly deleted: boolean;
 }
 
 export interface QueryMissing {
