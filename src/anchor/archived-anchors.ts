@@ -12,12 +12,10 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { readLineBatches } from '../store/line-reader.js';
-import { parsePlainLine, plainLine } from '../store/records.js';
+import { readSegmentEvents } from '../store/reader.js';
 import { checkSealSignature, type Seal } from '../store/seal.js';
 import { locateArchived, readArchiveManifest, type ArchiveManifestLine } from '../store/verify-archive-manifest.js';
 import { formatPeriod } from '../store/verify-deletion.js';
-import { DbwitnessError } from '../core/errors.js';
 
 /** What the archive says about one anchored seq. */
 export type ArchivedVerdict =
@@ -84,25 +82,13 @@ export async function lookupArchived(chainDir: string, sourceId: string, seqs: r
   return { verdicts, end };
 }
 
-/** Hashes of the wanted seqs in one segment file, parsed as the store's reader parses a segment. */
+/** Hashes of the wanted seqs in one segment file, read as the store's reader reads a segment. */
 async function hashesAt(file: string, wanted: ReadonlySet<number>, encryptionKey: Buffer | undefined): Promise<{ hashes: Map<number, string>; last: number }> {
   const hashes = new Map<number, string>();
   let last = 0;
-  for await (const batch of readLineBatches(file)) {
-    for (const line of batch) {
-      if (!line.complete || line.bytes.length === 0) continue;
-      const where = `${file} at byte ${line.offset}`;
-      const plain = plainLine(line.bytes.toString('utf8'), encryptionKey, where);
-      let parsed;
-      try {
-        parsed = parsePlainLine(plain);
-      } catch {
-        throw new DbwitnessError('E_STORE_CORRUPT', `${where} (an archived segment) is not valid JSON`, 'run `dbwitness verify` with the same --archive options to locate and explain the damage', { exitCode: 1 });
-      }
-      if (parsed.kind !== 'event') continue;
-      last = Math.max(last, parsed.event.seq);
-      if (wanted.has(parsed.event.seq)) hashes.set(parsed.event.seq, parsed.event.hash);
-    }
+  for await (const { event } of readSegmentEvents(file, '', encryptionKey)) {
+    last = Math.max(last, event.seq);
+    if (wanted.has(event.seq)) hashes.set(event.seq, event.hash);
   }
   return { hashes, last };
 }

@@ -46,7 +46,7 @@ import { dirname, join, resolve } from 'node:path';
 import { canonicalJson } from '../core/canonical.js';
 import { findingError, usageError } from '../core/errors.js';
 import { nowMicros } from '../core/ids.js';
-import { fsyncDir, mkdirPrivate } from '../store/durable-fs.js';
+import { fsyncDir, mkdirPrivate, writeFileDurable } from '../store/durable-fs.js';
 import { ARCHIVE_MANIFEST, FILE_MODE } from '../store/layout.js';
 import type { Seal } from '../store/seal.js';
 import { readArchiveManifest, type ArchiveManifest, type ArchiveManifestLine } from '../store/verify-archive-manifest.js';
@@ -268,18 +268,8 @@ function tempName(to: string): string {
   return `${to}.tmp`;
 }
 
-async function durableWrite(data: Buffer, to: string): Promise<void> {
-  const tmp = tempName(to);
-  const fh = await open(tmp, 'w', FILE_MODE);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(FILE_MODE);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, to);
-  await fsyncDir(dirname(to));
+function durableWrite(data: Buffer, to: string): Promise<void> {
+  return writeFileDurable(to, data, FILE_MODE, tempName(to));
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -24,9 +24,11 @@ export async function mkdirPrivate(dir: string): Promise<void> {
   if (created !== undefined) await fsyncDir(dirname(dir));
 }
 
-/** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync dir). */
-export async function writeFileDurable(path: string, data: string | Buffer, mode = FILE_MODE): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+/**
+ * Writes `data` to `path` atomically and durably (temp file, fsync, rename,
+ * fsync dir). `tmp` names the temp file (default: per process).
+ */
+export async function writeFileDurable(path: string, data: string | Buffer, mode = FILE_MODE, tmp = `${path}.tmp-${process.pid}`): Promise<void> {
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
