@@ -10,6 +10,13 @@ import { join } from 'node:path';
 import { listSegments, segmentFileName } from '../store/layout.js';
 import { locateArchived, readArchiveManifest, type ArchiveManifestLine } from '../store/verify-archive-manifest.js';
 
+const DELETED = 'deleted under the retention policy';
+
+/** True for an `unreadable` reason (or an index gap's) that says the segment was deleted under the policy. */
+export function isDeletedReason(reason: string): boolean {
+  return reason.startsWith(DELETED);
+}
+
 export interface ChainFile {
   /** Store-relative name, as recorded in the index. */
   readonly rel: string;
@@ -43,7 +50,7 @@ export async function chainFiles(dir: string, sourceId: string, archiveDirs: rea
 
 async function archivedFile(sourceId: string, segment: number, line: ArchiveManifestLine, archiveDirs: readonly string[]): Promise<ChainFile> {
   const rel = `${sourceId}/${segmentFileName(segment)}`;
-  if (line.deleted_at !== undefined) return { rel, segment, path: null, archived: line, unreadable: `deleted under the retention policy at ${line.deleted_at}` };
+  if (line.deleted_at !== undefined) return { rel, segment, path: null, archived: line, unreadable: `${DELETED} at ${line.deleted_at}` };
   const found = await locateArchived(line, sourceId, archiveDirs);
   if (found.file !== null) return { rel, segment, path: found.file, archived: line, unreadable: null };
   return { rel, segment, path: null, archived: line, unreadable: `archived at ${line.moved_at}, not found (tried ${found.tried.join(', ')})` };

@@ -6,8 +6,9 @@
  * rows and the command exits 3, as reports do (src/report/archive-gaps.ts).
  */
 import { open } from 'node:fs/promises';
-import type { ChainFile } from '../index/archived-chain.js';
-import type { MissingSegment } from '../report/archive-gaps.js';
+import { isDeletedReason, type ChainFile } from '../index/archived-chain.js';
+import type { IndexGap } from '../index/reader.js';
+import { gapAsMissing, type MissingSegment } from '../report/archive-gaps.js';
 import { parsePlainLine, plainLine } from '../store/records.js';
 
 /** A report's missing segment (src/report/archive-gaps.ts), plus what the query's filter can tell about it. */
@@ -25,7 +26,6 @@ export interface QueryMissing {
   readonly fix: string;
 }
 
-const isDeletedReason = (reason: string): boolean => reason.startsWith('deleted under the retention policy');
 
 export function queryMissing(storeDir: string, segments: readonly QueryMissingSegment[]): QueryMissing | null {
   if (segments.length === 0) return null;
@@ -73,22 +73,9 @@ export async function unreadableSegments(sourceId: string, files: readonly Chain
   return out;
 }
 
-/** One segment the index lacks (its gaps table), as query states it. */
-export function gapSegment(g: { source: string; segment: number; file: string; first_seq: number; last_seq: number; after_time: string | null; sealed_at: string | null; reason: string }): QueryMissingSegment {
-  return {
-    source: g.source,
-    segment: g.segment,
-    file: g.file,
-    first_seq: g.first_seq,
-    last_seq: g.last_seq,
-    events: g.last_seq - g.first_seq + 1,
-    matching: null,
-    after: g.after_time,
-    sealed_at: g.sealed_at,
-    matching_times: null,
-    reason: g.reason,
-    deleted: isDeletedReason(g.reason),
-  };
+/** One segment the index lacks (its gaps table), as query states it: any of its events may match. */
+export function gapSegment(g: IndexGap): QueryMissingSegment {
+  return { ...gapAsMissing(g), matching: null, matching_times: null };
 }
 
 /**

@@ -8,7 +8,7 @@
  * index's recorded gaps (never indexed; any may match).
  */
 import type { AuditEvent } from '../core/event.js';
-import { chainFiles, type ChainFile } from '../index/archived-chain.js';
+import { chainFiles, isDeletedReason, type ChainFile } from '../index/archived-chain.js';
 import { filterSql } from '../index/query.js';
 import { IndexReader } from '../index/reader.js';
 import { staleIndex } from '../index/store-scan.js';
@@ -71,7 +71,7 @@ export async function indexedAnswer(
         sealed_at: line.signed_seal?.sealed_at ?? null,
         matching_times: c.first !== null && c.last !== null ? { first: c.first, last: c.last } : null,
         reason,
-        deleted: reason.startsWith('deleted under the retention policy'),
+        deleted: isDeletedReason(reason),
       });
     }
     missing.sort((a, b) => (a.source === b.source ? a.segment - b.segment : a.source < b.source ? -1 : 1));

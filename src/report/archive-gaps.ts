@@ -6,6 +6,7 @@
  * every report over such an index says how many events are missing, from
  * which segments and times, and how to get a complete answer.
  */
+import { isDeletedReason } from '../index/archived-chain.js';
 import type { IndexGap, IndexReader } from '../index/reader.js';
 import type { Report } from './model.js';
 
@@ -30,12 +31,9 @@ export interface MissingEvents {
   readonly fix: string;
 }
 
-const isDeleted = (g: IndexGap): boolean => g.reason.startsWith('deleted under the retention policy');
-
-export function missingEvents(reader: IndexReader, storeDir: string): MissingEvents | null {
-  const gaps = reader.gaps();
-  if (gaps.length === 0) return null;
-  const segments = gaps.map((g) => ({
+/** One range the index could not read (its gaps table), as reports and query state it. */
+export function gapAsMissing(g: IndexGap): MissingSegment {
+  return {
     source: g.source,
     segment: g.segment,
     file: g.file,
@@ -45,8 +43,14 @@ export function missingEvents(reader: IndexReader, storeDir: string): MissingEve
     after: g.after_time,
     sealed_at: g.sealed_at,
     reason: g.reason,
-    deleted: isDeleted(g),
-  }));
+    deleted: isDeletedReason(g.reason),
+  };
+}
+
+export function missingEvents(reader: IndexReader, storeDir: string): MissingEvents | null {
+  const gaps = reader.gaps();
+  if (gaps.length === 0) return null;
+  const segments = gaps.map(gapAsMissing);
   const fixable = segments.some((s) => !s.deleted);
   const fix = fixable
     ? `mount or copy the archive and rebuild the index with it: \`dbwitness reindex ${storeDir} --archive DIR\` (DIR/<source>/seg-N.jsonl), then run the report again`
