@@ -76,20 +76,27 @@ async function main(): Promise<void> {
     const writers = [mixedWriter('pg', pgs.url({ database: 'ehr' }), rate, stop, pgStats), mixedWriter('mdb', mdb.url({ database: 'clinic' }), rate, stop, mdbStats)];
 
     const t0 = Date.now();
-    // The main thread's V8 heap and external memory beside RSS: a rise in RSS
-    // alone may be heap growth up to its limit, Buffers, or native memory.
-    const series: Record<'rss_mb' | 'heap_used_mb' | 'heap_total_mb' | 'external_mb' | 'fds' | 'lag_s', Series> = { rss_mb: [], heap_used_mb: [], heap_total_mb: [], external_mb: [], fds: [], lag_s: [] };
+    // The main thread's and the index worker's V8 heaps and external memory
+    // beside RSS: a rise in RSS alone may be heap growth up to its limit,
+    // Buffers, or native memory. native_mb is RSS minus both heaps' totals.
+    type Name = 'rss_mb' | 'heap_used_mb' | 'heap_total_mb' | 'external_mb' | 'worker_heap_used_mb' | 'worker_heap_total_mb' | 'native_mb' | 'fds' | 'lag_s';
+    const series: Record<Name, Series> = { rss_mb: [], heap_used_mb: [], heap_total_mb: [], external_mb: [], worker_heap_used_mb: [], worker_heap_total_mb: [], native_mb: [], fds: [], lag_s: [] };
     while (Date.now() - t0 < minutes * 60_000) {
       await new Promise((r) => setTimeout(r, sampleMs));
       const t = (Date.now() - t0) / 60_000;
       const status = await readFile(`/proc/${daemon.pid}/status`, 'utf8');
-      series.rss_mb.push([t, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024]);
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+      series.rss_mb.push([t, rss]);
       series.fds.push([t, (await readdir(`/proc/${daemon.pid}/fd`)).length]);
       const m = await scrape();
       const mb = (name: string): number => (metric(m, name) ?? 0) / 1024 / 1024;
       series.heap_used_mb.push([t, mb('dbwitness_nodejs_heap_size_used_bytes')]);
       series.heap_total_mb.push([t, mb('dbwitness_nodejs_heap_size_total_bytes')]);
       series.external_mb.push([t, mb('dbwitness_nodejs_external_memory_bytes')]);
+      const workerMb = (kind: string): number => (metric(m, 'dbwitness_index_worker_heap_bytes', { kind }) ?? 0) / 1024 / 1024;
+      series.worker_heap_used_mb.push([t, workerMb('used')]);
+      series.worker_heap_total_mb.push([t, workerMb('total')]);
+      series.native_mb.push([t, rss - mb('dbwitness_nodejs_heap_size_total_bytes') - workerMb('total')]);
       series.lag_s.push([t, Math.max(metric(m, 'dbwitness_capture_delay_seconds', { source: 'pg' }) ?? 0, metric(m, 'dbwitness_capture_delay_seconds', { source: 'mdb' }) ?? 0)]);
     }
     stop.stopped = true;

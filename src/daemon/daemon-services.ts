@@ -18,7 +18,7 @@ import { AnchorFile } from '../anchor/anchor-file.js';
 import { AnchorPublisher } from '../anchor/anchor-publisher.js';
 import type { SigningKey } from '../store/keys.js';
 import { DaemonHttpServer, parseListen } from './http-server.js';
-import { DaemonMetrics } from './metrics.js';
+import { DaemonMetrics, type WorkerHeapBytes } from './metrics.js';
 import { observeAdapter } from './observed-adapter.js';
 import { observeStore } from './observed-store.js';
 import { PeriodicChecks } from './periodic-checks.js';
@@ -33,6 +33,8 @@ export interface DaemonServicesOptions {
   /** Overrides http.listen (the --http flag). */
   readonly httpListen?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
+  /** The index worker's heap (a second V8 heap in the process), for /metrics. */
+  readonly indexWorkerHeap?: (() => WorkerHeapBytes | null) | undefined;
 }
 
 export class DaemonServices {
@@ -86,6 +88,7 @@ export class DaemonServices {
     this.metrics = new DaemonMetrics(this.monitor, {
       ...(webhook !== null ? { webhook: () => webhook.stats } : {}),
       alertsSuppressed: () => this.outputs.stats.suppressed,
+      ...(options.indexWorkerHeap !== undefined ? { indexWorkerHeap: options.indexWorkerHeap } : {}),
     });
   }
 

@@ -19,9 +19,17 @@ export interface WebhookCounters {
   queued: number;
 }
 
+/** A worker thread's V8 heap, in bytes. */
+export interface WorkerHeapBytes {
+  readonly used: number;
+  readonly total: number;
+  readonly external: number;
+}
+
 export interface ExternalCounters {
   webhook?: () => WebhookCounters;
   alertsSuppressed?: () => number;
+  indexWorkerHeap?: () => WorkerHeapBytes | null;
 }
 
 export class DaemonMetrics implements AppendTimer {
@@ -133,6 +141,24 @@ export class DaemonMetrics implements AppendTimer {
     const suppressed = external.alertsSuppressed;
     if (suppressed !== undefined) {
       new Counter({ name: 'dbwitness_alerts_suppressed_total', help: 'Repeated alerts not delivered again within alerts.repeat_after', registers: [r], collect() { this.reset(); this.inc(suppressed()); } });
+    }
+    const workerHeap = external.indexWorkerHeap;
+    if (workerHeap !== undefined) {
+      // The default nodejs_heap_* metrics cover the main thread only; the index worker is a second heap in the same RSS.
+      new Gauge({
+        name: 'dbwitness_index_worker_heap_bytes',
+        help: 'V8 heap of the index worker thread after its latest catch-up (kind: used, total, external)',
+        labelNames: ['kind'],
+        registers: [r],
+        collect() {
+          this.reset();
+          const h = workerHeap();
+          if (h === null) return;
+          this.set({ kind: 'used' }, h.used);
+          this.set({ kind: 'total' }, h.total);
+          this.set({ kind: 'external' }, h.external);
+        },
+      });
     }
   }
 

@@ -6,8 +6,11 @@
  * another core and the capture path never waits for it.
  *
  * Protocol: the parent posts { dir, indexPath, encryptionKey }; the worker
- * answers { ok: true, added, rebuilt } or { ok: false, code, message }.
+ * answers { ok: true, added, rebuilt } or { ok: false, code, message },
+ * both with the worker's own V8 heap figures: the worker is a second heap
+ * in the daemon's process, invisible to the main thread's heap metrics.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { updateIndex } from './update.js';
 
@@ -17,14 +20,26 @@ export interface IndexJob {
   readonly encryptionKey: Uint8Array | undefined;
 }
 
-export type IndexJobResult = { readonly ok: true; readonly added: number; readonly rebuilt: boolean } | { readonly ok: false; readonly code: string; readonly message: string };
+/** This worker's V8 heap, in bytes (v8.getHeapStatistics is per isolate). */
+export interface WorkerHeap {
+  readonly used: number;
+  readonly total: number;
+  readonly external: number;
+}
+
+export type IndexJobResult = ({ readonly ok: true; readonly added: number; readonly rebuilt: boolean } | { readonly ok: false; readonly code: string; readonly message: string }) & { readonly heap: WorkerHeap };
+
+function heap(): WorkerHeap {
+  const h = getHeapStatistics();
+  return { used: h.used_heap_size, total: h.total_heap_size, external: h.external_memory };
+}
 
 const port = parentPort;
 if (port !== null) {
   port.on('message', (job: IndexJob) => {
     updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }).then(
-      (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt } satisfies IndexJobResult),
-      (e: unknown) => port.postMessage({ ok: false, code: (e as { code?: string }).code ?? 'error', message: e instanceof Error ? e.message : String(e) } satisfies IndexJobResult),
+      (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt, heap: heap() } satisfies IndexJobResult),
+      (e: unknown) => port.postMessage({ ok: false, code: (e as { code?: string }).code ?? 'error', message: e instanceof Error ? e.message : String(e), heap: heap() } satisfies IndexJobResult),
     );
   });
 }

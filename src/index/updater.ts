@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
-import type { IndexJob, IndexJobResult } from './index-worker.js';
+import type { IndexJob, IndexJobResult, WorkerHeap } from './index-worker.js';
 import { updateIndex } from './update.js';
 
 export interface IndexUpdater {
@@ -30,6 +30,8 @@ export interface IndexUpdater {
   stop(): Promise<void>;
   /** Whether catch-ups run in a worker thread. */
   readonly threaded: boolean;
+  /** The worker's V8 heap after its latest catch-up (null in-process or before the first). */
+  workerHeap(): WorkerHeap | null;
 }
 
 export interface IndexUpdaterOptions {
@@ -41,7 +43,7 @@ export interface IndexUpdaterOptions {
   readonly workerUrl?: URL | null;
 }
 
-type Runner = { run(job: IndexJob): Promise<{ added: number; rebuilt: boolean }>; close(): Promise<void> };
+type Runner = { run(job: IndexJob): Promise<{ added: number; rebuilt: boolean }>; close(): Promise<void>; heap(): WorkerHeap | null };
 
 export function startIndexUpdater(dir: string, opts: IndexUpdaterOptions): IndexUpdater {
   const log = opts.logger.child({ component: 'index' });
@@ -67,6 +69,7 @@ export function startIndexUpdater(dir: string, opts: IndexUpdaterOptions): Index
   timer.unref();
   return {
     threaded: workerUrl !== null,
+    workerHeap: () => runner.heap(),
     flush: once,
     stop: async () => {
       clearInterval(timer);
@@ -86,6 +89,7 @@ function inProcess(): Runner {
   return {
     run: async (job) => updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }),
     close: async () => undefined,
+    heap: () => null,
   };
 }
 
@@ -93,6 +97,7 @@ function inProcess(): Runner {
 function threaded(url: URL): Runner {
   let worker: Worker | null = null;
   let pending: { resolve: (r: { added: number; rebuilt: boolean }) => void; reject: (e: Error) => void } | null = null;
+  let lastHeap: WorkerHeap | null = null;
   const fail = (e: Error): void => {
     worker = null;
     pending?.reject(e);
@@ -103,6 +108,7 @@ function threaded(url: URL): Runner {
     // Never keeps the daemon alive on its own; shutdown terminates it.
     w.unref();
     w.on('message', (r: IndexJobResult) => {
+      lastHeap = r.heap;
       const p = pending;
       pending = null;
       if (p === null) return;
@@ -122,6 +128,7 @@ function threaded(url: URL): Runner {
         pending = { resolve, reject };
         worker.postMessage(job);
       }),
+    heap: () => lastHeap,
     close: async () => {
       const w = worker;
       worker = null;

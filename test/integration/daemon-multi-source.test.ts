@@ -134,6 +134,8 @@ describe('daemon with several sources', () => {
         const b = (await httpGet(httpPort, '/metrics')).body;
         return (metric(b, 'dbwitness_retained_bytes', { source: 'mdb' }) ?? 0) > 0 && metric(b, 'dbwitness_replication_lag_bytes', { source: 'mdb' }) !== undefined;
       }, { what: 'mdb binlog lag metrics', timeoutMs: 30_000 });
+      // The index worker is a second V8 heap in the process: reported after its first catch-up (every 10 s).
+      await waitFor(async () => (metric((await httpGet(httpPort, '/metrics')).body, 'dbwitness_index_worker_heap_bytes', { kind: 'used' }) ?? 0) > 0, { what: 'index worker heap metric', timeoutMs: 30_000 });
       expect(metric(m, 'dbwitness_webhook_delivered_total')).toBeGreaterThan(0);
       expect(metric(m, 'dbwitness_process_resident_memory_bytes')).toBeGreaterThan(0);
 

@@ -10,6 +10,7 @@ import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { addStoreOptions, openStoreFrom, storeEncryptionKey, type StoreFlags } from '../store-options.js';
 import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
 import type { DaemonServices } from '../../daemon/daemon-services.js';
+import type { WorkerHeapBytes } from '../../daemon/metrics.js';
 import type { AuditStore } from '../../core/ports.js';
 import { loadSigningKey } from '../../store/keys.js';
 import { validate } from '../../config/load-config.js';
@@ -98,7 +99,7 @@ Examples:
       const transform = policyTransform(flags, config, output.lookupFallback);
       const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
       const { DaemonServices } = await import('../../daemon/daemon-services.js');
-      services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http });
+      services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http, indexWorkerHeap: output.indexWorkerHeap });
       supervisor = new Supervisor({ store: services.wrapStore(store), logger, transform, hooks: services.hooks(), failFast: specs.length === 1 });
       await services.start();
       if (!stopping) await supervisor.apply(services.wrapSpecs(specs));
@@ -121,6 +122,8 @@ interface Output {
   /** Patient lookups through the local index (null at the edge or before the first reindex). */
   readonly lookupFallback: SubjectFallback | null;
   readonly stopIndex: () => Promise<void>;
+  /** The index worker's heap for /metrics (absent at the edge). */
+  readonly indexWorkerHeap?: () => WorkerHeapBytes | null;
 }
 
 /**
@@ -145,6 +148,7 @@ async function openOutput(flags: RunFlags, config: ConfigFile, logger: Logger): 
   return {
     store,
     lookupFallback: lookup?.fallback ?? null,
+    indexWorkerHeap: () => updater.workerHeap(),
     stopIndex: async () => {
       await updater.stop();
       lookup?.close();
