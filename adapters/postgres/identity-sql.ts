@@ -8,13 +8,14 @@
  * and vanishes with a rolled-back (sub)transaction.
  *
  * Forgery: EXECUTE on pg_logical_emit_message is revoked from PUBLIC, so
- * only the SECURITY DEFINER trigger function (owned by a NOLOGIN role) can
- * write a `dbwitness` message. A function returning `trigger` cannot be
- * called directly ("trigger functions can only be called as triggers"), so
- * nobody can make it emit someone else's identity.
+ * only the SECURITY DEFINER emit_session_identity() (owned by a NOLOGIN
+ * role) can write a `dbwitness` message, and it takes no arguments: every
+ * field comes from the calling session, so nobody can make it emit someone
+ * else's identity.
  *
- * Hot path: the function runs on every audited statement, so it has no
- * `SET search_path` clause (that adds a GUC save/restore per call, DESIGN.md).
+ * Hot path: the trigger runs on every audited statement, so neither
+ * function has a `SET search_path` clause (that adds a GUC save/restore per
+ * call, DESIGN.md).
  * Instead every function, type and comparison is schema-qualified
  * (`pg_catalog.texteq` rather than `=`), which is what makes a SECURITY
  * DEFINER function safe against a caller's hostile search_path.
@@ -42,32 +43,61 @@ const IDENTITY_FIELDS = `'v', 1,
       'session_id', pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM started))::pg_catalog.int8), '.'), pg_catalog.to_hex(pg_catalog.pg_backend_pid()))`;
 
 /**
- * The statement-trigger function. Emits once per (transaction, active
- * role): the transaction-local setting `dbwitness.emitted` remembers the key
- * and is reverted with a rolled-back savepoint, like the message itself.
- * A session that pre-sets the key only suppresses its own identity; its
- * changes then arrive unattributed and become alerts.
+ * The key that says "this transaction's identity for the active role is in
+ * the WAL": transaction id and role. It lives in the transaction-local
+ * setting `dbwitness.emitted`, which a rolled-back savepoint reverts, like
+ * the message itself. Expects a plpgsql variable `r` (role setting).
+ */
+const EMITTED_KEY = `pg_catalog.textcat(pg_catalog.textcat(pg_catalog.pg_current_xact_id()::pg_catalog.text, ':'), r)`;
+
+/**
+ * The statement-trigger function: SECURITY INVOKER, and all it does on
+ * every audited statement is compare one setting with the key. A SECURITY
+ * DEFINER call costs a user switch and a catalog lookup per call, and a
+ * TPC-B transaction fires four statement triggers; only the first needs the
+ * privileged work, so that lives in emit_session_identity().
+ *
+ * Everything is schema-qualified, so a caller's hostile search_path
+ * changes nothing (the function runs with the caller's settings).
  */
 export function emitIdentityFunctionSql(schema: string): string {
   return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.emit_identity() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER AS $dbw$
+DECLARE
+  r pg_catalog.text := pg_catalog.current_setting('role');
+BEGIN
+  IF pg_catalog.texteq(pg_catalog.current_setting('dbwitness.emitted', true), ${EMITTED_KEY}) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM ${quoteIdent(schema)}.emit_session_identity();
+  RETURN NULL;
+END
+$dbw$`;
+}
+
+/**
+ * Writes the caller's identity once per (transaction, active role). SECURITY
+ * DEFINER, owned by the NOLOGIN emitter role: the only role that may call
+ * pg_logical_emit_message. PUBLIC may execute it, and that is safe: it takes
+ * no arguments and every field comes from the session itself (SESSION_USER,
+ * the role setting, the connection), so a direct call writes the caller's
+ * own true identity and nobody else's. A session that pre-sets the key only
+ * suppresses its own identity; its changes then arrive unattributed and
+ * become alerts.
+ */
+export function emitSessionIdentityFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.emit_session_identity() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $dbw$
 DECLARE
   r pg_catalog.text := pg_catalog.current_setting('role');
-  k pg_catalog.text := pg_catalog.textcat(pg_catalog.textcat(pg_catalog.pg_current_xact_id()::pg_catalog.text, ':'), r);
-  au pg_catalog.text;
+  au pg_catalog.text := pg_catalog.current_setting('dbwitness.app_user', true);
   started pg_catalog.timestamptz;
 BEGIN
-  IF pg_catalog.current_setting('dbwitness.emitted', true) IS NOT NULL
-     AND pg_catalog.texteq(pg_catalog.current_setting('dbwitness.emitted', true), k) THEN
-    RETURN NULL;
-  END IF;
-  PERFORM pg_catalog.set_config('dbwitness.emitted', k, true);
-  au := pg_catalog.current_setting('dbwitness.app_user', true);
+  PERFORM pg_catalog.set_config('dbwitness.emitted', ${EMITTED_KEY}, true);
   SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
   PERFORM pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, pg_catalog.json_build_object(
       ${IDENTITY_FIELDS}
     )::pg_catalog.text);
-  RETURN NULL;
 END
 $dbw$`;
 }

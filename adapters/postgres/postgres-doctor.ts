@@ -185,17 +185,32 @@ function label(t: TableName): string {
 
 const emitter: Check = async (client, config) => {
   const out: Finding[] = [];
-  const { rows } = await client.query<{ owner: string; secdef: boolean; public_exec: boolean }>(
-    `SELECT pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
-            pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec
+  const { rows } = await client.query<{ name: string; owner: string; secdef: boolean; public_exec: boolean; public_usage: boolean }>(
+    `SELECT p.proname::pg_catalog.text AS name, pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
+            pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
+            pg_catalog.has_schema_privilege('public', n.oid, 'USAGE') AS public_usage
      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname = $1 AND p.proname = 'emit_identity'`,
+     WHERE n.nspname = $1 AND p.proname IN ('emit_identity', 'emit_session_identity')`,
     [config.schema_name],
   );
-  const f = rows[0];
-  if (f === undefined) out.push(fail('pg.emitter', 'Identity emitter function', `${config.schema_name}.emit_identity() does not exist`, SETUP_FIX));
-  else if (!f.secdef || f.owner !== config.emitter_role) out.push(fail('pg.emitter', 'Identity emitter function', `owner ${f.owner}, security definer ${f.secdef}`, `it must be SECURITY DEFINER owned by ${config.emitter_role}: ${SETUP_FIX}`));
-  else out.push(ok('pg.emitter', 'Identity emitter function', `SECURITY DEFINER, owned by ${f.owner}`));
+  const title = 'Identity emitter functions';
+  const trigger = rows.find((r) => r.name === 'emit_identity');
+  const session = rows.find((r) => r.name === 'emit_session_identity');
+  if (trigger === undefined || session === undefined) {
+    const missing = [trigger === undefined ? 'emit_identity()' : '', session === undefined ? 'emit_session_identity()' : ''].filter(Boolean).map((f) => `${config.schema_name}.${f}`);
+    out.push(fail('pg.emitter', title, `${missing.join(' and ')} missing`, SETUP_FIX));
+  } else if (trigger.secdef) {
+    // The layout before emit_session_identity(): still attributes every change, only slower.
+    out.push(warn('pg.emitter', title, `${config.schema_name}.emit_identity() is SECURITY DEFINER (an older setup): each audited statement pays a privileged call`, SETUP_FIX));
+  } else if (!session.secdef || session.owner !== config.emitter_role) {
+    out.push(fail('pg.emitter', title, `emit_session_identity(): owner ${session.owner}, security definer ${session.secdef}`, `it must be SECURITY DEFINER owned by ${config.emitter_role}: ${SETUP_FIX}`));
+  } else if (!session.public_exec || !session.public_usage) {
+    // The trigger runs as whoever writes: without these grants their writes fail with "permission denied".
+    const lacking = [session.public_usage ? '' : `USAGE on schema ${config.schema_name}`, session.public_exec ? '' : 'EXECUTE on emit_session_identity()'].filter(Boolean).join(' and ');
+    out.push(fail('pg.emitter', title, `PUBLIC lacks ${lacking}: writes to audited tables by roles without it fail`, `GRANT USAGE ON SCHEMA ${config.schema_name} TO PUBLIC; GRANT EXECUTE ON FUNCTION ${config.schema_name}.emit_session_identity() TO PUBLIC; or ${SETUP_FIX}`));
+  } else {
+    out.push(ok('pg.emitter', title, `trigger runs as the caller; emit_session_identity() is SECURITY DEFINER, owned by ${session.owner}`));
+  }
   const open = await client.query<{ sig: string }>(
     `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS sig FROM pg_catalog.pg_proc p
      WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace

@@ -10,7 +10,7 @@ import type { SetupPlan, SetupStep } from '../../src/core/ports.js';
 import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, ddlEndFunctionSql, emitIdentityFunctionSql, ensureCoverageFunctionSql, sqlDropFunctionSql } from './identity-sql.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, sqlDropFunctionSql } from './identity-sql.js';
 import { heartbeatFunctionSignature, heartbeatFunctionSql } from './heartbeat-sql.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 
@@ -42,12 +42,14 @@ export function buildSetupPlan(config: PostgresSourceConfig, scope: Scope, datab
     },
     {
       title: `Emitter role ${config.emitter_role} and schema ${config.schema_name}`,
-      why: 'A NOLOGIN role owns the SECURITY DEFINER identity function, so only that function can write identity messages. pg_read_all_stats lets it read the caller\'s backend start time for the session id.',
+      why: 'A NOLOGIN role owns the SECURITY DEFINER identity function, so only that function can write identity messages. pg_read_all_stats lets it read the caller\'s backend start time for the session id. Every role gets USAGE on the schema (the identity trigger runs as the caller and calls into it); nobody else may create objects in it, and its table and other functions are revoked from PUBLIC.',
       sql: [
         `DO $dbw$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(config.emitter_role)}) THEN CREATE ROLE ${emitter} NOLOGIN; END IF; END $dbw$`,
         `GRANT pg_read_all_stats TO ${emitter}`,
         `CREATE SCHEMA IF NOT EXISTS ${s}`,
-        `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`,
+        // Every role needs USAGE: the identity trigger runs as the caller and calls emit_session_identity(). Nobody else may create objects here.
+        `REVOKE CREATE ON SCHEMA ${s} FROM PUBLIC`,
+        `GRANT USAGE ON SCHEMA ${s} TO PUBLIC`,
         `CREATE TABLE IF NOT EXISTS ${s}.audited_schemas (nspname name PRIMARY KEY)`,
         `REVOKE ALL ON TABLE ${s}.audited_schemas FROM PUBLIC`,
         scope.schemas.length === 0
@@ -58,8 +60,16 @@ export function buildSetupPlan(config: PostgresSourceConfig, scope: Scope, datab
     },
     {
       title: 'Identity emitter function',
-      why: 'Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role.',
-      sql: [emitIdentityFunctionSql(config.schema_name), `ALTER FUNCTION ${s}.emit_identity() OWNER TO ${emitter}`, `REVOKE ALL ON FUNCTION ${s}.emit_identity() FROM PUBLIC`],
+      why: `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role. The trigger function emit_identity() runs as the caller and only checks whether this transaction's identity is already written; the first time, it calls emit_session_identity(), SECURITY DEFINER and owned by ${config.emitter_role}, which writes it. Every role may call that one (USAGE on the schema, EXECUTE on the function): it takes no arguments and writes only the caller's own identity.`,
+      sql: [
+        emitSessionIdentityFunctionSql(config.schema_name),
+        `ALTER FUNCTION ${s}.emit_session_identity() OWNER TO ${emitter}`,
+        `REVOKE ALL ON FUNCTION ${s}.emit_session_identity() FROM PUBLIC`,
+        `GRANT EXECUTE ON FUNCTION ${s}.emit_session_identity() TO PUBLIC`,
+        emitIdentityFunctionSql(config.schema_name),
+        `ALTER FUNCTION ${s}.emit_identity() OWNER TO ${emitter}`,
+        `REVOKE ALL ON FUNCTION ${s}.emit_identity() FROM PUBLIC`,
+      ],
     },
     {
       title: 'Only the emitter may write logical messages',

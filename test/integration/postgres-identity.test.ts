@@ -87,6 +87,24 @@ describe('postgres identity', () => {
   it('an unprivileged role cannot forge an identity message', async () => {
     await expect(exec(url('bob'), [`SELECT pg_logical_emit_message(true, 'dbwitness', '{"v":1,"db_user":"alice"}')`])).rejects.toMatchObject({ code: '42501' });
     await expect(exec(url('bob'), ['SELECT dbwitness.emit_identity()'])).rejects.toThrow();
+    // Anyone may call the definer function, but it takes no arguments and writes the caller's own identity, once.
+    await exec(url('bob'), ["SET LOCAL dbwitness.app_user = 'bob-app'", 'SELECT dbwitness.emit_session_identity()', "INSERT INTO clinic.patients VALUES (40, 'MRN40', 'Direct', NULL, NULL)"]);
+    const direct = await collector.waitChange('patients', (c) => c.key?.['id'] === '40');
+    expect(direct.identities).toHaveLength(1);
+    expect(direct.identities[0]).toMatchObject({ db_user: 'bob', role: 'bob', app_user: 'bob-app' });
+  });
+
+  it('a hostile search_path does not reach the trigger, which runs as the caller', async () => {
+    // bob shadows functions and the text type the trigger might resolve unqualified; it qualifies everything.
+    await server.query('CREATE SCHEMA IF NOT EXISTS evil AUTHORIZATION bob', [], { database: db });
+    await exec(url('bob'), [
+      'CREATE OR REPLACE FUNCTION evil.current_setting(text, boolean) RETURNS text LANGUAGE sql AS $$ SELECT NULL::text $$',
+      "CREATE OR REPLACE FUNCTION evil.texteq(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$",
+    ]);
+    await exec(url('bob'), ['SET LOCAL search_path = evil, pg_catalog', "INSERT INTO clinic.patients VALUES (41, 'MRN41', 'Path', NULL, NULL)"]);
+    const tx = await collector.waitChange('patients', (c) => c.key?.['id'] === '41');
+    expect(tx.identities).toHaveLength(1);
+    expect(tx.identities[0]).toMatchObject({ db_user: 'bob', role: 'bob' });
   });
 
   it('evasions still deliver the changes, without identity where the trigger was silenced', async () => {

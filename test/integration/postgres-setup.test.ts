@@ -76,7 +76,10 @@ describe('postgres setup', () => {
     await q('ALTER TABLE clinic.patients DISABLE TRIGGER dbwitness_identity');
     await q('ALTER TABLE clinic.encounters REPLICA IDENTITY DEFAULT');
     await q('GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO PUBLIC');
+    // The trigger runs as the writer: without these grants every write to an audited table fails.
+    await q('REVOKE EXECUTE ON FUNCTION dbwitness.emit_session_identity() FROM PUBLIC');
     const broken = await postgresAdapter.doctor(config, ctx);
+    expect(byId(broken, 'pg.emitter')).toMatchObject({ status: 'fail', detail: expect.stringContaining('EXECUTE on emit_session_identity()') });
     expect(byId(broken, 'pg.identity_triggers')).toMatchObject({ status: 'fail', detail: expect.stringContaining('"clinic"."patients" (disabled)') });
     expect(byId(broken, 'pg.replica_identity')).toMatchObject({ status: 'fail', detail: expect.stringContaining('"clinic"."encounters"') });
     expect(byId(broken, 'pg.emit_message_revoked').status).toBe('fail');
@@ -84,6 +87,9 @@ describe('postgres setup', () => {
     await applySetup(config);
     const fixed = await postgresAdapter.doctor(config, ctx);
     expect(fixed.filter((f) => f.status === 'fail')).toEqual([]);
+    // An older setup (a SECURITY DEFINER trigger function) still attributes every change: a warning to re-run setup.
+    await q('ALTER FUNCTION dbwitness.emit_identity() SECURITY DEFINER');
+    expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.emitter')).toMatchObject({ status: 'warn', fix: expect.stringContaining('setup') });
 
     const uninstall = await postgresAdapter.planUninstall(config, ctx);
     await postgresAdapter.applyPlan(config, uninstall, ctx);
