@@ -30,6 +30,19 @@ export interface ChainLock {
 
 export async function lockChain(chainDir: string, sourceId: string): Promise<ChainLock> {
   const path = join(chainDir, LOCK_FILE);
+  return takePidLock(
+    path,
+    (pid) => usageError('E_STORE_LOCKED', `the chain of source ${sourceId} is being written by process ${pid}`, `stop that process first (one dbwitness writer per store and source); if no such dbwitness runs, remove ${path}`),
+    () => usageError('E_STORE_LOCKED', `could not take the lock ${path}`, 'make sure only one dbwitness writes this store'),
+  );
+}
+
+/**
+ * Creates `path` exclusively, holding this process's pid. A lock whose
+ * process is gone is stale and taken over; one held by a live process gives
+ * `busy(pid)`.
+ */
+export async function takePidLock(path: string, busy: (pid: number) => Error, stuck: () => Error): Promise<ChainLock> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, 'wx', FILE_MODE);
@@ -44,14 +57,8 @@ export async function lockChain(chainDir: string, sourceId: string): Promise<Cha
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw usageError(
-        'E_STORE_LOCKED',
-        `the chain of source ${sourceId} is being written by process ${pid}`,
-        `stop that process first (one dbwitness writer per store and source); if no such dbwitness runs, remove ${path}`,
-      );
-    }
-    await unlink(path).catch(() => undefined); // stale: its writer is gone
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw busy(pid);
+    await unlink(path).catch(() => undefined); // stale: its holder is gone
   }
-  throw usageError('E_STORE_LOCKED', `could not take the lock ${path}`, 'make sure only one dbwitness writes this store');
+  throw stuck();
 }

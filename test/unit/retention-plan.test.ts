@@ -3,14 +3,16 @@
  * archive, moves verified against the seal, and deletion refused before six
  * years or under legal hold.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { planRetention, MIN_KEEP_MS, type RetentionPolicy } from '../../src/retention/retention-plan.js';
 import { archiveSegment, deleteExpired, ARCHIVE_MANIFEST } from '../../src/retention/retention-actions.js';
 import type { FileChain } from '../../src/store/index.js';
-import { drafts, SOURCE, tempStore } from './store-helpers.js';
+import { cliFromSource, drafts, SOURCE, tempStore } from './store-helpers.js';
 import { runCli } from '../harness/index.js';
 
 const DAY = 86_400_000;
@@ -135,5 +137,31 @@ describe('retention', () => {
     const short = await runCli(['retention', tmp.dir, '--keep', '1y']);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least six years/);
+  });
+
+  it('one changing retention run at a time: a live holder is refused with its pid, a dead one is taken over', async () => {
+    await using tmp = await tempStore();
+    await sealedStore(tmp.dir, tmp.keyFile, 3);
+    const archive = join(tmp.root, 'archive');
+    const lock = join(tmp.dir, 'RETENTION.LOCK');
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      await writeFile(lock, `${holder.pid}\n`);
+      const busy = cliFromSource(['retention', tmp.dir, '--archive-dir', archive, '--archive', '--archive-after', '0s']);
+      expect(busy.code, busy.stderr).toBe(2);
+      expect(busy.stderr).toContain('E_RETENTION_BUSY');
+      expect(busy.stderr).toContain(`process ${holder.pid}`);
+      expect(existsSync(join(tmp.dir, SOURCE.id, 'seg-000001.jsonl'))).toBe(true);
+      // Listing changes nothing and needs no lock.
+      expect(cliFromSource(['retention', tmp.dir, '--json']).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+    // The holder is gone: its lock is stale.
+    const moved = cliFromSource(['retention', tmp.dir, '--archive-dir', archive, '--archive', '--archive-after', '0s']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain('moved');
+    expect(existsSync(lock)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { periodMs, type RetentionConfig } from '../../config/config-schema.js';
 import { usageError } from '../../core/errors.js';
 import { archiveSegment, deleteExpired } from '../../retention/retention-actions.js';
+import { lockRetention } from '../../retention/retention-lock.js';
 import { planRetention, type RetentionPolicy, type SegmentRetention } from '../../retention/retention-plan.js';
 import { addGlobalOptions, loadContext, type GlobalFlags } from '../command-context.js';
 import { splitList } from '../source-resolution.js';
@@ -53,35 +54,46 @@ Examples:
   cmd.action(async (dir: string, flags: RetentionFlags) => {
     const { config } = await loadContext(flags);
     const policy = policyFrom(flags, config.retention);
-    let plan = await planRetention(dir, policy);
-    const done: string[] = [];
-    if (flags.archive === true) {
-      if (policy.archiveDir === null) throw usageError('E_RETENTION_NO_ARCHIVE', '--archive needs an archive directory', 'pass --archive-dir DIR or set retention.archive_dir');
-      for (const seg of plan.filter((s) => s.status === 'archive_due')) done.push(`moved ${seg.source} segment ${seg.segment} to ${await archiveSegment(seg, dir, policy.archiveDir)}`);
+    // Changing runs hold the lock from planning to the end, so their plan is not made stale by another run.
+    const changes = flags.archive === true || flags.delete !== undefined || flags.deleteExpired === true;
+    const lock = changes ? await lockRetention(dir) : null;
+    try {
+      await retentionRun(dir, flags, policy);
+    } finally {
+      await lock?.release();
     }
-    if (flags.delete !== undefined) {
-      const m = /^([a-z0-9][a-z0-9_-]*):(\d+)$/.exec(flags.delete);
-      if (m === null) throw usageError('E_RETENTION_DELETE_ARG', `--delete expects SOURCE:SEGMENT, got "${flags.delete}"`, 'e.g. --delete clinic-pg:12 (segment numbers are listed by `dbwitness retention DIR`)');
-      const matches = plan.filter((s) => s.source === m[1] && s.segment === Number(m[2]));
-      if (matches.length === 0) throw usageError('E_RETENTION_NO_SEGMENT', `no segment ${m[2]} of source ${m[1]} in the store or archive`, 'list segments with `dbwitness retention DIR`');
-      for (const seg of matches) {
-        await deleteExpired(seg, dir);
-        done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
-      }
-    }
-    if (flags.deleteExpired === true) {
-      for (const seg of plan.filter((s) => s.status === 'expired')) {
-        await deleteExpired(seg, dir);
-        done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
-      }
-    }
-    if (done.length > 0) plan = await planRetention(dir, policy);
-    if (flags.json === true) {
-      process.stdout.write(JSON.stringify({ policy: { keep_ms: policy.keepMs, archive_after_ms: policy.archiveAfterMs, archive_dir: policy.archiveDir, legal_hold: policy.legalHold }, actions: done, segments: plan }, null, 2) + '\n');
-      return;
-    }
-    process.stdout.write(formatPlan(plan, done));
   });
+}
+
+async function retentionRun(dir: string, flags: RetentionFlags, policy: RetentionPolicy): Promise<void> {
+  let plan = await planRetention(dir, policy);
+  const done: string[] = [];
+  if (flags.archive === true) {
+    if (policy.archiveDir === null) throw usageError('E_RETENTION_NO_ARCHIVE', '--archive needs an archive directory', 'pass --archive-dir DIR or set retention.archive_dir');
+    for (const seg of plan.filter((s) => s.status === 'archive_due')) done.push(`moved ${seg.source} segment ${seg.segment} to ${await archiveSegment(seg, dir, policy.archiveDir)}`);
+  }
+  if (flags.delete !== undefined) {
+    const m = /^([a-z0-9][a-z0-9_-]*):(\d+)$/.exec(flags.delete);
+    if (m === null) throw usageError('E_RETENTION_DELETE_ARG', `--delete expects SOURCE:SEGMENT, got "${flags.delete}"`, 'e.g. --delete clinic-pg:12 (segment numbers are listed by `dbwitness retention DIR`)');
+    const matches = plan.filter((s) => s.source === m[1] && s.segment === Number(m[2]));
+    if (matches.length === 0) throw usageError('E_RETENTION_NO_SEGMENT', `no segment ${m[2]} of source ${m[1]} in the store or archive`, 'list segments with `dbwitness retention DIR`');
+    for (const seg of matches) {
+      await deleteExpired(seg, dir);
+      done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
+    }
+  }
+  if (flags.deleteExpired === true) {
+    for (const seg of plan.filter((s) => s.status === 'expired')) {
+      await deleteExpired(seg, dir);
+      done.push(`deleted ${seg.source} segment ${seg.segment} (${seg.location})`);
+    }
+  }
+  if (done.length > 0) plan = await planRetention(dir, policy);
+  if (flags.json === true) {
+    process.stdout.write(JSON.stringify({ policy: { keep_ms: policy.keepMs, archive_after_ms: policy.archiveAfterMs, archive_dir: policy.archiveDir, legal_hold: policy.legalHold }, actions: done, segments: plan }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(formatPlan(plan, done));
 }
 
 function policyFrom(flags: RetentionFlags, cfg: RetentionConfig | undefined): RetentionPolicy {
