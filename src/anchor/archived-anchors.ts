@@ -63,11 +63,19 @@ export async function lookupArchived(chainDir: string, sourceId: string, seqs: r
     const inside = seqs.filter((s) => s >= first && s <= last);
     if (inside.length === 0) continue;
     const where = await locateArchived(line, sourceId, opts.archiveDirs);
+    let damaged: string | null = null;
     if (where.file !== null) {
-      const found = await hashesAt(where.file, new Set(inside), opts.encryptionKey);
-      for (const s of inside) verdicts.set(s, { kind: 'read', segment, hash: found.hashes.get(s) ?? null });
-      end = Math.max(end, found.last);
-      continue;
+      const found = await hashesAt(where.file, new Set(inside), opts.encryptionKey).catch((e: unknown) => {
+        // A copy that cannot be read is verify's finding (it checks every archive copy against its seal); here it is one that could not be compared.
+        if (typeof (e as { code?: unknown }).code !== 'string') throw e;
+        return new Error((e as Error).message);
+      });
+      if (!(found instanceof Error)) {
+        for (const s of inside) verdicts.set(s, { kind: 'read', segment, hash: found.hashes.get(s) ?? null });
+        end = Math.max(end, found.last);
+        continue;
+      }
+      damaged = `the archive copy ${where.file} cannot be read (${found.message}); run \`dbwitness verify\``;
     }
     const sealCopy = seal ?? (where.seal === null ? undefined : await readSealFile(where.seal));
     const unverified = sealCopy === undefined ? 'no seal copy' : sealProblem(sealCopy, sourceId, segment, opts.publicKey);
@@ -76,7 +84,7 @@ export async function lookupArchived(chainDir: string, sourceId: string, seqs: r
     for (const s of inside) {
       if (sealCopy !== undefined && sealCopy.last_seq === s) verdicts.set(s, { kind: 'seal', segment, hash: sealCopy.last_hash, unverified });
       else if (line.deleted_at !== undefined && deletion === null) verdicts.set(s, { kind: 'deleted', segment, deletedAt: line.deleted_at });
-      else verdicts.set(s, { kind: 'unchecked', segment, why: deletion ?? 'the archive copy is not reachable' });
+      else verdicts.set(s, { kind: 'unchecked', segment, why: deletion ?? damaged ?? 'the archive copy is not reachable' });
     }
   }
   return { verdicts, end };

@@ -112,6 +112,21 @@ describe('anchors in archived segments', () => {
     expect(warn.fix).toMatch(/--archive DIR/);
   });
 
+  it('a damaged archive copy does not stop the check: its seal anchor is compared with the seal, the others are not checked, naming the damage', async () => {
+    await using t = await tempStore();
+    const anchors = await anchoredStore(t);
+    const key = await loadPublicKey(t.publicKeyFile);
+    const archiveDir = join(t.root, 'archive');
+    await archiveFirstTwo(t, archiveDir);
+    await appendFile(join(archiveDir, SOURCE.id, segmentFileName(1)), '{"not an event"\n');
+    const findings = await checkAnchors(t.dir, anchors, { publicKey: key });
+    expect(ids(findings)).toEqual([
+      ['anchor.ok', 'ok'],
+      ['anchor.archived_unchecked', 'warn'],
+    ]);
+    expect(findings[1]!.detail).toMatch(/segment 1 \(1 anchor\(s\)\): the archive copy .*seg-000001\.jsonl cannot be read \(.*\); run `dbwitness verify`/);
+  });
+
   it('fail when a signed anchor at a seal\'s last seq disagrees with the seal copy of an unreachable segment', async () => {
     await using t = await tempStore();
     const anchors = await anchoredStore(t);
