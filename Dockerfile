@@ -32,6 +32,8 @@ EXPOSE 9464
 # Liveness only: readiness (/readyz) depends on the databases and is for orchestrators to read.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
+# glibc malloc returns freed memory instead of keeping it (see deploy/dbwitness.service).
+ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072
 # A capped V8 heap keeps RSS bounded (see BENCHMARKS.md, memory).
 ENTRYPOINT ["node", "--max-old-space-size=128", "--max-semi-space-size=2", "/app/bin/dbwitness.js"]
 CMD ["run", "--config", "/etc/dbwitness/dbwitness.yaml"]

@@ -67,6 +67,9 @@ export async function currentLsn(server: PgServer, db: string): Promise<string> 
 /** The V8 limits deploy/dbwitness.service and the Dockerfile start the daemon with. */
 export const DEPLOYED_NODE_FLAGS: readonly string[] = ['--max-old-space-size=128', '--max-semi-space-size=2'];
 
+/** The glibc malloc settings deploy/dbwitness.service and the Dockerfile set. */
+export const DEPLOYED_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+
 /** Extra node flags for the daemon from PG_BENCH_NODE_ARGS (space-separated), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 export function benchNodeArgs(): string[] {
   return (process.env['PG_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');

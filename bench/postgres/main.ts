@@ -102,9 +102,9 @@ if (rss !== null) {
   lines.push(
     `## (d) Memory for one ${fmt(rss[0]?.rows ?? 0)}-row transaction`,
     '',
-    `| node flags | idle RSS | peak RSS (VmHWM) | peak − idle | WAL of the transaction |`,
+    `| daemon settings | idle RSS | peak RSS (VmHWM) | peak − idle | WAL of the transaction |`,
     '|---|---:|---:|---:|---:|',
-    ...rss.map((r) => `| ${r.flags.length === 0 ? "Node's defaults" : `\`${r.flags.join(' ')}\` (as deployed)`} | ${fmt(r.idleMb, 1)} MiB | ${fmt(r.peakMb, 1)} MiB | **${fmt(r.peakMb - r.idleMb, 1)} MiB** | ${fmt(r.walMb, 1)} MiB |`),
+    ...rss.map((r) => `| ${settingsLabel(r)} | ${fmt(r.idleMb, 1)} MiB | ${fmt(r.peakMb, 1)} MiB | **${fmt(r.peakMb - r.idleMb, 1)} MiB** | ${fmt(r.walMb, 1)} MiB |`),
     '',
   );
 }
@@ -131,3 +131,9 @@ if (lat !== null) {
 const out = process.env['PG_BENCH_OUT'] ?? join(here, 'RESULTS.md');
 writeFileSync(out, lines.join('\n'));
 process.stderr.write(`wrote ${out}\n`);
+
+function settingsLabel(r: RssResult): string {
+  if (r.flags.length === 0 && Object.keys(r.env).length === 0) return "Node's defaults";
+  const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
+  return `\`${[...env, ...r.flags].join(' ')}\`${env.length > 0 ? ' (as deployed)' : ' (V8 limits only)'}`;
+}

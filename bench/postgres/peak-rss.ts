@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { tempDir, waitFor } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { benchNodeArgs, currentLsn, DEPLOYED_NODE_FLAGS, env, exited, sql, waitConfirmed } from './bench-common.js';
+import { benchNodeArgs, currentLsn, DEPLOYED_ENV, DEPLOYED_NODE_FLAGS, env, exited, sql, waitConfirmed } from './bench-common.js';
 
 export interface RssResult {
   /** Node flags of the daemon: none (Node's defaults) or the deployed limits. */
   flags: readonly string[];
+  /** Environment added for the daemon (the deployed malloc settings), if any. */
+  env: Readonly<Record<string, string>>;
   rows: number;
   idleMb: number;
   peakMb: number;
@@ -38,18 +40,26 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m?.[1] ?? 0);
 }
 
-/** Once with Node's defaults and once with the deployed V8 limits, each on its own table and slot. */
+/**
+ * Once with Node's defaults and once as deployed (V8 limits and malloc
+ * settings), each on its own table and slot; `flags` (the V8 limits alone)
+ * on request.
+ */
 export async function peakRss(server: PgServer, db: string, repoRoot: string): Promise<RssResult[]> {
   await sql(server, db, 'CREATE SCHEMA IF NOT EXISTS clinic');
   const out: RssResult[] = [];
-  // PG_BENCH_RSS_VARIANTS=deployed measures only the deployed limits (quicker when iterating).
+  // PG_BENCH_RSS_VARIANTS=deployed measures only the deployed settings (quicker when iterating).
   const variants = (process.env['PG_BENCH_RSS_VARIANTS'] ?? 'defaults,deployed').split(',');
-  const all: [string, readonly string[]][] = [['defaults', []], ['deployed', DEPLOYED_NODE_FLAGS]];
-  for (const [i, [, flags]] of all.filter(([n]) => variants.includes(n)).entries()) out.push(await peakRssOnce(server, db, repoRoot, `bulk${i}`, flags));
+  const all: [string, readonly string[], Readonly<Record<string, string>>][] = [
+    ['defaults', [], {}],
+    ['deployed', DEPLOYED_NODE_FLAGS, DEPLOYED_ENV],
+    ['flags', DEPLOYED_NODE_FLAGS, {}],
+  ];
+  for (const [i, [, flags, env]] of all.filter(([n]) => variants.includes(n)).entries()) out.push(await peakRssOnce(server, db, repoRoot, `bulk${i}`, flags, env));
   return out;
 }
 
-async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name: string, flags: readonly string[]): Promise<RssResult> {
+async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name: string, flags: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<RssResult> {
   const rows = env('PG_BENCH_RSS_ROWS', 1_000_000);
   const table = `clinic.${name}`;
   const slot = `bench_rss_${name}`;
@@ -57,7 +67,7 @@ async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name:
   await applySetup(pgConfig(server, db, { tables: [table], slot, publication: slot }));
   const store = await tempDir('dbw-bench-rss-');
   const url = server.url({ database: db });
-  const child = spawn(process.execPath, [...flags, ...benchNodeArgs(), join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', table, '--slot', slot, '--publication', slot, '--id', 'rss', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...flags, ...benchNodeArgs(), join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', table, '--slot', slot, '--publication', slot, '--id', 'rss', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...extraEnv } });
   try {
     const pid = child.pid as number;
     // Idle: connected and acknowledged the current position.
@@ -88,7 +98,7 @@ async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name:
     await waitFor(() => indexedSeq(join(store, 'index.sqlite'), 'rss') >= rows, { what: 'index caught up', timeoutMs: 600_000, intervalMs: 500 });
     const peak = statusKb(pid, 'VmHWM');
     const [w] = await sql<{ b: string }>(server, db, `SELECT pg_wal_lsn_diff('${end}', '${before}')::bigint::text AS b`);
-    return { flags, rows, idleMb: idle / 1024, peakMb: peak / 1024, walMb: Number(w?.b ?? 0) / 1024 / 1024 };
+    return { flags, env: extraEnv, rows, idleMb: idle / 1024, peakMb: peak / 1024, walMb: Number(w?.b ?? 0) / 1024 / 1024 };
   } finally {
     child.kill('SIGTERM');
     await exited(child);

@@ -64,8 +64,11 @@ async function main(): Promise<void> {
     // SOAK_DAEMON_NODE_OPTIONS: V8 flags for the daemon only, e.g. the deployed
     // "--max-old-space-size=128 --max-semi-space-size=2" (NODE_OPTIONS would also
     // cap this driver, which loads every stored event to count them at the end).
+    // SOAK_DAEMON_ENV: more environment for the daemon, e.g. the deployed malloc
+    // settings "MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072".
     const daemonFlags = process.env['SOAK_DAEMON_NODE_OPTIONS'];
-    const daemon = spawnCli(['run', '--config', join(root, 'dbwitness.yaml'), '--redaction', 'keep'], daemonFlags === undefined ? {} : { env: { NODE_OPTIONS: daemonFlags } });
+    const daemonEnv = Object.fromEntries((process.env['SOAK_DAEMON_ENV'] ?? '').split(' ').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const daemon = spawnCli(['run', '--config', join(root, 'dbwitness.yaml'), '--redaction', 'keep'], { env: { ...daemonEnv, ...(daemonFlags === undefined ? {} : { NODE_OPTIONS: daemonFlags }) } });
     daemon.stderr?.resume();
     const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { what: 'daemon ready', timeoutMs: 60_000 });
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
       `\n## ${new Date().toISOString()} — ${minutes} min, ${rate} tx/s per source, sample every ${sampleMs / 1000} s`,
       '',
       `Machine: ${cpus().length} cores, load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end (shared with other work).`,
+      `Daemon: NODE_OPTIONS ${daemonFlags === undefined ? '(none)' : `\`${daemonFlags}\``}; environment ${Object.keys(daemonEnv).length === 0 ? '(nothing added)' : `\`${process.env['SOAK_DAEMON_ENV']!.trim()}\``}.`,
       `Committed: ${pgStats.tx} PostgreSQL + ${mdbStats.tx} MariaDB transactions, ${expected} row changes; stored: ${stored} (${stored === expected ? 'exactly once' : 'MISMATCH'}); SIGTERM exit ${code}.`,
       '',
       '| metric | peak | slope per minute | slope, second half | late/early median ratio |',

@@ -18,6 +18,7 @@ export interface IndexJob {
   readonly dir: string;
   readonly indexPath: string | undefined;
   readonly encryptionKey: Uint8Array | undefined;
+  readonly cacheKiB: number | undefined;
 }
 
 /** This worker's V8 heap, in bytes (v8.getHeapStatistics is per isolate). */
@@ -37,7 +38,7 @@ function heap(): WorkerHeap {
 const port = parentPort;
 if (port !== null) {
   port.on('message', (job: IndexJob) => {
-    updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }).then(
+    updateIndex(job.dir, { indexPath: job.indexPath, cacheKiB: job.cacheKiB, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }).then(
       (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt, heap: heap() } satisfies IndexJobResult),
       (e: unknown) => port.postMessage({ ok: false, code: (e as { code?: string }).code ?? 'error', message: e instanceof Error ? e.message : String(e), heap: heap() } satisfies IndexJobResult),
     );

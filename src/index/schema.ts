@@ -99,6 +99,8 @@ export interface OpenIndexOptions {
   readonly readonly?: boolean;
   /** Bulk mode for a rebuild into a fresh file: no journal, no fsync, indexes added at the end. */
   readonly bulk?: boolean;
+  /** SQLite page cache in KiB (default: better-sqlite3's build, 16 MiB per connection). */
+  readonly cacheKiB?: number | undefined;
 }
 
 export function openIndexDb(path: string, opts: OpenIndexOptions = {}): Db {
@@ -109,6 +111,7 @@ export function openIndexDb(path: string, opts: OpenIndexOptions = {}): Db {
     throw usageError('E_INDEX_OPEN', `cannot open the index ${path}: ${(e as Error).message}`, opts.readonly ? 'build it with `dbwitness reindex STORE_DIR`' : 'check that the directory is writable, or pass --index PATH');
   }
   db.pragma('busy_timeout = 10000');
+  if (opts.cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(64, Math.floor(opts.cacheKiB))}`);
   if (opts.readonly) return db;
   // Who touched which patient, when, is itself sensitive: owner-only, like the store's files.
   // SQLite gives the -wal and -shm files the main file's permissions.

@@ -29,6 +29,8 @@ export interface UpdateIndexOptions {
   readonly onProgress?: ((p: IndexProgress) => void) | undefined;
   /** Where segments retention archived are now (DIR/<source>/seg-N.jsonl), tried before the paths in archived.jsonl. */
   readonly archiveDirs?: readonly string[] | undefined;
+  /** SQLite page cache of the writing connection in KiB (default 16 MiB; `run` uses less, see updater.ts). */
+  readonly cacheKiB?: number | undefined;
 }
 
 export interface UpdateIndexResult {
@@ -55,7 +57,7 @@ export function defaultIndexPath(dir: string): string {
 export async function updateIndex(dir: string, opts: UpdateIndexOptions = {}): Promise<UpdateIndexResult> {
   const indexPath = opts.indexPath ?? defaultIndexPath(dir);
   if (!existsSync(indexPath)) return rebuildIndex(dir, opts);
-  const db = openIndexDb(indexPath);
+  const db = openIndexDb(indexPath, { cacheKiB: opts.cacheKiB });
   try {
     if (indexVersion(db) !== INDEX_SCHEMA_VERSION) throw staleIndex('index version differs');
     const gaps: ChainGap[] = [];
@@ -81,7 +83,7 @@ export async function rebuildIndex(dir: string, opts: UpdateIndexOptions = {}): 
   const indexPath = opts.indexPath ?? defaultIndexPath(dir);
   const building = `${indexPath}.building`;
   await rm(building, { force: true });
-  const db = openIndexDb(building, { bulk: true });
+  const db = openIndexDb(building, { bulk: true, cacheKiB: opts.cacheKiB });
   let added: number;
   const gaps: ChainGap[] = [];
   try {

@@ -43,13 +43,22 @@ export interface IndexUpdaterOptions {
   readonly workerUrl?: URL | null;
 }
 
+/**
+ * SQLite page cache of the daemon's index connection. better-sqlite3 builds
+ * SQLite with 16 MiB per connection, which a catch-up of a large
+ * transaction fills and the worker then keeps for the daemon's lifetime; at
+ * 4 MiB one 1,000,000-row transaction costs about 20 MiB less peak RSS and
+ * was caught up just as fast (bench/postgres/RESULTS.md, (d)).
+ */
+const DAEMON_INDEX_CACHE_KIB = 4000;
+
 type Runner = { run(job: IndexJob): Promise<{ added: number; rebuilt: boolean }>; close(): Promise<void>; heap(): WorkerHeap | null };
 
 export function startIndexUpdater(dir: string, opts: IndexUpdaterOptions): IndexUpdater {
   const log = opts.logger.child({ component: 'index' });
   const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
   const runner: Runner = workerUrl === null ? inProcess() : threaded(workerUrl);
-  const job: IndexJob = { dir, indexPath: opts.indexPath, encryptionKey: opts.encryptionKey };
+  const job: IndexJob = { dir, indexPath: opts.indexPath, encryptionKey: opts.encryptionKey, cacheKiB: DAEMON_INDEX_CACHE_KIB };
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const once = (): Promise<void> => {
@@ -87,7 +96,7 @@ function defaultWorkerUrl(): URL | null {
 
 function inProcess(): Runner {
   return {
-    run: async (job) => updateIndex(job.dir, { indexPath: job.indexPath, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }),
+    run: async (job) => updateIndex(job.dir, { indexPath: job.indexPath, cacheKiB: job.cacheKiB, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }),
     close: async () => undefined,
     heap: () => null,
   };
