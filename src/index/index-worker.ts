@@ -5,21 +5,14 @@
  * second each time (bench/postgres latency, per-slice p99). Here it runs on
  * another core and the capture path never waits for it.
  *
- * Protocol: the parent posts { dir, indexPath, encryptionKey }; the worker
+ * Protocol: the parent posts an IndexJob (index-job.ts); the worker
  * answers { ok: true, added, rebuilt } or { ok: false, code, message },
  * both with the worker's own V8 heap figures: the worker is a second heap
  * in the daemon's process, invisible to the main thread's heap metrics.
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import { updateIndex } from './update.js';
-
-export interface IndexJob {
-  readonly dir: string;
-  readonly indexPath: string | undefined;
-  readonly encryptionKey: Uint8Array | undefined;
-  readonly cacheKiB: number | undefined;
-}
+import { runIndexJob, type IndexJob } from './index-job.js';
 
 /** This worker's V8 heap, in bytes (v8.getHeapStatistics is per isolate). */
 export interface WorkerHeap {
@@ -38,7 +31,7 @@ function heap(): WorkerHeap {
 const port = parentPort;
 if (port !== null) {
   port.on('message', (job: IndexJob) => {
-    updateIndex(job.dir, { indexPath: job.indexPath, cacheKiB: job.cacheKiB, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }).then(
+    runIndexJob(job).then(
       (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt, heap: heap() } satisfies IndexJobResult),
       (e: unknown) => port.postMessage({ ok: false, code: (e as { code?: string }).code ?? 'error', message: e instanceof Error ? e.message : String(e), heap: heap() } satisfies IndexJobResult),
     );

@@ -21,8 +21,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
-import type { IndexJob, IndexJobResult, WorkerHeap } from './index-worker.js';
-import { updateIndex } from './update.js';
+import type { IndexJobResult, WorkerHeap } from './index-worker.js';
+import { runIndexJob, type IndexJob } from './index-job.js';
 
 export interface IndexUpdater {
   /** Runs one catch-up now (waits for a running one first). */
@@ -47,8 +47,8 @@ export interface IndexUpdaterOptions {
  * SQLite page cache of the daemon's index connection. better-sqlite3 builds
  * SQLite with 16 MiB per connection, which a catch-up of a large
  * transaction fills and the worker then keeps for the daemon's lifetime; at
- * 4 MiB one 1,000,000-row transaction costs about 20 MiB less peak RSS and
- * was caught up just as fast (bench/postgres/RESULTS.md, (d)).
+ * 4 MiB the catch-up of one 1,000,000-row transaction was as fast and the
+ * daemon's peak RSS lower (bench/postgres/RESULTS.md, (d)).
  */
 const DAEMON_INDEX_CACHE_KIB = 4000;
 
@@ -96,7 +96,7 @@ function defaultWorkerUrl(): URL | null {
 
 function inProcess(): Runner {
   return {
-    run: async (job) => updateIndex(job.dir, { indexPath: job.indexPath, cacheKiB: job.cacheKiB, encryptionKey: job.encryptionKey === undefined ? undefined : Buffer.from(job.encryptionKey) }),
+    run: runIndexJob,
     close: async () => undefined,
     heap: () => null,
   };
