@@ -18,7 +18,8 @@ import { AnchorFile } from '../anchor/anchor-file.js';
 import { AnchorPublisher } from '../anchor/anchor-publisher.js';
 import type { SigningKey } from '../store/keys.js';
 import { DaemonHttpServer, parseListen } from './http-server.js';
-import { DaemonMetrics, type WorkerHeapBytes } from './metrics.js';
+import { DaemonMetrics } from './metrics.js';
+import type { WorkerHeap } from '../index/index-worker.js';
 import { observeAdapter } from './observed-adapter.js';
 import { observeStore } from './observed-store.js';
 import { PeriodicChecks } from './periodic-checks.js';
@@ -34,7 +35,7 @@ export interface DaemonServicesOptions {
   readonly httpListen?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
   /** The index worker's heap (a second V8 heap in the process), for /metrics. */
-  readonly indexWorkerHeap?: (() => WorkerHeapBytes | null) | undefined;
+  readonly indexWorkerHeap?: (() => WorkerHeap | null) | undefined;
 }
 
 export class DaemonServices {

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent } from '../core/event.js';
+import type { WorkerHeap } from '../index/index-worker.js';
 import type { SourceMonitor } from './source-monitor.js';
 import { ObservedChain, type AppendTimer } from './observed-store.js';
 import type { SourceState } from './supervisor.js';
@@ -19,17 +20,10 @@ export interface WebhookCounters {
   queued: number;
 }
 
-/** A worker thread's V8 heap, in bytes. */
-export interface WorkerHeapBytes {
-  readonly used: number;
-  readonly total: number;
-  readonly external: number;
-}
-
 export interface ExternalCounters {
   webhook?: () => WebhookCounters;
   alertsSuppressed?: () => number;
-  indexWorkerHeap?: () => WorkerHeapBytes | null;
+  indexWorkerHeap?: () => WorkerHeap | null;
 }
 
 export class DaemonMetrics implements AppendTimer {

@@ -10,7 +10,7 @@ import { adapterForUrl, parseSourceConfig } from '../source-resolution.js';
 import { addStoreOptions, openStoreFrom, storeEncryptionKey, type StoreFlags } from '../store-options.js';
 import { addPolicyOptions, policyTransform, type PolicyFlags } from '../policy-options.js';
 import type { DaemonServices } from '../../daemon/daemon-services.js';
-import type { WorkerHeapBytes } from '../../daemon/metrics.js';
+import type { WorkerHeap } from '../../index/index-worker.js';
 import type { AuditStore } from '../../core/ports.js';
 import { loadSigningKey } from '../../store/keys.js';
 import { validate } from '../../config/load-config.js';
@@ -123,7 +123,7 @@ interface Output {
   readonly lookupFallback: SubjectFallback | null;
   readonly stopIndex: () => Promise<void>;
   /** The index worker's heap for /metrics (absent at the edge). */
-  readonly indexWorkerHeap?: () => WorkerHeapBytes | null;
+  readonly indexWorkerHeap?: () => WorkerHeap | null;
 }
 
 /**
