@@ -82,8 +82,11 @@ async function main(): Promise<void> {
     // The main thread's and the index worker's V8 heaps and external memory
     // beside RSS: a rise in RSS alone may be heap growth up to its limit,
     // Buffers, or native memory. native_mb is RSS minus both heaps' totals.
-    type Name = 'rss_mb' | 'heap_used_mb' | 'heap_total_mb' | 'external_mb' | 'worker_heap_used_mb' | 'worker_heap_total_mb' | 'native_mb' | 'fds' | 'lag_s';
-    const series: Record<Name, Series> = { rss_mb: [], heap_used_mb: [], heap_total_mb: [], external_mb: [], worker_heap_used_mb: [], worker_heap_total_mb: [], native_mb: [], fds: [], lag_s: [] };
+    // Lag per source: MariaDB's binlog timestamps are whole seconds, so its
+    // capture delay reads anywhere from 0 to 1 s by the phase of the sample
+    // within the second; PostgreSQL's are microseconds.
+    type Name = 'rss_mb' | 'heap_used_mb' | 'heap_total_mb' | 'external_mb' | 'worker_heap_used_mb' | 'worker_heap_total_mb' | 'native_mb' | 'fds' | 'lag_pg_s' | 'lag_mdb_s';
+    const series: Record<Name, Series> = { rss_mb: [], heap_used_mb: [], heap_total_mb: [], external_mb: [], worker_heap_used_mb: [], worker_heap_total_mb: [], native_mb: [], fds: [], lag_pg_s: [], lag_mdb_s: [] };
     while (Date.now() - t0 < minutes * 60_000) {
       await new Promise((r) => setTimeout(r, sampleMs));
       const t = (Date.now() - t0) / 60_000;
@@ -100,7 +103,8 @@ async function main(): Promise<void> {
       series.worker_heap_used_mb.push([t, workerMb('used')]);
       series.worker_heap_total_mb.push([t, workerMb('total')]);
       series.native_mb.push([t, rss - mb('dbwitness_nodejs_heap_size_total_bytes') - workerMb('total')]);
-      series.lag_s.push([t, Math.max(metric(m, 'dbwitness_capture_delay_seconds', { source: 'pg' }) ?? 0, metric(m, 'dbwitness_capture_delay_seconds', { source: 'mdb' }) ?? 0)]);
+      series.lag_pg_s.push([t, metric(m, 'dbwitness_capture_delay_seconds', { source: 'pg' }) ?? 0]);
+      series.lag_mdb_s.push([t, metric(m, 'dbwitness_capture_delay_seconds', { source: 'mdb' }) ?? 0]);
     }
     stop.stopped = true;
     await Promise.all(writers);
