@@ -18,20 +18,11 @@ import { changeDraft } from '../../src/pipeline/event-builder.js';
 import { auditScope, openPglogSource, pgInterpreter, PG_SYSTEM_SCHEMAS, PglogSourceConfig } from '../../adapters/pglog/index.js';
 import { mariadbInterpreter, MARIADB_SYSTEM_SCHEMAS } from '../../adapters/mariadb-audit/index.js';
 import type { Interpreter, LogInterpretation } from '../../src/log-tail/index.js';
+import { rng } from './seeded-random.js';
 
 const SECRET = 'PHI-SECRET-4711';
 const SOURCE: Source = { id: 'fuzz', engine: 'pglog', server: 's', database: 'd' };
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PG_GOOD = [
   `{"timestamp":"2026-11-26 10:07:21.833 UTC","user":"reader","dbname":"postgres","remote_host":"127.0.0.1","remote_port":58008,"session_id":"6b0804d9.3386","ps":"SELECT","error_severity":"LOG","message":"AUDIT: SESSION,2,1,READ,SELECT,TABLE,clinic.patients,select * from clinic.patients where name = '${SECRET}',<not logged>,1","application_name":"ehr"}`,

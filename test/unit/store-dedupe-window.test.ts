@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DedupeWindow } from '../../src/store/dedupe-window.js';
 import { eventId } from '../../src/core/ids.js';
+import { rng } from './seeded-random.js';
 
 class Model {
   readonly ids: string[] = [];
@@ -21,16 +22,6 @@ class Model {
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('DedupeWindow', () => {
   it('remembers exactly the newest `capacity` ids, as a Set would', () => {
