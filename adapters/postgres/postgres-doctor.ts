@@ -196,12 +196,13 @@ const emitter: Check = async (client, config) => {
   const title = 'Identity emitter functions';
   const trigger = rows.find((r) => r.name === 'emit_identity');
   const session = rows.find((r) => r.name === 'emit_session_identity');
-  if (trigger === undefined || session === undefined) {
-    const missing = [trigger === undefined ? 'emit_identity()' : '', session === undefined ? 'emit_session_identity()' : ''].filter(Boolean).map((f) => `${config.schema_name}.${f}`);
-    out.push(fail('pg.emitter', title, `${missing.join(' and ')} missing`, SETUP_FIX));
+  if (trigger === undefined) {
+    out.push(fail('pg.emitter', title, `${config.schema_name}.emit_identity() does not exist`, SETUP_FIX));
   } else if (trigger.secdef) {
-    // The layout before emit_session_identity(): still attributes every change, only slower.
+    // The layout before emit_session_identity(): the trigger emits by itself, so every change is still attributed, only slower.
     out.push(warn('pg.emitter', title, `${config.schema_name}.emit_identity() is SECURITY DEFINER (an older setup): each audited statement pays a privileged call`, SETUP_FIX));
+  } else if (session === undefined) {
+    out.push(fail('pg.emitter', title, `${config.schema_name}.emit_session_identity() does not exist: writes to audited tables fail`, SETUP_FIX));
   } else if (!session.secdef || session.owner !== config.emitter_role) {
     out.push(fail('pg.emitter', title, `emit_session_identity(): owner ${session.owner}, security definer ${session.secdef}`, `it must be SECURITY DEFINER owned by ${config.emitter_role}: ${SETUP_FIX}`));
   } else if (!session.public_exec || !session.public_usage) {

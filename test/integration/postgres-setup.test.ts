@@ -89,6 +89,7 @@ describe('postgres setup', () => {
     expect(fixed.filter((f) => f.status === 'fail')).toEqual([]);
     // An older setup (a SECURITY DEFINER trigger function) still attributes every change: a warning to re-run setup.
     await q('ALTER FUNCTION dbwitness.emit_identity() SECURITY DEFINER');
+    await q('DROP FUNCTION dbwitness.emit_session_identity()');
     expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.emitter')).toMatchObject({ status: 'warn', fix: expect.stringContaining('setup') });
 
     const uninstall = await postgresAdapter.planUninstall(config, ctx);
