@@ -11,6 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { usageError, DbwitnessError } from '../core/errors.js';
+import { decodeStrictBase64 } from './strict-base64.js';
 
 export const ENCRYPTED_PREFIX = '~';
 export const ENCRYPTION_KEY_ENV = 'DBWITNESS_ENCRYPTION_KEY';
@@ -26,8 +27,9 @@ export function encryptLine(key: Buffer, plaintext: string): string {
 
 /** Decrypts one framed line (without its newline); throws E_STORE_DECRYPT on a wrong key or damaged frame. */
 export function decryptLine(key: Buffer, framed: string, where: string): string {
-  const raw = Buffer.from(framed.slice(1), 'base64');
-  if (raw.length < IV_BYTES + TAG_BYTES) throw decryptError(where);
+  // GCM authenticates the bytes, not their spelling: a non-canonical frame is an altered line.
+  const raw = decodeStrictBase64(framed.slice(1));
+  if (raw === null || raw.length < IV_BYTES + TAG_BYTES) throw decryptError(where);
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
   decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
   try {

@@ -6,6 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { usageError } from '../core/errors.js';
+import { decodeStrictBase64 } from './strict-base64.js';
 
 export interface SigningKey {
   readonly privateKey: KeyObject;
@@ -72,8 +73,10 @@ export function signText(key: KeyObject, text: string): string {
 }
 
 export function verifyText(key: KeyObject, text: string, signatureB64: string): boolean {
+  const signature = decodeStrictBase64(signatureB64);
+  if (signature === null) return false; // another spelling of a valid signature is still an altered byte
   try {
-    return verify(null, Buffer.from(text, 'utf8'), key, Buffer.from(signatureB64, 'base64'));
+    return verify(null, Buffer.from(text, 'utf8'), key, signature);
   } catch {
     return false;
   }

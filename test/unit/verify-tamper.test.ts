@@ -163,6 +163,23 @@ describe('verify', () => {
     expect(missed).toBe(0);
   });
 
+  it('detects another spelling of a head signature that decodes to the same bytes (padding, unused low bits)', async () => {
+    const names = async (dir: string): Promise<string> => join(chainOf(dir), (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort().at(-1) as string);
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (const respell of [(sig: string) => sig.slice(0, -1) + ']', (sig: string) => sig.slice(0, -3) + B64[B64.indexOf(sig.at(-3)!) ^ 1] + '==']) {
+      const dir = await copy();
+      const file = await names(dir);
+      const text = (await readFile(file)).toString('utf8');
+      const m = /"sig":"([A-Za-z0-9+/]+==)"/.exec(text.slice(text.lastIndexOf('"sig":')));
+      expect(m).not.toBeNull();
+      const sig = m![1]!;
+      const other = respell(sig);
+      expect(Buffer.from(other, 'base64').equals(Buffer.from(sig, 'base64'))).toBe(true);
+      await writeFile(file, text.slice(0, text.lastIndexOf(sig)) + other + text.slice(text.lastIndexOf(sig) + sig.length));
+      expect((await check(dir)).ok).toBe(false);
+    }
+  });
+
   it('reports a store record with a damaged field name as tampering instead of crashing', async () => {
     const dir = await copy();
     const names = (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort();
