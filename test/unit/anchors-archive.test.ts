@@ -5,7 +5,7 @@
  * and otherwise reported as not checked (a warning), never as rewritten.
  * Stores are sealed, archived and deleted by the retention code itself.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { appendFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,14 @@ async function archiveFirstTwo(t: TempStore, archiveDir: string): Promise<void> 
   for (const seg of plan.filter((s) => s.segment <= 2)) await archiveSegment(seg, t.dir, archiveDir);
 }
 
+/** The anchored store with segments 1 and 2 moved to `<root>/archive`, and the key to check anchors with. */
+async function archivedFirstTwo(t: TempStore): Promise<{ anchors: string; key: KeyObject; archiveDir: string }> {
+  const anchors = await anchoredStore(t);
+  const archiveDir = join(t.root, 'archive');
+  await archiveFirstTwo(t, archiveDir);
+  return { anchors, key: await loadPublicKey(t.publicKeyFile), archiveDir };
+}
+
 const ids = (fs: readonly AnchorFinding[]): [string, string][] => fs.map((f) => [f.id, f.status]);
 
 describe('anchors in archived segments', () => {
@@ -72,10 +80,7 @@ describe('anchors in archived segments', () => {
 
   it('match when the archive copy is at its recorded path, or under --archive DIR after the archive was moved', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const key = await loadPublicKey(t.publicKeyFile);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, key, archiveDir } = await archivedFirstTwo(t);
     const atRecorded = await checkAnchors(t.dir, anchors, { publicKey: key });
     expect(ids(atRecorded)).toEqual([['anchor.ok', 'ok']]);
     expect(atRecorded[0]?.detail).toMatch(/^7 anchor\(s\) .*chain ends at 17/);
@@ -95,10 +100,7 @@ describe('anchors in archived segments', () => {
 
   it('with the archive out of reach: anchors at a seal are compared with it, the others are a warning naming the segments and --archive, not a mismatch', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const key = await loadPublicKey(t.publicKeyFile);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, key, archiveDir } = await archivedFirstTwo(t);
     await rename(archiveDir, join(t.root, 'archive-moved'));
     const findings = await checkAnchors(t.dir, anchors, { publicKey: key });
     expect(ids(findings)).toEqual([
@@ -114,10 +116,7 @@ describe('anchors in archived segments', () => {
 
   it('a damaged archive copy does not stop the check: its seal anchor is compared with the seal, the others are not checked, naming the damage', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const key = await loadPublicKey(t.publicKeyFile);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, key, archiveDir } = await archivedFirstTwo(t);
     await appendFile(join(archiveDir, SOURCE.id, segmentFileName(1)), '{"not an event"\n');
     const findings = await checkAnchors(t.dir, anchors, { publicKey: key });
     expect(ids(findings)).toEqual([
@@ -129,10 +128,7 @@ describe('anchors in archived segments', () => {
 
   it('fail when a signed anchor at a seal\'s last seq disagrees with the seal copy of an unreachable segment', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const key = await loadPublicKey(t.publicKeyFile);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, key, archiveDir } = await archivedFirstTwo(t);
     await rename(archiveDir, join(t.root, 'archive-moved'));
     const atSeal = parseAnchor((await readFile(anchors, 'utf8')).trim().split('\n')[1]!)!;
     expect(atSeal.seq).toBe(5);
@@ -145,9 +141,7 @@ describe('anchors in archived segments', () => {
 
   it('fail when the reachable archive copy holds another hash at an anchored seq', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, archiveDir } = await archivedFirstTwo(t);
     const anchored = parseAnchor((await readFile(anchors, 'utf8')).trim().split('\n')[2]!)!;
     expect(anchored.seq).toBe(8);
     const copy = join(archiveDir, SOURCE.id, segmentFileName(2));
@@ -190,9 +184,7 @@ describe('anchors in archived segments', () => {
 
   it('verify --anchors prints the warning in text and JSON and exits as a warning does; --archive DIR clears it', async () => {
     await using t = await tempStore();
-    const anchors = await anchoredStore(t);
-    const archiveDir = join(t.root, 'archive');
-    await archiveFirstTwo(t, archiveDir);
+    const { anchors, archiveDir } = await archivedFirstTwo(t);
     const moved = join(t.root, 'archive-moved');
     await rename(archiveDir, moved);
     const text = cli(['verify', t.dir, '--public-key', t.publicKeyFile, '--anchors', anchors]);
