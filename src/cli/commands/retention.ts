@@ -44,7 +44,10 @@ daemon resumes from it). A segment may be deleted only once retention.keep
 (at least six years) has passed since it was sealed, and never while its
 source is under legal hold. Moves and deletions (from the store or the
 archive) are recorded in <store>/<source>/archived.jsonl first; a run cut
-short (crash, kill) is finished by running the same command again.
+short (crash, kill) is finished by running the same command again. Runs
+that move or delete hold <store>/RETENTION.LOCK: a second one meanwhile
+stops with E_RETENTION_BUSY; a lock left by a process that is gone is
+taken over.
 
 Examples:
   dbwitness retention /var/lib/dbwitness --config /etc/dbwitness/dbwitness.yaml
