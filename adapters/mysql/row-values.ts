@@ -102,9 +102,27 @@ export function exactValue(value: unknown, column: ColumnInfo): ColumnValue {
   }
 }
 
+/** Each table map's columns in canonical key order, computed once per table map. */
+const sortedColumns = new WeakMap<readonly ColumnInfo[], readonly ColumnInfo[]>();
+
+function inKeyOrder(columns: readonly ColumnInfo[]): readonly ColumnInfo[] {
+  let sorted = sortedColumns.get(columns);
+  if (sorted === undefined) {
+    // Default sort order (UTF-16 code units) is the canonical form's key order.
+    sorted = [...columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    sortedColumns.set(columns, sorted);
+  }
+  return sorted;
+}
+
+/**
+ * The row with exact values, its keys in canonical order: the store then
+ * serializes it natively (a flat object whose keys are already sorted is its
+ * own canonical form). Column lists keep table order elsewhere.
+ */
 export function exactRow(raw: Record<string, unknown>, columns: readonly ColumnInfo[], logical?: ReadonlyMap<string, LogicalType>): Row {
   const out: Row = {};
-  for (const c of columns) {
+  for (const c of inKeyOrder(columns)) {
     const v = raw[c.name];
     const lt = logical?.get(c.name);
     out[c.name] = lt && Buffer.isBuffer(v) ? logicalText(v, lt) : exactValue(v, c);

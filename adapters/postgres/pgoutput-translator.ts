@@ -30,6 +30,25 @@ interface OpenTx {
 interface CachedRelation {
   readonly relation: Relation;
   readonly key: readonly string[] | null;
+  /**
+   * Column indexes in canonical key order. Rows are built in this order so
+   * the store serializes them natively (a flat object whose keys are already
+   * sorted is its own canonical form); `columns` lists keep table order.
+   */
+  readonly sortedIdx: readonly number[];
+}
+
+function sortedIndexes(relation: Relation): number[] {
+  const names = relation.columns.map((c) => c.name);
+  // Default sort order (UTF-16 code units) is the canonical form's key order.
+  return names.map((_, i) => i).sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : (names[a] as string) > (names[b] as string) ? 1 : 0));
+}
+
+/** The row's columns in table order. */
+function tableOrder(relation: Relation, row: Row): string[] {
+  const out: string[] = [];
+  for (const c of relation.columns) if (c.name in row) out.push(c.name);
+  return out;
 }
 
 export function pgTimeToIso(pgMicros: bigint): string {
@@ -68,24 +87,24 @@ export class PgoutputTranslator {
         return [{ kind: 'commit', position: formatLsn(msg.commitLsn), checkpoint: checkpointOf(msg.endLsn), commitTime: pgTimeToIso(msg.commitTime) }];
       case 'relation': {
         const key = await this.#keyFor(msg.relation);
-        this.#relations.set(msg.relation.id, { relation: msg.relation, key });
+        this.#relations.set(msg.relation.id, { relation: msg.relation, key, sortedIdx: sortedIndexes(msg.relation) });
         return [];
       }
       case 'insert': {
         const rel = this.#relation(msg.relationId);
-        const after = toRow(rel.relation, msg.after, null);
-        return [change(rel, 'insert', null, after, Object.keys(after))];
+        const after = toRow(rel, msg.after, null);
+        return [change(rel, 'insert', null, after, tableOrder(rel.relation, after))];
       }
       case 'update': {
         const rel = this.#relation(msg.relationId);
-        const before = msg.before === null ? null : toRow(rel.relation, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
-        const after = toRow(rel.relation, msg.after, msg.oldKind === 'O' ? before : null);
-        return [change(rel, 'update', before, after, changedColumns(before, after))];
+        const before = msg.before === null ? null : toRow(rel, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
+        const after = toRow(rel, msg.after, msg.oldKind === 'O' ? before : null);
+        return [change(rel, 'update', before, after, changedColumns(rel.relation, before, after))];
       }
       case 'delete': {
         const rel = this.#relation(msg.relationId);
-        const before = toRow(rel.relation, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
-        return [change(rel, 'delete', before, null, Object.keys(before))];
+        const before = toRow(rel, msg.before, null, msg.oldKind === 'K' ? keyOnly(rel.relation) : null);
+        return [change(rel, 'delete', before, null, tableOrder(rel.relation, before))];
       }
       case 'truncate':
         return msg.relationIds.map((id) => {
@@ -216,21 +235,23 @@ function value(v: TupleValue): ColumnValue {
  * `only`: a key-only old tuple ('K') carries nulls for non-key columns,
  * which are placeholders, not values, so they are left out.
  */
-function toRow(relation: Relation, tuple: Tuple, old: Row | null, only: ReadonlySet<string> | null = null): Row {
+function toRow(rel: CachedRelation, tuple: Tuple, old: Row | null, only: ReadonlySet<string> | null = null): Row {
   const row: Row = {};
-  tuple.forEach((v, i) => {
-    const col = relation.columns[i];
-    if (col === undefined) return;
-    if (only !== null && !only.has(col.name)) return;
+  for (const i of rel.sortedIdx) {
+    const v = tuple[i];
+    const col = rel.relation.columns[i];
+    if (v === undefined || col === undefined) continue;
+    if (only !== null && !only.has(col.name)) continue;
     const oldValue = old?.[col.name];
     row[col.name] = v.kind === 'toast' && typeof oldValue === 'string' ? oldValue : value(v);
-  });
+  }
   return row;
 }
 
-function changedColumns(before: Row | null, after: Row): string[] {
-  if (before === null) return Object.keys(after).filter((c) => !isToastMarker(after[c]));
-  return Object.keys(after).filter((c) => !isToastMarker(after[c]) && JSON.stringify(before[c]) !== JSON.stringify(after[c]));
+function changedColumns(relation: Relation, before: Row | null, after: Row): string[] {
+  const cols = tableOrder(relation, after);
+  if (before === null) return cols.filter((c) => !isToastMarker(after[c]));
+  return cols.filter((c) => !isToastMarker(after[c]) && JSON.stringify(before[c]) !== JSON.stringify(after[c]));
 }
 
 function isToastMarker(v: ColumnValue | undefined): boolean {

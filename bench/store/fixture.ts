@@ -6,7 +6,8 @@ export const BENCH_SOURCE: Source = Object.freeze({ id: 'bench-pg', engine: 'pos
 
 export function benchDraft(i: number): DraftEvent {
   const position = `16/${(0xb000000 + i * 120).toString(16).toUpperCase()}`;
-  const row = { id: String(100000 + i), mrn: `MRN${String(i).padStart(8, '0')}`, name: `Patient ${i}`, dob: '1970-01-01', balance: `${i % 997}.25` };
+  // Keys in canonical order, as the adapters build rows.
+  const row = { balance: `${i % 997}.25`, dob: '1970-01-01', id: String(100000 + i), mrn: `MRN${String(i).padStart(8, '0')}`, name: `Patient ${i}` };
   return {
     v: 1,
     id: eventId(BENCH_SOURCE.id, position, String(700000 + Math.floor(i / 4)), i % 4),

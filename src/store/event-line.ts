@@ -5,9 +5,11 @@
  * core eventHash(event); this file only avoids serializing twice by
  * serializing each top-level field once and joining the parts with and
  * without `hash` (top-level keys are sorted, so `hash` has a fixed slot).
+ * The append path writes those parts as bytes (line-batch.ts).
  */
 import { sha256Hex } from './sha256.js';
 import { fieldJson } from './event-fields.js';
+import type { LineBatch } from './line-batch.js';
 import type { AuditEvent, DraftEvent } from '../core/event.js';
 
 export interface BuiltEvent {
@@ -69,7 +71,11 @@ function storeValue(d: Record<string, unknown>, k: string, seq: number, recorded
   return k === 'seq' ? seq : k === 'recorded_at' ? recordedAt : k === 'prev' ? prev : d[k];
 }
 
-export function buildEvent(draft: DraftEvent, seq: number, recordedAt: string, prev: string): BuiltEvent {
+/**
+ * The canonical top-level members of the stored event, joined by commas:
+ * those sorting before `hash` and those after it.
+ */
+function eventParts(draft: DraftEvent, seq: number, recordedAt: string, prev: string): { head: string; tail: string; standard: boolean } {
   // A producer may hand over a full event (e.g. re-appending); the store's
   // fields always win.
   const d = draft as unknown as Record<string, unknown>;
@@ -87,15 +93,29 @@ export function buildEvent(draft: DraftEvent, seq: number, recordedAt: string, p
     const v = storeValue(d, k, seq, recordedAt, prev);
     if (v !== undefined) ap.push(keyPrefix(k) + fieldJson(k, v));
   }
-  const head = bp.join(',');
-  const tail = ap.join(',');
+  return { head: bp.join(','), tail: ap.join(','), standard };
+}
+
+function storedEvent(draft: DraftEvent, standard: boolean, seq: number, recordedAt: string, prev: string, hash: string): AuditEvent {
+  return standard ? eventLiteral(draft, seq, recordedAt, prev, hash) : ({ ...draft, seq, recorded_at: recordedAt, prev, hash } as AuditEvent);
+}
+
+/** The stored event and its line as a string (the append path writes bytes instead: `appendEventLine`). */
+export function buildEvent(draft: DraftEvent, seq: number, recordedAt: string, prev: string): BuiltEvent {
+  const { head, tail, standard } = eventParts(draft, seq, recordedAt, prev);
   // `hash` sorts after `action`, so `head` is never empty for an event; the
   // guards keep the output canonical for any object.
   const withoutHash = '{' + head + (head !== '' && tail !== '' ? ',' : '') + tail + '}';
   const hash = sha256Hex(withoutHash);
   const line = '{' + head + (head !== '' ? ',' : '') + `"hash":"${hash}"` + (tail !== '' ? ',' : '') + tail + '}';
-  const event = standard ? eventLiteral(draft, seq, recordedAt, prev, hash) : ({ ...draft, seq, recorded_at: recordedAt, prev, hash } as AuditEvent);
-  return { event, line };
+  return { event: storedEvent(draft, standard, seq, recordedAt, prev, hash), line };
+}
+
+/** Appends the stored event's line (and newline) to `batch` as UTF-8 and returns the event: the same bytes as `buildEvent`'s line. */
+export function appendEventLine(batch: LineBatch, draft: DraftEvent, seq: number, recordedAt: string, prev: string): AuditEvent {
+  const { head, tail, standard } = eventParts(draft, seq, recordedAt, prev);
+  const hash = batch.appendEvent(head, tail);
+  return storedEvent(draft, standard, seq, recordedAt, prev, hash);
 }
 
 /** The stored event as an object literal: one hidden class for every event (object spread measured several times slower). */

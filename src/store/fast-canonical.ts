@@ -48,6 +48,35 @@ function sortKeys(keys: string[]): void {
   }
 }
 
+function primitive(x: unknown): boolean {
+  const t = typeof x;
+  return t === 'string' || x === null || t === 'boolean' || (t === 'number' && Number.isSafeInteger(x));
+}
+
+/**
+ * True when JSON.stringify(o) is already the canonical form: a plain object
+ * whose keys are in canonical order (so JSON.stringify, which follows
+ * Object.keys order, emits them sorted) and whose values are all strings,
+ * nulls, booleans or safe integers. Rows built in sorted column order take
+ * this path and are serialized natively, in one flat string.
+ */
+function flatSorted(o: Record<string, unknown>, keys: string[]): boolean {
+  const proto = Object.getPrototypeOf(o) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false; // a Date or class instance may have toJSON
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (i > 0 && (keys[i - 1] as string) >= k) return false;
+    if (!primitive(o[k])) return false;
+  }
+  return true;
+}
+
+function flatArray(a: unknown[]): boolean {
+  if (Object.getPrototypeOf(a) !== Array.prototype) return false; // a subclass may have toJSON
+  for (let i = 0; i < a.length; i++) if (!primitive(a[i])) return false; // a hole reads undefined: not flat
+  return true;
+}
+
 function write(v: unknown): string {
   if (v === null) return 'null';
   switch (typeof v) {
@@ -60,6 +89,7 @@ function write(v: unknown): string {
       return v ? 'true' : 'false';
     case 'object': {
       if (Array.isArray(v)) {
+        if (flatArray(v)) return JSON.stringify(v);
         let s = '[';
         for (let i = 0; i < v.length; i++) {
           if (i > 0) s += ',';
@@ -69,6 +99,7 @@ function write(v: unknown): string {
       }
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
+      if (flatSorted(o, keys)) return JSON.stringify(o);
       sortKeys(keys);
       let s = '{';
       let first = true;

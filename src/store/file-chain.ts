@@ -16,7 +16,8 @@ import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
 import { nowMicros } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Chain, ChainHead, ChainTail, StoredCheckpoint } from '../core/ports.js';
-import { buildEvent } from './event-line.js';
+import { appendEventLine, buildEvent } from './event-line.js';
+import { LineBatch } from './line-batch.js';
 import { DedupeWindow } from './dedupe-window.js';
 import { encryptLine } from './encryption.js';
 import { headSigningPayload, type CheckpointRecord, type HeadRecord, type SegmentRecord } from './records.js';
@@ -55,6 +56,7 @@ export class FileChain implements Chain {
   readonly stats: WriteStats = { fsyncs: 0, writes: 0, events: 0, bytes: 0 };
   readonly #s: ChainSettings;
   readonly #window: DedupeWindow;
+  readonly #batch = new LineBatch();
   /** Durable state (what head()/checkpoint()/tail() report). */
   #durable: ChainState;
   /** State after every accepted append, durable or still queued: the next event links to this head. */
@@ -136,7 +138,9 @@ export class FileChain implements Chain {
 
   #build(drafts: readonly DraftEvent[], checkpoint: string | undefined): { data: Buffer; events: AuditEvent[]; after: ChainState } {
     const recordedAt = nowMicros();
-    const lines: string[] = [];
+    const enc = this.#s.encryptionKey;
+    const batch = this.#batch;
+    batch.reset();
     const events: AuditEvent[] = [];
     const ids = new Set<string>();
     let { head, checkpoint: cp, tail } = this.#assigned;
@@ -145,12 +149,18 @@ export class FileChain implements Chain {
     let last: DraftEvent | null = null;
     for (const d of drafts) {
       if (this.#window.has(d.id) || ids.has(d.id)) continue;
-      const b = buildEvent(d, seq + 1, recordedAt, hash);
-      lines.push(b.line);
-      events.push(b.event);
+      let event: AuditEvent;
+      if (enc === undefined) {
+        event = appendEventLine(batch, d, seq + 1, recordedAt, hash);
+      } else {
+        const b = buildEvent(d, seq + 1, recordedAt, hash);
+        batch.appendLine(encryptLine(enc, b.line));
+        event = b.event;
+      }
+      events.push(event);
       ids.add(d.id);
       seq++;
-      hash = b.event.hash;
+      hash = event.hash;
       last = d;
     }
     if (last !== null) {
@@ -159,15 +169,14 @@ export class FileChain implements Chain {
     }
     if (checkpoint !== undefined && !(cp?.checkpoint === checkpoint && cp.seq === head.seq)) {
       const rec: CheckpointRecord = { '@': 'checkpoint', at: recordedAt, checkpoint, hash: head.hash, seq: head.seq };
-      lines.push(canonicalJson(rec));
+      const plain = canonicalJson(rec);
+      batch.appendLine(enc === undefined ? plain : encryptLine(enc, plain));
       cp = { checkpoint, seq: head.seq, at: recordedAt };
       tail = null;
     }
     for (const id of ids) this.#window.add(id);
     this.#assigned = { head, checkpoint: cp, tail };
-    const enc = this.#s.encryptionKey;
-    const text = lines.length === 0 ? '' : (enc === undefined ? lines : lines.map((l) => encryptLine(enc, l))).join('\n') + '\n';
-    return { data: Buffer.from(text, 'utf8'), events, after: this.#assigned };
+    return { data: batch.bytes(), events, after: this.#assigned };
   }
 
   /** Seals the open segment now (if it holds events) and starts a new one on the next write. */

@@ -94,6 +94,10 @@ export class FileStore implements AuditStore {
       this.#repairs.push(recovered.repair);
       this.#o.logger.warn({ source: source.id, file: recovered.repair.file, offset: recovered.repair.offset, bytes: recovered.repair.bytes }, 'truncated a torn last line left by a crash mid-write');
     }
+    if (recovered.leftoverSeals.length > 0) {
+      // Harmless (archived.jsonl records each segment with this seal's digest), but an operator should know a retention run was cut short.
+      this.#o.logger.warn({ source: source.id, segments: recovered.leftoverSeals }, 'seals left by an interrupted retention run (their segments are recorded in archived.jsonl); the next `dbwitness retention` run removes them');
+    }
     const segment = recovered.open === null ? null : await SegmentFile.reopen(chainDir, recovered.open);
     const chain = new FileChain(source, recovered, segment, { chainDir, ...this.#o }, lock);
     this.#chains.set(source.id, chain);

@@ -61,6 +61,8 @@ export interface RecoveredChain {
   /** Most recent event ids, oldest first (at most `window`). */
   readonly recentIds: string[];
   readonly repair: TornTailRepair | null;
+  /** Seals left without their segment by an interrupted retention run (accepted: see checkLeftoverSeals). */
+  readonly leftoverSeals: readonly number[];
 }
 
 export function corruptError(what: string): DbwitnessError {
@@ -224,7 +226,7 @@ export async function recoverChain(chainDir: string, sourceId: string, key: Buff
   const sealed = new Set(seals);
   if (segments.length === 0) {
     if (seals.length > 0) throw corruptError(`${chainDir} has seals but no segment files`);
-    return { head: { seq: 0, hash: GENESIS_HASH }, checkpoint: null, tail: null, open: null, nextSegment: 1, recentIds: [], repair: null };
+    return { head: { seq: 0, hash: GENESIS_HASH }, checkpoint: null, tail: null, open: null, nextSegment: 1, recentIds: [], repair: null, leftoverSeals: [] };
   }
   for (const n of segments.slice(0, -1)) {
     if (!sealed.has(n)) throw corruptError(`segment ${segmentFileName(n)} of ${sourceId} is not the newest but has no seal`);
@@ -253,5 +255,5 @@ export async function recoverChain(chainDir: string, sourceId: string, key: Buff
   const open_: OpenSegmentState | null = sealed.has(last)
     ? null
     : { number: last, size: scan.size, createdAtMs: scan.createdAtMs, digest: scan.digest, firstSeq: scan.firstSeq, count: scan.count, startHead: scan.startHead, recordSha256: scan.recordSha256 };
-  return { head: scan.head, checkpoint: scan.checkpoint, tail: scan.tail, open: open_, nextSegment: last + 1, recentIds: ids, repair };
+  return { head: scan.head, checkpoint: scan.checkpoint, tail: scan.tail, open: open_, nextSegment: last + 1, recentIds: ids, repair, leftoverSeals: loneSeals };
 }

@@ -9,6 +9,8 @@
  */
 import { copyFile, mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/core/logger.js';
 import { describe, expect, it } from 'vitest';
 import { openStore, type FileChain } from '../../src/store/index.js';
 import { planRetention, MIN_KEEP_MS, type RetentionPolicy, type SegmentRetention } from '../../src/retention/retention-plan.js';
@@ -154,6 +156,14 @@ describe('retention cut short by a crash', () => {
     const saved = await saveSegment2(t);
     await archiveSegment((await planned(t, 2, 'store', archiveTime()))!, t.dir, archiveOf(t));
     await writeFile(storeFile(t, sealFileName(2)), saved.seal);
+
+    // Opening accepts the leftover and says so, naming what removes it.
+    const logs: string[] = [];
+    const sink = new Writable({ write(c, _e, cb) { logs.push(String(c)); cb(); } });
+    const store = await openStore(t.dir, { signingKeyFile: t.keyFile, logger: createLogger('warn', sink) });
+    await store.openChain(SOURCE);
+    await store.close();
+    expect(logs.join()).toMatch(/"segments":\[2\].*interrupted retention run.*next `dbwitness retention` run removes them/);
 
     await reopenAndAppend(t, 3000);
     await expectIntact(t);

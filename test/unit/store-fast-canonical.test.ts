@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, eventHash } from '../../src/core/canonical.js';
 import { fastCanonicalJson } from '../../src/store/fast-canonical.js';
-import { buildEvent } from '../../src/store/event-line.js';
+import { appendEventLine, buildEvent } from '../../src/store/event-line.js';
+import { LineBatch } from '../../src/store/line-batch.js';
 import { openStore } from '../../src/store/index.js';
 import { SOURCE, draft, drafts, tempStore } from './store-helpers.js';
 
@@ -30,6 +31,35 @@ describe('fast canonical serialization', () => {
     }
   });
 
+  it('takes the native path only where it gives the canonical bytes', () => {
+    class WithToJson {
+      a = 'x';
+      toJSON(): string {
+        return 'other';
+      }
+    }
+    const sparse: unknown[] = ['a'];
+    sparse[2] = 'c';
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare['a'] = '1';
+    bare['b'] = null;
+    const cases: unknown[] = [
+      { a: '1', b: null, c: true, d: -0, e: 2 ** 53 - 1, 'é': 'ü\ud800' },
+      { 10: 'x', 9: 'y', a: 'z' },
+      { b: '1', a: '2' },
+      { a: '1', a1: undefined, b: '2' },
+      new Date(0),
+      new WithToJson(),
+      bare,
+      sparse,
+      ['x', null, 1, false],
+      { a: ['x'], b: { c: '1' } },
+    ];
+    for (const v of cases) expect(fastCanonicalJson(v)).toBe(canonicalJson(v));
+    expect(() => fastCanonicalJson({ a: '1', b: 1.5 })).toThrow(/\$\.b/);
+    expect(() => fastCanonicalJson(['x', 2 ** 60])).toThrow(/safe integers/);
+  });
+
   it('throws the core error for values the canonical form rejects', () => {
     expect(() => fastCanonicalJson({ a: [1, { b: 1.5 }] })).toThrow(/\$\.a\[1\]\.b/);
     expect(() => fastCanonicalJson({ a: 2 ** 60 })).toThrow(/safe integers/);
@@ -42,6 +72,27 @@ describe('fast canonical serialization', () => {
       expect(b.line).toBe(canonicalJson(b.event));
       expect(b.event.hash).toBe(eventHash(b.event));
     }
+  });
+
+  it('writes the same bytes and hash straight into a batch as the string path (any text, any size)', () => {
+    const batch = new LineBatch();
+    const expected: string[] = [];
+    let prev = 'a'.repeat(64);
+    batch.reset();
+    for (let i = 0; i < 300; i++) {
+      const text = i % 7 === 0 ? 'x'.repeat(70_000 + i) : String(randomValue(0) ?? '') + 'ü\ud800😀"\\\n';
+      const d = { ...draft(i), statement: text, detail: i % 2 ? { hash: text } : null };
+      const s = buildEvent(d, i + 1, '2026-11-26T10:00:00.000001Z', prev);
+      const e = appendEventLine(batch, d, i + 1, '2026-11-26T10:00:00.000001Z', prev);
+      expect(e).toEqual(s.event);
+      expected.push(s.line + '\n');
+      prev = e.hash;
+      if (i % 50 === 49) batch.appendLine('{"@":"checkpoint"}');
+      if (i % 50 === 49) expected.push('{"@":"checkpoint"}\n');
+    }
+    expect(batch.bytes().equals(Buffer.from(expected.join(''), 'utf8'))).toBe(true);
+    batch.reset();
+    expect(batch.bytes().length).toBe(0);
   });
 
   it('serializes odd shapes of the fixed-shape fields exactly like canonicalJson', () => {
