@@ -14,13 +14,6 @@
  * only the last carries the checkpoint. After a crash in between, the
  * source replays the whole transaction and the already-stored part is
  * skipped (the chain's `tail`) or dropped by id in the store.
- *
- * Pipelining: `chain.append` builds a batch's lines when it is called and
- * queues the write, so a batch is handed over without waiting for the one
- * before it to be fsync'd; what waits for durability (onDurable, then the
- * acknowledgement) runs in order behind it. At most two appends are
- * outstanding: starting one waits for the one before the last, which keeps
- * memory bounded and the source's position no more than a batch ahead.
  */
 import type { Logger } from 'pino';
 import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
@@ -77,11 +70,6 @@ class Pipeline {
   /** The newest idle checkpoint not stored yet because one was stored less than the interval ago. */
   #deferredIdle: string | null = null;
   readonly #idleIntervalMs: number;
-  /** The newest append handed to the chain, through its durable step (onDurable, acknowledgement); null when all are done. */
-  #inflight: Promise<void> | null = null;
-  /** Rejects with the first failed append, so the loop stops at once even while the source is idle. */
-  readonly #failure: Promise<never>;
-  #fail: (e: unknown) => void = () => undefined;
   /** The `source` block of every event: one frozen copy, so the store serializes it once. */
   readonly #source: Source;
 
@@ -92,8 +80,6 @@ class Pipeline {
     this.#batchMax = options.batchMaxEvents ?? 1000;
     this.#idleIntervalMs = options.idleCheckpointIntervalMs ?? 10_000;
     this.#tail = options.chain.tail();
-    this.#failure = new Promise<never>((_, reject) => (this.#fail = reject));
-    this.#failure.catch(() => undefined);
   }
 
   async run(): Promise<PipelineStats> {
@@ -109,7 +95,7 @@ class Pipeline {
     const iterator = this.#o.source.messages(start, stop.signal)[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const next = Promise.race([iterator.next(), this.#failure]);
+        const next = iterator.next();
         // Store what is complete whenever the source has nothing ready right now.
         if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
           const ready = await Promise.race([next, this.#endOfTurn()]);
@@ -129,11 +115,7 @@ class Pipeline {
       // Source ended (signal aborted): store what is complete. An open
       // transaction is dropped; the source replays it on the next start.
       await this.#flush();
-      await this.#settle();
     } finally {
-      // On an error the append in flight still completes (or fails) in the
-      // chain; wait for it so nothing runs behind the caller's back.
-      await this.#inflight?.catch(() => undefined);
       await this.#tx?.dispose();
       this.#tx = null;
       this.#o.signal.removeEventListener('abort', forward);
@@ -284,50 +266,17 @@ class Pipeline {
     // The checkpoint line must follow exactly the events it covers, so that
     // events stored after it are recognisably the cut transaction (`tail`).
     await this.#append(drafts.slice(0, covered), checkpoint);
+    // Durable: append resolved after the fsync of these events and this checkpoint.
+    await this.#o.source.acknowledge(checkpoint);
+    this.#stats.lastCheckpoint = checkpoint;
     if (covered < drafts.length) await this.#append(drafts.slice(covered), undefined);
   }
 
-  /**
-   * Hands the drafts to the chain (their lines are built now) and queues
-   * what follows their fsync: onDurable, then, for a checkpoint, the
-   * acknowledgement, which only ever follows the append that made it
-   * durable. Returns once the append before this one is durable.
-   */
   async #append(drafts: DraftEvent[], checkpoint: string | undefined): Promise<void> {
-    const appended = this.#o.chain.append(drafts, checkpoint);
-    // Awaited below, possibly after the append before it: mark it handled now so an early rejection is not reported as unhandled.
-    appended.catch(() => undefined);
-    const before = this.#inflight;
-    const done = (async (): Promise<void> => {
-      try {
-        // In order: the chain resolves appends in order, and each one's
-        // acknowledgement waits for the one before it to finish.
-        if (before !== null) await before;
-        const stored = await appended;
-        this.#stats.appends++;
-        this.#stats.events += stored.length;
-        if (stored.length > 0) this.#o.onDurable?.(stored);
-        if (checkpoint !== undefined) {
-          await this.#o.source.acknowledge(checkpoint);
-          this.#stats.lastCheckpoint = checkpoint;
-        }
-      } catch (e) {
-        this.#fail(e);
-        throw e;
-      }
-    })();
-    // A failure is raised where it is awaited next (here, `#settle` or run's end), never left unhandled.
-    done.catch(() => undefined);
-    this.#inflight = done;
-    if (before !== null) await before;
-  }
-
-  /** Waits until every append handed over is durable and acknowledged; raises the first failure. */
-  async #settle(): Promise<void> {
-    const p = this.#inflight;
-    if (p === null) return;
-    await p;
-    if (this.#inflight === p) this.#inflight = null;
+    const stored = await this.#o.chain.append(drafts, checkpoint);
+    this.#stats.appends++;
+    this.#stats.events += stored.length;
+    if (stored.length > 0) this.#o.onDurable?.(stored);
   }
 }
 
