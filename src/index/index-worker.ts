@@ -10,9 +10,35 @@
  * both with the worker's own V8 heap figures: the worker is a second heap
  * in the daemon's process, invisible to the main thread's heap metrics.
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { runIndexJob, type IndexJob } from './index-job.js';
+
+/** How much lower than capture the index runs (nice increment, Linux). */
+export const INDEX_NICE_INCREMENT = 10;
+
+/**
+ * Capture before indexing. The index is derived data that reports catch up
+ * themselves, while capture is what the audit trail and the source's
+ * retained WAL or binlog wait for; indexing costs more CPU per event than
+ * storing it (bench/reports). So this thread lowers its own CPU priority:
+ * on Linux setpriority with a thread id (named by /proc/thread-self)
+ * applies to that one thread. On a busy machine the index then falls
+ * behind instead of slowing capture, and catches up when load drops.
+ * Raising one's own nice value needs no privilege; where it fails the index
+ * merely competes for CPU as before.
+ */
+function lowerOwnPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + INDEX_NICE_INCREMENT));
+  } catch {
+    // No /proc, or not permitted: nothing to do.
+  }
+}
 
 /** This worker's V8 heap, in bytes (v8.getHeapStatistics is per isolate). */
 export interface WorkerHeap {
@@ -30,6 +56,7 @@ function heap(): WorkerHeap {
 
 const port = parentPort;
 if (port !== null) {
+  lowerOwnPriority();
   port.on('message', (job: IndexJob) => {
     runIndexJob(job).then(
       (r) => port.postMessage({ ok: true, added: r.added, rebuilt: r.rebuilt, heap: heap() } satisfies IndexJobResult),
