@@ -29,6 +29,15 @@ const KEEP_BYTES = 4 * 1024 * 1024;
 
 let scratch = Buffer.allocUnsafe(INITIAL_BYTES);
 
+/**
+ * Bytes to reserve for `s` in UTF-8: at most 3 per UTF-16 code unit, which
+ * is cheap to compute; a long string is measured instead, so that one huge
+ * row does not reserve three times its size.
+ */
+function utf8Room(s: string): number {
+  return s.length < 65_536 ? 3 * s.length : Buffer.byteLength(s, 'utf8');
+}
+
 /** One per chain, reused for every append: `reset`, append lines, take `bytes`. */
 export class LineBatch {
   #buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
@@ -54,8 +63,7 @@ export class LineBatch {
    * commas (either may be empty).
    */
   appendEvent(head: string, tail: string): string {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const room = 3 * (head.length + tail.length) + 3;
+    const room = utf8Room(head) + utf8Room(tail) + 3;
     if (scratch.length < room) scratch = Buffer.allocUnsafe(room * 2);
     scratch[0] = LBRACE;
     const headEnd = 1 + scratch.write(head, 1, 'utf8');
@@ -80,7 +88,7 @@ export class LineBatch {
 
   /** Appends one line of text (a record, or an encrypted frame) plus a newline. */
   appendLine(text: string): void {
-    this.#reserve(3 * text.length + 1);
+    this.#reserve(utf8Room(text) + 1);
     const o = this.#len + this.#buf.write(text, this.#len, 'utf8');
     this.#buf[o] = NEWLINE;
     this.#len = o + 1;
