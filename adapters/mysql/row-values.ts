@@ -23,6 +23,8 @@
  * - GEOMETRY arrives as zongji's coordinate objects: JSON text of them.
  */
 import type { ColumnValue, Row } from '../../src/core/event.js';
+import { DbwitnessError } from '../../src/core/errors.js';
+import { setOwn } from '../../src/core/own-field.js';
 
 /** Type codes of the binlog TABLE_MAP column types (include/mysql_com.h enum_field_types). */
 export const T = {
@@ -120,12 +122,22 @@ function inKeyOrder(columns: readonly ColumnInfo[]): readonly ColumnInfo[] {
  * serializes it natively (a flat object whose keys are already sorted is its
  * own canonical form). Column lists keep table order elsewhere.
  */
-export function exactRow(raw: Record<string, unknown>, columns: readonly ColumnInfo[], logical?: ReadonlyMap<string, LogicalType>): Row {
+export function exactRow(raw: Record<string, unknown>, columns: readonly ColumnInfo[], logical?: ReadonlyMap<string, LogicalType>, table = 'an audited table'): Row {
   const out: Row = {};
   for (const c of inKeyOrder(columns)) {
+    if (c.name === '__proto__' && !Object.hasOwn(raw, c.name)) {
+      // The binlog decoder builds rows by assignment, which cannot hold a
+      // column of this name: its value is gone before it reaches us. Never
+      // invent one, never drop the column silently.
+      throw new DbwitnessError(
+        'E_MYSQL_COLUMN_NAME',
+        `${table} has a column named __proto__, whose values the binlog row decoder cannot represent`,
+        'rename the column (ALTER TABLE ... RENAME COLUMN `__proto__` TO ...), or remove the table from the audited set',
+      );
+    }
     const v = raw[c.name];
     const lt = logical?.get(c.name);
-    out[c.name] = lt && Buffer.isBuffer(v) ? logicalText(v, lt) : exactValue(v, c);
+    setOwn(out, c.name, lt && Buffer.isBuffer(v) ? logicalText(v, lt) : exactValue(v, c));
   }
   return out;
 }

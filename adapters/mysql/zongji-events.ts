@@ -84,12 +84,13 @@ export function fromZongji(e: ZEvent, facts: TableFacts, isMariaDb: boolean): Bi
       const action = e.getEventName() === 'writerows' ? 'insert' : e.getEventName() === 'updaterows' ? 'update' : 'delete';
       const raw = e['rows'] as Array<Record<string, unknown>>;
       const logical = facts.logical.get(tableKey(entry.parentSchema, entry.tableName));
+      const label = `${entry.parentSchema}.${entry.tableName}`;
       const rows = raw.map((r) => {
         if (action === 'update') {
           const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
-          return { before: exactRow(u.before, columns, logical), after: exactRow(u.after, columns, logical) };
+          return { before: exactRow(u.before, columns, logical, label), after: exactRow(u.after, columns, logical, label) };
         }
-        const row = exactRow(r, columns, logical);
+        const row = exactRow(r, columns, logical, label);
         return action === 'insert' ? { before: null, after: row } : { before: row, after: null };
       });
       return {

@@ -8,6 +8,7 @@
  */
 import type { Row, ColumnValue } from '../../src/core/event.js';
 import { microsToIso, nowMicros, PG_EPOCH_MICROS } from '../../src/core/ids.js';
+import { setOwn } from '../../src/core/own-field.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
@@ -47,7 +48,7 @@ function sortedIndexes(relation: Relation): number[] {
 /** The row's columns in table order. */
 function tableOrder(relation: Relation, row: Row): string[] {
   const out: string[] = [];
-  for (const c of relation.columns) if (c.name in row) out.push(c.name);
+  for (const c of relation.columns) if (Object.hasOwn(row, c.name)) out.push(c.name);
   return out;
 }
 
@@ -242,8 +243,8 @@ function toRow(rel: CachedRelation, tuple: Tuple, old: Row | null, only: Readonl
     const col = rel.relation.columns[i];
     if (v === undefined || col === undefined) continue;
     if (only !== null && !only.has(col.name)) continue;
-    const oldValue = old?.[col.name];
-    row[col.name] = v.kind === 'toast' && typeof oldValue === 'string' ? oldValue : value(v);
+    const oldValue = old !== null && Object.hasOwn(old, col.name) ? old[col.name] : undefined;
+    setOwn(row, col.name, v.kind === 'toast' && typeof oldValue === 'string' ? oldValue : value(v));
   }
   return row;
 }
@@ -265,7 +266,7 @@ function change(rel: CachedRelation, action: 'insert' | 'update' | 'delete', bef
     key = {};
     // The row as it is after the change; a delete's row is its before-image.
     const source = action === 'delete' ? before ?? image : image;
-    for (const k of rel.key) key[k] = source[k] ?? null;
+    for (const k of rel.key) setOwn(key, k, Object.hasOwn(source, k) ? (source[k] ?? null) : null);
   }
   const c: RowChange = { action, schema: rel.relation.schema, table: rel.relation.name, key, before, after, columns, statement: null, detail: null };
   return { kind: 'change', change: c };

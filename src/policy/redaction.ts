@@ -7,6 +7,7 @@
  * 4. `redaction.default` (hmac unless configured).
  */
 import type { ColumnValue, Row } from '../core/event.js';
+import { setOwn } from '../core/own-field.js';
 import type { ColumnRule, RedactionConfig } from './config.js';
 import type { Hmac } from './hmac.js';
 
@@ -69,8 +70,8 @@ export function redactRow(row: Row, rules: TableRules, keyColumns: ReadonlySet<s
   for (const column of Object.keys(row)) {
     const rule = rules.rule(column, keyColumns);
     const value = row[column]!;
-    if (rule === 'keep') out[column] = value;
-    else if (rule !== 'drop') out[column] = redactValue(value, rule, hmac);
+    if (rule === 'keep') setOwn(out, column, value);
+    else if (rule !== 'drop') setOwn(out, column, redactValue(value, rule, hmac));
   }
   return out;
 }
@@ -82,7 +83,7 @@ export function redactKey(key: Row, rules: TableRules, hmac: Hmac | null): Row {
   for (const column of keyColumns) {
     const rule = rules.rule(column, keyColumns);
     const value = key[column]!;
-    out[column] = rule === 'keep' ? value : redactValue(value, rule === 'drop' ? 'redact' : rule, hmac);
+    setOwn(out, column, rule === 'keep' ? value : redactValue(value, rule === 'drop' ? 'redact' : rule, hmac));
   }
   return out;
 }

@@ -55,7 +55,9 @@ beforeAll(async () => {
   await q('CREATE DOMAIN positive_int AS int CHECK (VALUE > 0)');
   await q(`CREATE TABLE clinic.vals (id int PRIMARY KEY, ${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}, big text)`);
   await q('CREATE TABLE clinic.toasty (id int PRIMARY KEY, small int, big text)');
-  const config = pgConfig(server, db, { slot: unique('s'), tables: ['clinic.vals'] });
+  // A key column whose name JavaScript objects treat specially.
+  await q('CREATE TABLE clinic.odd ("__proto__" text PRIMARY KEY, "constructor" text, v text)');
+  const config = pgConfig(server, db, { slot: unique('s'), tables: ['clinic.vals', 'clinic.odd'] });
   await applySetup(config);
   // A table under REPLICA IDENTITY DEFAULT (added by hand, not by setup) shows the unchanged-TOAST marker.
   await q('ALTER PUBLICATION dbwitness ADD TABLE clinic.toasty');
@@ -100,5 +102,23 @@ describe('postgres values', () => {
     expect(dflt?.before).toBeNull();
     expect(dflt?.key).toEqual({ id: '2' });
     expect(dflt?.columns).toEqual(['id', 'small']);
+  });
+
+  it('a column named __proto__ is an ordinary column: in the rows, the key and the changed columns', async () => {
+    const url = server.url({ database: db });
+    await exec(url, [`INSERT INTO clinic.odd VALUES ('k1', 'c1', 'a')`, `UPDATE clinic.odd SET "__proto__" = 'k2', v = 'b' WHERE "__proto__" = 'k1'`, `DELETE FROM clinic.odd WHERE "__proto__" = 'k2'`]);
+    const changes = (await collector.waitChange('odd', (c) => c.action === 'delete')).items.map((i) => i.change);
+    const all = [...collector.txs.flatMap((t) => t.items.map((i) => i.change)).filter((c) => c.table === 'odd' && c.action !== 'delete'), ...changes];
+    const own = (r: Record<string, unknown> | null | undefined) => (r ? Object.entries(r) : null);
+    const ins = all.find((c) => c.action === 'insert');
+    const upd = all.find((c) => c.action === 'update');
+    const del = all.find((c) => c.action === 'delete');
+    expect(own(ins?.after)).toEqual([['__proto__', 'k1'], ['constructor', 'c1'], ['v', 'a']]);
+    expect(own(ins?.key)).toEqual([['__proto__', 'k1']]);
+    expect(ins?.columns).toEqual(['__proto__', 'constructor', 'v']);
+    expect(own(upd?.before)).toEqual([['__proto__', 'k1'], ['constructor', 'c1'], ['v', 'a']]);
+    expect(own(upd?.after)).toEqual([['__proto__', 'k2'], ['constructor', 'c1'], ['v', 'b']]);
+    expect(upd?.columns).toEqual(['__proto__', 'v']);
+    expect(own(del?.key)).toEqual([['__proto__', 'k2']]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bitText, exactValue, float32Text, inet6Text, logicalText, T } from '../../adapters/mysql/row-values.js';
+import { bitText, exactRow, exactValue, float32Text, inet6Text, logicalText, T } from '../../adapters/mysql/row-values.js';
 import { quoteIdent, quoteString } from '../../adapters/mysql/sql-quote.js';
 import { splitQualified } from '../../adapters/mysql/mysql-config.js';
 import { triggerName } from '../../adapters/mysql/session-marker.js';
@@ -10,6 +10,19 @@ describe('exact binlog values', () => {
     expect(float32Text(Math.fround(123456789))).toBe('123456790');
     expect(Math.fround(Number(float32Text(Math.fround(3.4028234e38))))).toBe(Math.fround(3.4028234e38));
     expect(exactValue(Math.fround(-1.5e-10), { name: 'f', type: T.FLOAT })).toBe('-1.5e-10');
+  });
+
+  it('builds rows in key order (type 15: VARCHAR); a column named __proto__ is kept when present and refused loudly when the decoder lost it', () => {
+    const cols = [{ name: 'z', type: 15 }, { name: '__proto__', type: 15 }, { name: 'a', type: 15 }];
+    const present: Record<string, unknown> = { z: 'z1', a: 'a1' };
+    Object.defineProperty(present, '__proto__', { value: 'p1', enumerable: true, writable: true, configurable: true });
+    expect(Object.entries(exactRow(present, cols))).toEqual([['__proto__', 'p1'], ['a', 'a1'], ['z', 'z1']]);
+    // What the decoder hands over: assignment of "__proto__" leaves no own field.
+    const lost: Record<string, unknown> = {};
+    lost['z'] = 'z1';
+    lost['__proto__'] = 'p1';
+    lost['a'] = 'a1';
+    expect(() => exactRow(lost, cols)).toThrow(expect.objectContaining({ code: 'E_MYSQL_COLUMN_NAME', message: expect.stringMatching(/__proto__/) }));
   });
 
   it('keeps DOUBLE, BIGINT text, YEAR 0000, ENUM error value, BIT width and bytes', () => {

@@ -66,6 +66,21 @@ describe('compilePolicy', () => {
     expect(() => AuditEvent.parse({ ...out, seq: 1, recorded_at: out.time, prev: '0'.repeat(64), hash: '0'.repeat(64) })).not.toThrow();
   });
 
+  it('keeps a column named __proto__ as an ordinary column (key, kept, redacted), never dropping it', () => {
+    const own = (entries: Array<[string, string]>): Row => {
+      const r: Row = {};
+      for (const [k, v] of entries) Object.defineProperty(r, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return r;
+    };
+    const policy = compilePolicy({ redaction: { tables: { 'clinic.odd': { secret: 'redact' } } } }, { hmacKey: KEY });
+    const out = policy.apply(draft('clinic.odd', 'insert', own([['__proto__', 'k1']]), null, own([['__proto__', 'k1'], ['secret', 's']])));
+    expect(canonicalJson(out.object?.key)).toBe('{"__proto__":"k1"}');
+    expect(canonicalJson(out.changes?.after)).toBe('{"__proto__":"k1","secret":{"redacted":true}}');
+    const hashed = compilePolicy({ redaction: { default: 'hmac' } }, { hmacKey: KEY }).apply(draft('clinic.odd', 'insert', own([['id', '1']]), null, own([['id', '1'], ['__proto__', 'v']])));
+    expect(Object.keys(hashed.changes?.after ?? {})).toEqual(['id', '__proto__']);
+    expect(hashed.changes?.after?.['__proto__']).toEqual({ hmac: hmacHex('v') });
+  });
+
   it('hmacs binary values over their bytes and leaves nulls and unsent TOAST alone', () => {
     const policy = compilePolicy({ redaction: { default: 'hmac' } }, { hmacKey: KEY });
     const out = policy.apply(draft('x.t', 'update', { id: '1' }, { id: '1', b: { base64: 'AAEC' }, n: null }, { id: '1', b: { unchanged_toast: true }, n: 'v' }));

@@ -60,6 +60,19 @@ describe('fast canonical serialization', () => {
     expect(() => fastCanonicalJson(['x', 2 ** 60])).toThrow(/safe integers/);
   });
 
+  it('keeps an own __proto__ field (a column named so) on both paths, in the line and its hash', () => {
+    const row: Record<string, unknown> = {};
+    Object.defineProperty(row, '__proto__', { value: 'kept', enumerable: true, writable: true, configurable: true });
+    row['z'] = 'x';
+    expect(fastCanonicalJson(row)).toBe('{"__proto__":"kept","z":"x"}');
+    expect(fastCanonicalJson(row)).toBe(canonicalJson(row));
+    const d = { ...draft(1), changes: { columns: ['__proto__', 'z'], before: null, after: row } } as unknown as Parameters<typeof buildEvent>[0];
+    const b = buildEvent(d, 1, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
+    expect(b.line).toContain('"after":{"__proto__":"kept","z":"x"}');
+    expect(b.event.hash).toBe(eventHash(b.event));
+    expect((JSON.parse(b.line) as { changes: { after: Record<string, unknown> } }).changes.after).toEqual(row);
+  });
+
   it('throws the core error for values the canonical form rejects', () => {
     expect(() => fastCanonicalJson({ a: [1, { b: 1.5 }] })).toThrow(/\$\.a\[1\]\.b/);
     expect(() => fastCanonicalJson({ a: 2 ** 60 })).toThrow(/safe integers/);
