@@ -25,6 +25,7 @@
 import type { ColumnValue, Row } from '../../src/core/event.js';
 import { DbwitnessError } from '../../src/core/errors.js';
 import { setOwn } from '../../src/core/own-field.js';
+import { compareKeys } from '../../src/core/canonical.js';
 
 /** Type codes of the binlog TABLE_MAP column types (include/mysql_com.h enum_field_types). */
 export const T = {
@@ -110,8 +111,7 @@ const sortedColumns = new WeakMap<readonly ColumnInfo[], readonly ColumnInfo[]>(
 function inKeyOrder(columns: readonly ColumnInfo[]): readonly ColumnInfo[] {
   let sorted = sortedColumns.get(columns);
   if (sorted === undefined) {
-    // Default sort order (UTF-16 code units) is the canonical form's key order.
-    sorted = [...columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    sorted = [...columns].sort((a, b) => compareKeys(a.name, b.name));
     sortedColumns.set(columns, sorted);
   }
   return sorted;

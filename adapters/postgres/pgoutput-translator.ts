@@ -9,6 +9,7 @@
 import type { Row, ColumnValue } from '../../src/core/event.js';
 import { microsToIso, nowMicros, PG_EPOCH_MICROS } from '../../src/core/ids.js';
 import { setOwn } from '../../src/core/own-field.js';
+import { compareKeys } from '../../src/core/canonical.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
@@ -41,8 +42,7 @@ interface CachedRelation {
 
 function sortedIndexes(relation: Relation): number[] {
   const names = relation.columns.map((c) => c.name);
-  // Default sort order (UTF-16 code units) is the canonical form's key order.
-  return names.map((_, i) => i).sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : (names[a] as string) > (names[b] as string) ? 1 : 0));
+  return names.map((_, i) => i).sort((a, b) => compareKeys(names[a] as string, names[b] as string));
 }
 
 /** The row's columns in table order. */

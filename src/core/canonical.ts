@@ -11,6 +11,15 @@ import * as crypto from 'node:crypto';
 import { DbwitnessError } from './errors.js';
 import type { AuditEvent } from './event.js';
 
+/**
+ * The canonical form's key order: UTF-16 code units, as Array#sort sorts
+ * strings by default. For producers that build objects already in this
+ * order (rows), which the store then serializes natively.
+ */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function canonicalJson(value: unknown): string {
   return write(value, '$');
 }
