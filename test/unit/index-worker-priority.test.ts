@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { INDEX_NICE_INCREMENT } from '../../src/index/index-worker.js';
 import { waitFor } from '../harness/index.js';
 
 const WORKER = new URL('../../dist/src/index/index-worker.js', import.meta.url);
@@ -28,17 +29,17 @@ async function threadNice(): Promise<Map<number, number>> {
 }
 
 describe.skipIf(process.platform !== 'linux' || !existsSync(fileURLToPath(WORKER)))('index worker priority', () => {
-  it('lowers its own thread by the nice increment and leaves the capture thread alone', async () => {
+  it('lowers its own thread by INDEX_NICE_INCREMENT and leaves the capture thread alone', async () => {
     const before = await threadNice();
     const ownNice = before.get(process.pid) ?? 0;
     const w = new Worker(WORKER);
     try {
       const lowered = await waitFor(
         async () => {
-          for (const [tid, nice] of await threadNice()) if (!before.has(tid) && nice === Math.min(19, ownNice + 10)) return tid;
+          for (const [tid, nice] of await threadNice()) if (!before.has(tid) && nice === Math.min(19, ownNice + INDEX_NICE_INCREMENT)) return tid;
           return null;
         },
-        { what: 'a worker thread at nice +10' },
+        { what: `a worker thread at nice +${INDEX_NICE_INCREMENT}` },
       );
       expect(lowered).not.toBe(process.pid);
       expect((await threadNice()).get(process.pid)).toBe(ownNice);
