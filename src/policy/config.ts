@@ -20,6 +20,7 @@
  * ```
  */
 import { z } from 'zod';
+import { setOwn } from '../core/own-field.js';
 
 /** keep: the exact value; hmac: keyed HMAC-SHA-256 of it; redact: `{ redacted: true }`; drop: removed from before/after. */
 export const ColumnRule = z.enum(['keep', 'hmac', 'redact', 'drop']);
@@ -71,7 +72,23 @@ export const HmacKeySource = z.union([
 ]);
 export type HmacKeySource = z.infer<typeof HmacKeySource>;
 
-export const TableRedaction = z.record(z.string().min(1), ColumnRule);
+/**
+ * One table's column rules. A column may be named `__proto__`, and
+ * z.record drops that key (on purpose: plain assignment of it would set the
+ * prototype), which would quietly give that column the default rule. So the
+ * entries are validated as a Map (errors still name the column) and rebuilt
+ * with own fields.
+ */
+export const TableRedaction = z
+  .preprocess(
+    (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? new Map(Object.entries(v)) : v),
+    z.map(z.string().min(1), ColumnRule, { error: 'expected a mapping of column name to rule (keep, hmac, redact or drop)' }),
+  )
+  .transform((m) => {
+    const rules: Record<string, ColumnRule> = {};
+    for (const [column, rule] of m) setOwn(rules, column, rule);
+    return rules;
+  });
 
 export const RedactionConfig = z
   .object({

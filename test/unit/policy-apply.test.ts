@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { DraftEvent, Row } from '../../src/core/event.js';
 import { AuditEvent, UNATTRIBUTED_ACTOR } from '../../src/core/event.js';
@@ -79,6 +80,22 @@ describe('compilePolicy', () => {
     const hashed = compilePolicy({ redaction: { default: 'hmac' } }, { hmacKey: KEY }).apply(draft('clinic.odd', 'insert', own([['id', '1']]), null, own([['id', '1'], ['__proto__', 'v']])));
     expect(Object.keys(hashed.changes?.after ?? {})).toEqual(['id', '__proto__']);
     expect(hashed.changes?.after?.['__proto__']).toEqual({ hmac: hmacHex('v') });
+  });
+
+  it('applies a configured rule for a column named __proto__ (YAML keeps the key, so must the config schema)', () => {
+    const raw = parseYaml('redaction:\n  default: keep\n  tables:\n    clinic.odd:\n      __proto__: redact\n      note: keep\n') as PolicyConfigInput;
+    const config = PolicyConfig.parse(raw);
+    expect(Object.keys(config.redaction.tables['clinic.odd'] ?? {})).toEqual(['__proto__', 'note']);
+    const row: Row = {};
+    Object.defineProperty(row, '__proto__', { value: 'secret-value', enumerable: true, writable: true, configurable: true });
+    row['note'] = 'n';
+    const out = compilePolicy(raw, {}).apply(draft('clinic.odd', 'insert', { note: 'n' }, null, row));
+    expect(canonicalJson(out.changes?.after)).toBe('{"__proto__":{"redacted":true},"note":"n"}');
+    // A bad rule is still reported against its column, and a non-mapping as such.
+    const bad = PolicyConfig.safeParse(parseYaml('redaction:\n  tables:\n    clinic.odd:\n      __proto__: hide\n'));
+    expect(bad.error?.issues[0]?.path).toEqual(['redaction', 'tables', 'clinic.odd', '__proto__']);
+    const notMap = PolicyConfig.safeParse({ redaction: { tables: { 'clinic.odd': 'keep' } } });
+    expect(notMap.error?.issues[0]?.message).toMatch(/mapping of column name to rule/);
   });
 
   it('hmacs binary values over their bytes and leaves nulls and unsent TOAST alone', () => {
