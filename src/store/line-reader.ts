@@ -25,17 +25,26 @@ const CHUNK = 4 * 1024 * 1024;
  */
 export async function* readLineBatches(file: string, onBytes?: (chunk: Buffer) => void, chunkBytes: number = CHUNK): AsyncGenerator<RawLine[]> {
   const fh = await open(file, 'r');
+  // Two chunk buffers, used in turn: the next chunk is read into one while
+  // the caller works on the other's lines, so hashing and disk reads overlap
+  // instead of taking turns. A buffer is refilled only after the caller has
+  // asked for the batch after its lines, which is when they stop being valid.
+  const chunks = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
+  let turn = 0;
+  const read = (at: number) => fh.read(chunks[turn++ % 2]!, 0, chunkBytes, at);
+  let pending: ReturnType<typeof read> | null = read(0);
   try {
     let carry: Buffer = Buffer.alloc(0);
     let carryOffset = 0;
     let position = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(chunkBytes);
-      const { bytesRead } = await fh.read(chunk, 0, chunkBytes, position);
+      const { bytesRead, buffer: chunk } = await pending;
+      pending = null;
       if (bytesRead === 0) break;
       const data = chunk.subarray(0, bytesRead);
       onBytes?.(data);
       position += bytesRead;
+      pending = read(position);
       const buf = carry.length === 0 ? data : Buffer.concat([carry, data]);
       const base = carry.length === 0 ? position - bytesRead : carryOffset;
       const batch: RawLine[] = [];
@@ -46,14 +55,15 @@ export async function* readLineBatches(file: string, onBytes?: (chunk: Buffer) =
         batch.push({ bytes: buf.subarray(start, nl), offset: base + start, complete: true });
         start = nl + 1;
       }
-      // Copy the remainder: `chunk` is not reused, but a small copy keeps
-      // the large chunk collectable once its lines are consumed.
+      // Copy the remainder: its chunk buffer is refilled two reads from now.
       carry = Buffer.from(buf.subarray(start));
       carryOffset = base + start;
       if (batch.length > 0) yield batch;
     }
     if (carry.length > 0) yield [{ bytes: carry, offset: carryOffset, complete: false }];
   } finally {
+    // A caller that stops early leaves a read in flight: let it finish before the close.
+    if (pending !== null) await pending.catch(() => undefined);
     await fh.close();
   }
 }
