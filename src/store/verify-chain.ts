@@ -319,6 +319,8 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         // confirmation is decided by the full scan (verify-event-scan.ts).
         const confirmed = resync ? null : confirmNextEvent(plain, head.seq, head.hash);
         if (confirmed !== null) {
+          // As on the full path below (resync is already false here, so expectSeq is null too: kept explicit).
+          expectSeq = null;
           head = { seq: head.seq + 1, hash: confirmed };
           if (expected !== undefined && head.seq === expected.seq && expectedFound === null) expectedFound = { hash: confirmed, file, offset: line.offset };
           firstSeq ??= head.seq;
