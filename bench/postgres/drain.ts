@@ -19,7 +19,7 @@ import { PostgresChangeSource } from '../../adapters/postgres/index.js';
 import { parseLsn } from '../../adapters/postgres/lsn.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { benchNodeArgs, currentLsn, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
+import { benchNodeArgs, currentLsn, DEPLOYED_ENV, DEPLOYED_NODE_FLAGS, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
 
 export type Consumer = 'pg_recvlogical' | 'dbwitness run' | 'adapter only';
 export interface DrainShape {
@@ -108,7 +108,16 @@ async function drainOnce(consumer: Consumer, server: PgServer, db: string, slot:
     }
   }
   const store = await tempDir('dbw-bench-store-');
-  const child = spawn(process.execPath, [...benchNodeArgs(), join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // PG_BENCH_DRAIN_DEPLOYED: the daemon as deploy/ starts it, to show what its memory settings cost in
+  // throughput: `1` (V8 limits and malloc settings), `flags` (V8 limits only), `env` (malloc settings only).
+  const deployed = process.env['PG_BENCH_DRAIN_DEPLOYED'] ?? '';
+  const withFlags = deployed === '1' || deployed === 'flags';
+  const withEnv = deployed === '1' || deployed === 'env';
+  const nodeArgs = withFlags ? [...DEPLOYED_NODE_FLAGS, ...benchNodeArgs()] : benchNodeArgs();
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: withEnv ? { ...process.env, ...DEPLOYED_ENV } : process.env,
+  });
   try {
     await waitConfirmed(server, db, slot, end);
     return elapsed();

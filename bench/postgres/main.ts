@@ -3,6 +3,7 @@
  * (all three by default). Writes bench/postgres/RESULTS.md.
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
  * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS.
+ * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

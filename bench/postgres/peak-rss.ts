@@ -43,7 +43,7 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 /**
  * Once with Node's defaults and once as deployed (V8 limits and malloc
  * settings), each on its own table and slot; `flags` (the V8 limits alone)
- * on request.
+ * and `env` (the malloc settings alone) on request.
  */
 export async function peakRss(server: PgServer, db: string, repoRoot: string): Promise<RssResult[]> {
   await sql(server, db, 'CREATE SCHEMA IF NOT EXISTS clinic');
@@ -54,6 +54,8 @@ export async function peakRss(server: PgServer, db: string, repoRoot: string): P
     ['defaults', [], {}],
     ['deployed', DEPLOYED_NODE_FLAGS, DEPLOYED_ENV],
     ['flags', DEPLOYED_NODE_FLAGS, {}],
+    // The malloc settings alone; with PG_BENCH_NODE_ARGS, other V8 limits than the deployed ones.
+    ['env', [], DEPLOYED_ENV],
   ];
   for (const [i, [, flags, env]] of all.filter(([n]) => variants.includes(n)).entries()) out.push(await peakRssOnce(server, db, repoRoot, `bulk${i}`, flags, env));
   return out;
