@@ -31,7 +31,13 @@ export async function* readLineBatches(file: string, onBytes?: (chunk: Buffer) =
   // asked for the batch after its lines, which is when they stop being valid.
   const chunks = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
   let turn = 0;
-  const read = (at: number) => fh.read(chunks[turn++ % 2]!, 0, chunkBytes, at);
+  const read = (at: number) => {
+    const p = fh.read(chunks[turn++ % 2]!, 0, chunkBytes, at);
+    // A read-ahead that fails while the caller is busy must not surface as an
+    // unhandled rejection: it is rethrown when that chunk is awaited.
+    p.catch(() => undefined);
+    return p;
+  };
   let pending: ReturnType<typeof read> | null = read(0);
   try {
     let carry: Buffer = Buffer.alloc(0);

@@ -166,7 +166,7 @@ export function fastScanEventLine(b: Buffer): ScannedEvent | null {
   const seq = fastLayout(b);
   if (seq < 0) return null;
   const p = layout.hashStart;
-  return { hashStart: p, hashEnd: p + 74, hash: b.toString('latin1', p + 8, p + 72), prev: b.toString('latin1', layout.prevAt, layout.prevAt + 64), seq };
+  return { hashStart: p, hashEnd: layout.hashEnd, hash: b.toString('latin1', p + 8, p + 72), prev: b.toString('latin1', layout.prevAt, layout.prevAt + 64), seq };
 }
 
 /**
