@@ -42,6 +42,7 @@ export class FrameQueue {
     this.#wake();
   }
 
+  /** The next frame, waiting for one; null once `signal` aborted. */
   async shift(signal: AbortSignal): Promise<Frame | null> {
     while (this.size === 0) {
       if (signal.aborted) return null;
@@ -49,6 +50,12 @@ export class FrameQueue {
         this.#waiter = resolve;
       });
     }
+    return this.take() as Frame;
+  }
+
+  /** The next frame if one is queued now, else undefined (never waits). */
+  take(): Frame | undefined {
+    if (this.size === 0) return undefined;
     const frame = this.#items[this.#head] as Frame;
     this.#head++;
     if (this.#head > 4096 && this.#head * 2 > this.#items.length) {

@@ -77,7 +77,12 @@ export class PgoutputTranslator {
     return this.#tx !== null;
   }
 
-  async translate(msg: PgoutputMessage): Promise<SourceMessage[]> {
+  /**
+   * The source messages of one pgoutput message. Synchronous except for a
+   * relation message whose key columns must be looked up (the caller awaits
+   * only then: a promise per row change was measurable in the drain).
+   */
+  translate(msg: PgoutputMessage): SourceMessage[] | Promise<SourceMessage[]> {
     switch (msg.tag) {
       case 'begin':
         // xid is an unsigned 32-bit counter (the decoder reads it unsigned).
@@ -86,11 +91,8 @@ export class PgoutputTranslator {
       case 'commit':
         this.#tx = null;
         return [{ kind: 'commit', position: formatLsn(msg.commitLsn), checkpoint: checkpointOf(msg.endLsn), commitTime: pgTimeToIso(msg.commitTime) }];
-      case 'relation': {
-        const key = await this.#keyFor(msg.relation);
-        this.#relations.set(msg.relation.id, { relation: msg.relation, key, sortedIdx: sortedIndexes(msg.relation) });
-        return [];
-      }
+      case 'relation':
+        return this.#addRelation(msg.relation);
       case 'insert': {
         const rel = this.#relation(msg.relationId);
         const after = toRow(rel, msg.after, null);
@@ -130,6 +132,12 @@ export class PgoutputTranslator {
       case 'ignored':
         return [];
     }
+  }
+
+  async #addRelation(relation: Relation): Promise<SourceMessage[]> {
+    const key = await this.#keyFor(relation);
+    this.#relations.set(relation.id, { relation, key, sortedIdx: sortedIndexes(relation) });
+    return [];
   }
 
   #message(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {

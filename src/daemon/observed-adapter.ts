@@ -32,36 +32,50 @@ export function observeAdapter<C>(adapter: SourceAdapter<C>, sourceId: string, m
 }
 
 function observeSource(source: ChangeSource, sourceId: string, monitor: SourceMonitor): ChangeSource {
+  /** Records one message's arrival for the monitor (progress, caught-up). */
+  const noteMessage = (m: SourceMessage): void => {
+    const rt = monitor.get(sourceId);
+    rt.lastMessageAt = Date.now();
+    if (m.kind === 'idle') {
+      rt.caughtUp = true;
+      if (rt.lastIdleCheckpoint === m.checkpoint) rt.keepsAlive = true;
+      rt.lastIdleCheckpoint = m.checkpoint;
+    } else if (m.kind === 'begin') {
+      rt.caughtUp = false;
+    }
+  };
   const observed: ChangeSource & Partial<Record<'lag' | 'heartbeat', unknown>> = {
     source: source.source,
-    messages(checkpoint, signal) {
-      const iterable = source.messages(checkpoint, signal);
-      return {
-        [Symbol.asyncIterator]() {
-          const it = iterable[Symbol.asyncIterator]();
-          const note = (r: IteratorResult<SourceMessage>): IteratorResult<SourceMessage> => {
-            if (!r.done) {
-              const rt = monitor.get(sourceId);
-              rt.lastMessageAt = Date.now();
-              if (r.value.kind === 'idle') {
-                rt.caughtUp = true;
-                if (rt.lastIdleCheckpoint === r.value.checkpoint) rt.keepsAlive = true;
-                rt.lastIdleCheckpoint = r.value.checkpoint;
-              } else if (r.value.kind === 'begin') {
-                rt.caughtUp = false;
-              }
-            }
-            return r;
-          };
-          return {
-            next: () => it.next().then(note),
-            return: async (v?: unknown) => (it.return ? it.return(v) : { done: true as const, value: undefined }),
-          };
-        },
-      };
-    },
+    messages: (checkpoint, signal) =>
+      forwarded(source.messages(checkpoint, signal), (r) => {
+        if (!r.done) noteMessage(r.value);
+      }),
     acknowledge: (cp) => source.acknowledge(cp),
     close: () => source.close(),
   };
+  const batches = source.batches?.bind(source);
+  if (batches !== undefined) {
+    observed.batches = (checkpoint, signal) =>
+      forwarded(batches(checkpoint, signal), (r) => {
+        if (!r.done) for (const m of r.value) noteMessage(m);
+      });
+  }
   return observed;
+}
+
+/** `iterable` with `seen` called on every result; `next()` is forwarded as is, with no buffering. */
+function forwarded<T>(iterable: AsyncIterable<T>, seen: (r: IteratorResult<T>) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = iterable[Symbol.asyncIterator]();
+      const note = (r: IteratorResult<T>): IteratorResult<T> => {
+        seen(r);
+        return r;
+      };
+      return {
+        next: () => it.next().then(note),
+        return: async (v?: unknown) => (it.return ? it.return(v) : { done: true as const, value: undefined }),
+      };
+    },
+  };
 }

@@ -162,9 +162,11 @@ export class Supervisor {
   #observeAcks(id: string, source: ChangeSource): ChangeSource {
     const hooks = this.#o.hooks;
     if (hooks?.onAcknowledged === undefined) return source;
+    const batches = source.batches?.bind(source);
     return {
       source: source.source,
       messages: (cp, signal) => source.messages(cp, signal),
+      ...(batches === undefined ? {} : { batches }),
       acknowledge: async (cp) => {
         await source.acknowledge(cp);
         hooks.onAcknowledged?.(id, cp);

@@ -74,6 +74,8 @@ export class JetStreamChain implements Chain {
   #lastSeq = 0;
   /** Appends run one after another so the stream receives a source's events in order. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** The error of the first append that failed; no append runs after it. */
+  #failed: unknown = null;
 
   constructor(source: Source, checkpoint: EdgeCheckpointValue | null, settings: EdgeChainSettings) {
     this.source = source;
@@ -101,10 +103,20 @@ export class JetStreamChain implements Chain {
     return null;
   }
 
+  /**
+   * Appends queue behind each other. Once one fails, every append queued
+   * after it fails too: publishing its events and checkpoint would move the
+   * stored checkpoint past events that never reached the stream.
+   */
   append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
     if (this.#closing.signal.aborted) return Promise.reject(closedError(this.source.id));
-    const run = this.#queue.then(() => this.#append(drafts, checkpoint));
-    this.#queue = run.catch(() => undefined);
+    const run = this.#queue.then(() => {
+      if (this.#failed !== null) throw failedError(this.source.id, this.#failed);
+      return this.#append(drafts, checkpoint);
+    });
+    this.#queue = run.catch((e: unknown) => {
+      this.#failed ??= e;
+    });
     return run;
   }
 
@@ -202,6 +214,10 @@ export class JetStreamChain implements Chain {
 
 export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+function failedError(sourceId: string, cause: unknown): DbwitnessError {
+  return new DbwitnessError('E_JETSTREAM_FAILED', `an earlier append of ${sourceId} to JetStream failed (${errText(cause)})`, 'fix the cause and restart; capture resumes from the last stored checkpoint');
 }
 
 function closedError(sourceId: string): DbwitnessError {

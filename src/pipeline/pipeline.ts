@@ -14,13 +14,20 @@
  * only the last carries the checkpoint. After a crash in between, the
  * source replays the whole transaction and the already-stored part is
  * skipped (the chain's `tail`) or dropped by id in the store.
+ *
+ * Overlap: a flush hands its batch to the chain (which builds the lines at
+ * once) and returns; reading and building the next batch go on while the
+ * chain writes and fsyncs. At most two batches are outstanding: a flush
+ * waits for the batch before it. Each append's checkpoint is acknowledged
+ * after that append and every earlier one resolved, in order. If one
+ * fails, nothing after it is acknowledged and the run stops with its error.
  */
 import type { Logger } from 'pino';
 import type { AuditEvent, DraftEvent, Source } from '../core/event.js';
 import type { Chain, ChainTail, ChangeSource, SourceMessage } from '../core/ports.js';
 import { DbwitnessError } from '../core/errors.js';
 import { alertDraft, changeDraft, unattributedAlert, UnattributedTally, type CommitInfo } from './event-builder.js';
-import { TxBuffer } from './tx-buffer.js';
+import { TxBuffer, type BufferedChange } from './tx-buffer.js';
 
 export interface PipelineOptions {
   readonly source: ChangeSource;
@@ -72,6 +79,11 @@ class Pipeline {
   readonly #idleIntervalMs: number;
   /** The `source` block of every event: one frozen copy, so the store serializes it once. */
   readonly #source: Source;
+  /** Stops the source: on the caller's signal, or when an append fails while the loop waits for the source. */
+  readonly #stop = new AbortController();
+  /** The newest append's completion (durable, checkpoint acknowledged); chained, so completions happen in order. */
+  #inflight: Promise<void> | null = null;
+  #failure: { error: unknown } | null = null;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -88,17 +100,23 @@ class Pipeline {
     // The source stops on the caller's signal, and also when the pipeline
     // fails: a source waiting for its next message would otherwise hold up
     // the iterator's return (and so the error) until something arrived.
-    const stop = new AbortController();
+    const stop = this.#stop;
     const forward = (): void => stop.abort(this.#o.signal.reason);
     if (this.#o.signal.aborted) forward();
     else this.#o.signal.addEventListener('abort', forward, { once: true });
-    const iterator = this.#o.source.messages(start, stop.signal)[Symbol.asyncIterator]();
+    const source = this.#o.source;
+    const stream: AsyncIterable<SourceMessage | readonly SourceMessage[]> = source.batches ? source.batches(start, stop.signal) : source.messages(start, stop.signal);
+    const iterator = stream[Symbol.asyncIterator]();
     try {
       for (;;) {
         const next = iterator.next();
         // Store what is complete whenever the source has nothing ready right now.
         if (this.#pending.length > 0 || this.#pendingCheckpoint !== null) {
-          const ready = await Promise.race([next, this.#endOfTurn()]);
+          let ready = await Promise.race([next, this.#endOfTurn()]);
+          // While an append is being written, keep collecting: the next group
+          // commit then carries everything that arrived during this one's fsync.
+          const writing = this.#inflight;
+          if (ready === NOT_READY && writing !== null) ready = await Promise.race([next, writing.then(notReady, notReady)]);
           if (ready === NOT_READY) await this.#flush();
         }
         if (this.#deferredIdle !== null && this.#tx === null) {
@@ -109,13 +127,27 @@ class Pipeline {
           if ((await raceTimer(next, due)) === NOT_READY) await this.#writeDeferredIdle();
         }
         const result = await next;
+        this.#throwIfFailed();
         if (result.done) break;
-        await this.#handle(result.value);
+        const value = result.value;
+        if (isBatch(value)) {
+          for (const msg of value) {
+            const handled = this.#handle(msg);
+            if (handled !== undefined) await handled;
+          }
+        } else {
+          const handled = this.#handle(value);
+          if (handled !== undefined) await handled;
+        }
       }
       // Source ended (signal aborted): store what is complete. An open
       // transaction is dropped; the source replays it on the next start.
       await this.#flush();
+      await this.#inflight;
+      this.#throwIfFailed();
     } finally {
+      // Nothing is acknowledged after run returns: wait for what is in flight.
+      await this.#inflight?.catch(() => undefined);
       await this.#tx?.dispose();
       this.#tx = null;
       this.#o.signal.removeEventListener('abort', forward);
@@ -126,7 +158,8 @@ class Pipeline {
     return this.#stats;
   }
 
-  async #handle(msg: SourceMessage): Promise<void> {
+  /** Handles one message; returns a promise only when there is something to wait for (most messages are synchronous). */
+  #handle(msg: SourceMessage): Promise<void> | undefined {
     switch (msg.kind) {
       case 'begin':
         if (this.#tx !== null) {
@@ -140,19 +173,15 @@ class Pipeline {
         this.#requireTx('identity').setIdentity(msg.identity);
         return;
       case 'change':
-        await this.#requireTx('change').add(msg.change);
-        return;
+        return this.#requireTx('change').add(msg.change);
       case 'commit':
-        await this.#commit(this.#requireTx('commit'), msg);
-        return;
+        return this.#commit(this.#requireTx('commit'), msg);
       case 'idle':
-        await this.#idle(msg.checkpoint);
-        return;
+        return this.#idle(msg.checkpoint);
       case 'alert':
         this.#pending.push(alertDraft(this.#source, msg.position, msg.time, null, msg.code, { ...(msg.detail ?? {}), message: msg.message }));
         this.#stats.alerts++;
-        if (this.#pending.length >= this.#batchMax) await this.#flush();
-        return;
+        return this.#pending.length >= this.#batchMax ? this.#flush() : undefined;
     }
   }
 
@@ -171,14 +200,19 @@ class Pipeline {
       const skipThrough = this.#skipThrough(commit);
       const tally = new UnattributedTally();
       let index = 0;
-      if (tx.count > 0) {
-        for await (const { change, identity } of tx.entries()) {
-          if (identity === null) tally.note(change);
-          if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
-          index++;
-          // A transaction larger than a batch is stored in parts, without a checkpoint.
-          if (this.#pending.length >= this.#batchMax) await this.#flush();
-        }
+      /** Adds one change's draft; true when the batch is full. */
+      const take = ({ change, identity }: BufferedChange): boolean => {
+        if (identity === null) tally.note(change);
+        if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
+        index++;
+        return this.#pending.length >= this.#batchMax;
+      };
+      // A transaction larger than a batch is stored in parts, without a checkpoint.
+      const inMemory = tx.inMemory();
+      if (inMemory !== null) {
+        for (const entry of inMemory) if (take(entry)) await this.#flush();
+      } else {
+        for await (const entry of tx.entries()) if (take(entry)) await this.#flush();
       }
       if (tally.total > 0) {
         this.#pending.push(unattributedAlert(source, commit, tally));
@@ -251,36 +285,76 @@ class Pipeline {
     await this.#flush();
   }
 
+  /**
+   * Hands the pending drafts to the chain and returns once the append
+   * before them is complete (so at most two are outstanding).
+   */
   async #flush(): Promise<void> {
     const drafts = this.#pending;
     const checkpoint = this.#pendingCheckpoint;
     const covered = this.#covered;
     if (drafts.length === 0 && checkpoint === null) return;
+    this.#throwIfFailed();
     this.#pending = [];
     this.#pendingCheckpoint = null;
     this.#covered = 0;
+    const before = this.#inflight;
     if (checkpoint === null) {
-      await this.#append(drafts, undefined);
-      return;
+      this.#append(drafts, undefined);
+    } else {
+      // The checkpoint line must follow exactly the events it covers, so that
+      // events stored after it are recognisably the cut transaction (`tail`).
+      this.#append(covered < drafts.length ? drafts.slice(0, covered) : drafts, checkpoint);
+      if (covered < drafts.length) this.#append(drafts.slice(covered), undefined);
     }
-    // The checkpoint line must follow exactly the events it covers, so that
-    // events stored after it are recognisably the cut transaction (`tail`).
-    await this.#append(drafts.slice(0, covered), checkpoint);
-    // Durable: append resolved after the fsync of these events and this checkpoint.
-    await this.#o.source.acknowledge(checkpoint);
-    this.#stats.lastCheckpoint = checkpoint;
-    if (covered < drafts.length) await this.#append(drafts.slice(covered), undefined);
+    await before;
   }
 
-  async #append(drafts: DraftEvent[], checkpoint: string | undefined): Promise<void> {
-    const stored = await this.#o.chain.append(drafts, checkpoint);
-    this.#stats.appends++;
-    this.#stats.events += stored.length;
-    if (stored.length > 0) this.#o.onDurable?.(stored);
+  /**
+   * Starts one append now (the chain assigns seq and builds lines in call
+   * order) and chains its completion after the previous one's: stats,
+   * `onDurable`, then the acknowledgement of its checkpoint.
+   */
+  #append(drafts: DraftEvent[], checkpoint: string | undefined): void {
+    const appended = this.#o.chain.append(drafts, checkpoint);
+    appended.catch(() => undefined); // awaited below, possibly only after an earlier append failed
+    const previous = this.#inflight;
+    const done = (async (): Promise<void> => {
+      await previous;
+      const stored = await appended;
+      this.#stats.appends++;
+      this.#stats.events += stored.length;
+      if (stored.length > 0) this.#o.onDurable?.(stored);
+      if (checkpoint !== undefined) {
+        // Durable: the append resolved after the fsync of these events and this checkpoint.
+        await this.#o.source.acknowledge(checkpoint);
+        this.#stats.lastCheckpoint = checkpoint;
+      }
+    })();
+    this.#inflight = done;
+    done.then(
+      () => {
+        if (this.#inflight === done) this.#inflight = null;
+      },
+      (error: unknown) => {
+        this.#failure ??= { error };
+        // The loop may be waiting for a quiet source: stopping it ends the wait.
+        this.#stop.abort();
+      },
+    );
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== null) throw this.#failure.error;
   }
 }
 
 const NOT_READY = Symbol('not-ready');
+
+function isBatch(v: SourceMessage | readonly SourceMessage[]): v is readonly SourceMessage[] {
+  return Array.isArray(v);
+}
+const notReady = (): typeof NOT_READY => NOT_READY;
 
 /** `next`'s result, or NOT_READY if `ms` pass first (the timer is cleared either way). */
 async function raceTimer<T>(next: Promise<T>, ms: number): Promise<T | typeof NOT_READY> {

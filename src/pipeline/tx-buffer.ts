@@ -56,13 +56,23 @@ export class TxBuffer {
     this.#sawIdentity = true;
   }
 
-  async add(change: RowChange): Promise<void> {
+  /** Synchronous while the transaction fits in memory; a promise only once it spills. */
+  add(change: RowChange): Promise<void> | undefined {
     const entry: BufferedChange = { change, identity: this.#identity };
     this.#count++;
     if (this.#spill === null && this.#memory.length < this.#options.memoryLimit) {
       this.#memory.push(entry);
-      return;
+      return undefined;
     }
+    return this.#addSpilled(entry);
+  }
+
+  /** The buffered changes in arrival order when none were spilled, else null (use `entries`). */
+  inMemory(): readonly BufferedChange[] | null {
+    return this.#spill === null ? this.#memory : null;
+  }
+
+  async #addSpilled(entry: BufferedChange): Promise<void> {
     if (this.#spill === null) await this.#startSpill();
     const spill = this.#spill!;
     // Respect the write stream's backpressure so the spill itself stays bounded.

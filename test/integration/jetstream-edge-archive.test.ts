@@ -122,9 +122,13 @@ describe('JetStream edge -> archive', () => {
     const chain = await store.openChain({ id: 'edge-big', engine: 'postgres', server: 'db:5432', database: 'clinic' });
     const big = 'x'.repeat(1024 * 1024 + 10);
     const draft = { v: 1 as const, id: 'bb'.repeat(16), time: '2026-11-26T10:00:00.000001Z', source: chain.source, position: '0/2', tx: null, actor: { db_user: null, role: null, app_user: null, client_addr: null, client_port: null, application: null, session_id: null, identity: 'unattributed' as const }, action: 'insert' as const, outcome: 'success' as const, object: null, subject: null, changes: { columns: ['doc'], before: null, after: { doc: big } }, statement: null, detail: null };
-    const err = await chain.append([draft], 'cp').catch((e: unknown) => e);
+    // The pipeline issues the next append before the previous one resolved:
+    // the one queued behind the failure must not publish or store its checkpoint.
+    const small = { ...draft, id: 'cc'.repeat(16), position: '0/3', changes: { columns: ['doc'], before: null, after: { doc: 'small' } } };
+    const [err, laterErr] = await Promise.all([chain.append([draft], 'cp').catch((e: unknown) => e), chain.append([small], 'cp-later').catch((e: unknown) => e)]);
     expect(err).toMatchObject({ code: 'E_JETSTREAM_EVENT_TOO_LARGE' });
     expect((err as Error).message).not.toContain('xxxx');
+    expect(laterErr).toMatchObject({ code: 'E_JETSTREAM_FAILED' });
     expect(chain.checkpoint()).toBeNull();
     await store.close();
   });

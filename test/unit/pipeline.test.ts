@@ -95,6 +95,42 @@ function thenQuiet(messages: SourceMessage[], log: Log): ChangeSource {
   };
 }
 
+/** A chain whose appends resolve or fail only when the test says so, to observe overlapping appends. */
+class GatedChain implements Chain {
+  readonly source = SOURCE;
+  readonly calls: Array<{ checkpoint: string | undefined; settle: (error?: Error) => void }> = [];
+  maxOutstanding = 0;
+  #outstanding = 0;
+  #seq = 0;
+  head() {
+    return { seq: this.#seq, hash: GENESIS_HASH };
+  }
+  checkpoint() {
+    return null;
+  }
+  tail() {
+    return null;
+  }
+  append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]> {
+    const out = drafts.map((d) => ({ ...d, seq: ++this.#seq, recorded_at: d.time, prev: GENESIS_HASH, hash: GENESIS_HASH }));
+    this.maxOutstanding = Math.max(this.maxOutstanding, ++this.#outstanding);
+    let settled = false;
+    return new Promise((resolve, reject) =>
+      this.calls.push({
+        checkpoint,
+        settle: (error) => {
+          if (settled) return;
+          settled = true;
+          this.#outstanding--;
+          if (error) reject(error);
+          else resolve(out);
+        },
+      }),
+    );
+  }
+  async close() {}
+}
+
 const run = (source: ChangeSource, chain: Chain, extra: Partial<Parameters<typeof runPipeline>[0]> = {}) =>
   runPipeline({ source, chain, logger: silentLogger(), signal: new AbortController().signal, ...extra });
 
@@ -117,6 +153,37 @@ describe('pipeline', () => {
       expect(appendIdx).toBeLessThan(i);
     }
     expect(log.filter((e) => e.kind === 'ack').map((e) => e.checkpoint)).toContain('cp2');
+  });
+
+  it('reads a source that offers batches group by group, with the same events and acknowledgements as one by one', async () => {
+    const msgs = [...tx(1, 2), ...tx(2, 3), ...tx(3, 1)];
+    const singleLog: Log = [];
+    const single = new RecordingChain(singleLog);
+    await run(scripted(msgs, singleLog), single);
+    const batchLog: Log = [];
+    const batched = new RecordingChain(batchLog);
+    let groups = 0;
+    const src: ChangeSource = {
+      source: SOURCE,
+      async *messages() {
+        throw new Error('the pipeline must use batches when the source offers them');
+      },
+      async *batches() {
+        // Group boundaries fall inside transactions, as socket reads do.
+        for (let i = 0; i < msgs.length; i += 4) {
+          groups++;
+          yield msgs.slice(i, i + 4);
+        }
+      },
+      async acknowledge(checkpoint: string) {
+        batchLog.push({ kind: 'ack', checkpoint });
+      },
+      async close() {},
+    };
+    await run(src, batched);
+    expect(groups).toBeGreaterThan(1);
+    expect(batched.stored.map((e) => [e.id, e.tx])).toEqual(single.stored.map((e) => [e.id, e.tx]));
+    expect(batchLog.filter((e) => e.kind === 'ack').at(-1)).toEqual({ kind: 'ack', checkpoint: 'cp3' });
   });
 
   it('batches transactions that are ready into one append', async () => {
@@ -286,6 +353,43 @@ describe('pipeline', () => {
     const src = scripted(tx(42, 1), log);
     await run(src, chain);
     expect(src.started).toBe('cp41');
+  });
+
+  it('builds the next batch while an append is in flight and acknowledges in order, only after each is durable', async () => {
+    const log: Log = [];
+    const chain = new GatedChain();
+    const msgs = Array.from({ length: 6 }, (_, i) => tx(i + 1, 1)).flat();
+    const stop = new AbortController();
+    const done = run(thenQuiet(msgs, log), chain, { batchMaxEvents: 2, signal: stop.signal });
+    // More appends are issued while the first is still outstanding.
+    await waitFor(() => chain.calls.length >= 2);
+    await new Promise((r) => setTimeout(r, 20));
+    const issued = chain.calls.length;
+    for (const c of chain.calls.slice(1)) c.settle();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log).toEqual([]); // later appends are durable, but the first is not yet
+    chain.calls[0]!.settle();
+    await waitFor(() => {
+      for (const c of chain.calls) c.settle();
+      return log.some((e) => e.checkpoint === 'cp6');
+    });
+    expect(issued).toBeGreaterThan(1);
+    expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+    expect(chain.maxOutstanding).toBeLessThanOrEqual(4); // two batches, each possibly split around its checkpoint
+    stop.abort();
+    await done;
+  });
+
+  it('acknowledges nothing after an append that failed, even when later appends succeed', async () => {
+    const log: Log = [];
+    const chain = new GatedChain();
+    const msgs = Array.from({ length: 4 }, (_, i) => tx(i + 1, 1)).flat();
+    const done = run(thenQuiet(msgs, log), chain, { batchMaxEvents: 2 });
+    await waitFor(() => chain.calls.length >= 2);
+    for (const c of chain.calls.slice(1)) c.settle();
+    chain.calls[0]!.settle(new Error('disk full'));
+    await expect(done).rejects.toThrow('disk full');
+    expect(log).toEqual([]);
   });
 
   it('stops with the error when an append fails while the source is idle, acknowledging nothing', async () => {
