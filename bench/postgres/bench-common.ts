@@ -59,6 +59,22 @@ export async function waitConfirmed(server: PgServer, db: string, slot: string, 
   );
 }
 
+/**
+ * Drops a slot once its consumer's walsender has released it: a client that
+ * exited can leave its backend holding the slot for a moment, and dropping
+ * an active slot fails ("replication slot ... is active").
+ */
+export async function dropSlotWhenReleased(server: PgServer, db: string, slot: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const [r] = await sql<{ active: boolean }>(server, db, `SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`);
+      return r?.active === false;
+    },
+    { what: `slot ${slot} released by its consumer`, timeoutMs: 30_000, intervalMs: 20 },
+  );
+  await sql(server, db, `SELECT pg_drop_replication_slot('${slot}')`);
+}
+
 export async function currentLsn(server: PgServer, db: string): Promise<string> {
   const [r] = await sql<{ l: string }>(server, db, 'SELECT pg_current_wal_lsn()::text AS l');
   return r?.l ?? '0/0';

@@ -19,7 +19,7 @@ import { PostgresChangeSource } from '../../adapters/postgres/index.js';
 import { parseLsn } from '../../adapters/postgres/lsn.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { benchNodeArgs, currentLsn, DEPLOYED_ENV, DEPLOYED_NODE_FLAGS, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
+import { benchNodeArgs, currentLsn, dropSlotWhenReleased, DEPLOYED_ENV, DEPLOYED_NODE_FLAGS, env, exited, median, run, sql, waitConfirmed } from './bench-common.js';
 
 export type Consumer = 'pg_recvlogical' | 'dbwitness run' | 'adapter only';
 export interface DrainShape {
@@ -72,7 +72,7 @@ export async function drain(server: PgServer, db: string, repoRoot: string): Pro
         const slot = `drain_${shape.perTx}_${r}_${consumer.replace(/\W/g, '')}`;
         await sql(server, db, `SELECT pg_copy_logical_replication_slot('${shape.tpl}', '${slot}')`);
         const s = await drainOnce(consumer, server, db, slot, shape.end, repoRoot);
-        await sql(server, db, `SELECT pg_drop_replication_slot('${slot}')`);
+        await dropSlotWhenReleased(server, db, slot);
         seconds[consumer].push(s);
         process.stderr.write(`  ${shape.perTx} rows/tx, ${consumer}: ${s.toFixed(2)} s\n`);
       }
