@@ -28,13 +28,27 @@ export interface TxBufferOptions {
   readonly spillDir?: string | undefined;
 }
 
+/** Characters of spill lines collected before one write. */
+const SPILL_CHUNK = 64 * 1024;
+
+interface Spill {
+  readonly dir: string;
+  readonly file: string;
+  readonly stream: WriteStream;
+  /** Lines not yet handed to the stream. */
+  pending: string;
+  /** The identity the file's last `I` line set (valid once `identityWritten`). */
+  identity: SessionIdentity | null;
+  identityWritten: boolean;
+}
+
 export class TxBuffer {
   readonly txId: string;
   #identity: SessionIdentity | null = null;
   #sawIdentity = false;
   #memory: BufferedChange[] = [];
   #count = 0;
-  #spill: { dir: string; file: string; stream: WriteStream } | null = null;
+  #spill: Spill | null = null;
   readonly #options: TxBufferOptions;
 
   constructor(txId: string, options: TxBufferOptions) {
@@ -72,23 +86,46 @@ export class TxBuffer {
     return this.#spill === null ? this.#memory : null;
   }
 
+  /**
+   * Spill file format, one line each: `I` + the identity in force from here
+   * on (JSON, or null), or `C` + one change (JSON). The identity is written
+   * only when it changes, so the changes read back share one identity
+   * object, as they did in memory: the actor built from it, and its
+   * serialization, are then made once per identity, not once per row.
+   * Lines are written in chunks of SPILL_CHUNK characters.
+   */
   async #addSpilled(entry: BufferedChange): Promise<void> {
     if (this.#spill === null) await this.#startSpill();
     const spill = this.#spill!;
+    if (!spill.identityWritten || entry.identity !== spill.identity) {
+      spill.pending += 'I' + JSON.stringify(entry.identity) + '\n';
+      spill.identity = entry.identity;
+      spill.identityWritten = true;
+    }
+    spill.pending += 'C' + JSON.stringify(entry.change) + '\n';
+    if (spill.pending.length >= SPILL_CHUNK) await this.#writePending(spill);
+  }
+
+  async #writePending(spill: Spill): Promise<void> {
+    const text = spill.pending;
+    spill.pending = '';
     // Respect the write stream's backpressure so the spill itself stays bounded.
-    if (!spill.stream.write(JSON.stringify(entry) + '\n')) await once(spill.stream, 'drain');
+    if (text !== '' && !spill.stream.write(text)) await once(spill.stream, 'drain');
   }
 
   /** Yields the buffered changes in arrival order. Call once, after COMMIT. */
   async *entries(): AsyncGenerator<BufferedChange> {
     for (const e of this.#memory) yield e;
-    if (this.#spill === null) return;
-    const { stream, file } = this.#spill;
-    stream.end();
-    await once(stream, 'finish');
-    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    const spill = this.#spill;
+    if (spill === null) return;
+    await this.#writePending(spill);
+    spill.stream.end();
+    await once(spill.stream, 'finish');
+    const lines = createInterface({ input: createReadStream(spill.file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    let identity: SessionIdentity | null = null;
     for await (const line of lines) {
-      if (line.length > 0) yield JSON.parse(line) as BufferedChange;
+      if (line.startsWith('C')) yield { change: JSON.parse(line.slice(1)) as RowChange, identity };
+      else if (line.startsWith('I')) identity = Object.freeze(JSON.parse(line.slice(1)) as SessionIdentity | null);
     }
   }
 
@@ -107,6 +144,6 @@ export class TxBuffer {
     const file = join(dir, 'tx.jsonl');
     // Spilled rows are ePHI: owner-only, and removed as soon as the transaction is stored.
     const stream = createWriteStream(file, { mode: 0o600 });
-    this.#spill = { dir, file, stream };
+    this.#spill = { dir, file, stream, pending: '', identity: null, identityWritten: false };
   }
 }

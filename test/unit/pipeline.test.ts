@@ -219,6 +219,30 @@ describe('pipeline', () => {
     expect(chain.stored).toHaveLength(4);
   });
 
+  it('keeps the identity in force for every spilled change, including changes before the first identity and after a SET ROLE', async () => {
+    const log: Log = [];
+    const chain = new RecordingChain(log);
+    const bob: SessionIdentity = { ...ALICE, db_user: 'bob', role: 'billing', client_port: null };
+    const msgs: SourceMessage[] = [{ kind: 'begin', txId: '7' }];
+    // 3 changes without an identity, 4 as alice, 3 as bob: the memory limit of 2 spills all but the first two.
+    for (let i = 0; i < 10; i++) {
+      if (i === 3) msgs.push({ kind: 'identity', identity: ALICE });
+      if (i === 7) msgs.push({ kind: 'identity', identity: bob });
+      const change = row(i);
+      msgs.push({ kind: 'change', change: { ...change, after: { ...change.after, name: `p${i} "quoted" \u00e9 \n` } } });
+    }
+    msgs.push({ kind: 'commit', position: '0/7', checkpoint: 'cp7', commitTime: '2026-11-26T10:00:00.123456Z' });
+    await run(scripted(msgs, log), chain, { txMemoryLimit: 2, spillDir: await mkdtemp(join(tmpdir(), 'dbw-spill-id-')) });
+    const changes = chain.stored.filter((e) => e.action === 'insert');
+    expect(changes.map((e) => e.actor.db_user)).toEqual([null, null, null, 'alice', 'alice', 'alice', 'alice', 'bob', 'bob', 'bob']);
+    expect(changes.map((e) => e.actor.identity)).toEqual([...Array(3).fill('unattributed'), ...Array(7).fill('verified')]);
+    expect(changes[8]!.actor).toMatchObject({ role: 'billing', client_port: null });
+    // Changes read back from the spill share their identity's actor, as in memory.
+    expect(changes[8]!.actor).toBe(changes[9]!.actor);
+    expect(changes.map((e) => e.changes!.after!['name'])).toEqual(Array.from({ length: 10 }, (_, i) => `p${i} "quoted" \u00e9 \n`));
+    expect(chain.stored.filter((e) => e.action === 'alert')).toHaveLength(1); // the three unattributed changes
+  });
+
   it('spills a large transaction to disk and removes the spill file', async () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
