@@ -75,7 +75,7 @@ export interface ChangeSource {
   messages(checkpoint: string | null, signal: AbortSignal): AsyncIterable<SourceMessage>;
   /**
    * Optional: the same stream as `messages`, handed over in groups of the
-   * messages that were ready together (one socket read's worth). A source
+   * messages that were ready together (everything received so far). A source
    * that decodes many small messages per read offers it so the consumer
    * pays one asynchronous step per group instead of one per message. The
    * pipeline uses it when present.

@@ -32,10 +32,14 @@ export function observeAdapter<C>(adapter: SourceAdapter<C>, sourceId: string, m
 }
 
 function observeSource(source: ChangeSource, sourceId: string, monitor: SourceMonitor): ChangeSource {
-  /** Records one message's arrival for the monitor (progress, caught-up). */
-  const noteMessage = (m: SourceMessage): void => {
+  /** Records that messages arrived (progress); returns the source's monitor entry. */
+  const arrived = (): ReturnType<SourceMonitor['get']> => {
     const rt = monitor.get(sourceId);
     rt.lastMessageAt = Date.now();
+    return rt;
+  };
+  /** What one message says about being caught up; messages are noted in stream order. */
+  const noteMessage = (rt: ReturnType<SourceMonitor['get']>, m: SourceMessage): void => {
     if (m.kind === 'idle') {
       rt.caughtUp = true;
       if (rt.lastIdleCheckpoint === m.checkpoint) rt.keepsAlive = true;
@@ -48,7 +52,7 @@ function observeSource(source: ChangeSource, sourceId: string, monitor: SourceMo
     source: source.source,
     messages: (checkpoint, signal) =>
       forwarded(source.messages(checkpoint, signal), (r) => {
-        if (!r.done) noteMessage(r.value);
+        if (!r.done) noteMessage(arrived(), r.value);
       }),
     acknowledge: (cp) => source.acknowledge(cp),
     close: () => source.close(),
@@ -57,7 +61,9 @@ function observeSource(source: ChangeSource, sourceId: string, monitor: SourceMo
   if (batches !== undefined) {
     observed.batches = (checkpoint, signal) =>
       forwarded(batches(checkpoint, signal), (r) => {
-        if (!r.done) for (const m of r.value) noteMessage(m);
+        if (r.done || r.value.length === 0) return;
+        const rt = arrived();
+        for (const m of r.value) noteMessage(rt, m);
       });
   }
   return observed;

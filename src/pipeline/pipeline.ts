@@ -286,8 +286,8 @@ class Pipeline {
   }
 
   /**
-   * Hands the pending drafts to the chain and returns once the append
-   * before them is complete (so at most two are outstanding).
+   * Hands the pending drafts to the chain and returns once the batch
+   * before them is complete (so at most two batches are outstanding).
    */
   async #flush(): Promise<void> {
     const drafts = this.#pending;
