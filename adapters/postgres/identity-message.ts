@@ -3,10 +3,12 @@
  * WAL, validated at the boundary: a message that does not match is not
  * trusted as an identity and becomes an alert instead.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { SessionIdentity } from '../../src/core/ports.js';
 
-export const IdentityPayload = z.object({
+/** v 1: the session id read fresh (DDL messages, and identity messages of setups before v 2). */
+export const IdentityPayloadV1 = z.object({
   v: z.literal(1),
   db_user: z.string(),
   role: z.string().nullable(),
@@ -17,9 +19,23 @@ export const IdentityPayload = z.object({
   pid: z.number().int(),
   session_id: z.string().nullable(),
 });
+export type IdentityPayloadV1 = z.infer<typeof IdentityPayloadV1>;
+
+/**
+ * v 2: the per-transaction identity with the session's cached, signed
+ * session id `<sid>:<mac>` (identity-sql.ts), which the session itself
+ * can overwrite: it is trusted only after verifySessionToken.
+ */
+export const IdentityPayloadV2 = IdentityPayloadV1.omit({ v: true, session_id: true }).extend({
+  v: z.literal(2),
+  session: z.string(),
+});
+export type IdentityPayloadV2 = z.infer<typeof IdentityPayloadV2>;
+
+export const IdentityPayload = z.discriminatedUnion('v', [IdentityPayloadV1, IdentityPayloadV2]);
 export type IdentityPayload = z.infer<typeof IdentityPayload>;
 
-export const DdlPayload = IdentityPayload.extend({
+export const DdlPayload = IdentityPayloadV1.extend({
   command_tag: z.string(),
   object_type: z.string().nullable(),
   object_identity: z.string().nullable(),
@@ -28,7 +44,32 @@ export const DdlPayload = IdentityPayload.extend({
 });
 export type DdlPayload = z.infer<typeof DdlPayload>;
 
-export function toSessionIdentity(p: IdentityPayload): SessionIdentity {
+/** Why a v 2 session id was not accepted; null when it was. */
+export type SessionTokenProblem = 'no_key' | 'unsigned' | 'malformed' | 'bad_signature';
+
+/**
+ * Checks a v 2 session token against the key the emitter signed it with:
+ * the mac must be hex(SHA-256(key ':' sid ':' port-or-empty ':' db_user ':' key))
+ * over this message's own client port and login, and the sid must name
+ * this message's backend pid. So a session can neither make up a session id
+ * nor borrow another login's or another connection's. Returns the sid, or
+ * the problem.
+ */
+export function verifySessionToken(p: IdentityPayloadV2, key: string | null): { sid: string } | { problem: SessionTokenProblem } {
+  const colon = p.session.lastIndexOf(':');
+  const sid = colon < 0 ? p.session : p.session.slice(0, colon);
+  const mac = colon < 0 ? '' : p.session.slice(colon + 1);
+  const dot = sid.indexOf('.');
+  if (!/^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/.test(sid) || sid.slice(dot + 1) !== p.pid.toString(16)) return { problem: 'malformed' };
+  if (key === null) return { problem: 'no_key' };
+  if (mac === '') return { problem: 'unsigned' };
+  const want = createHash('sha256').update(`${key}:${sid}:${p.client_port ?? ''}:${p.db_user}:${key}`, 'utf8').digest();
+  const got = Buffer.from(mac, 'hex');
+  if (got.length !== want.length || mac.length !== 64 || !timingSafeEqual(got, want)) return { problem: 'bad_signature' };
+  return { sid };
+}
+
+export function toSessionIdentity(p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null): SessionIdentity {
   return {
     db_user: p.db_user,
     // Without SET ROLE the active role is the login itself.
@@ -37,7 +78,7 @@ export function toSessionIdentity(p: IdentityPayload): SessionIdentity {
     client_addr: p.client_addr,
     client_port: p.client_port,
     application: p.application === '' ? null : p.application,
-    session_id: p.session_id,
+    session_id: sessionId,
   };
 }
 

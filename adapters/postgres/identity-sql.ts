@@ -43,12 +43,39 @@ const IDENTITY_FIELDS = `'v', 1,
       'session_id', pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM started))::pg_catalog.int8), '.'), pg_catalog.to_hex(pg_catalog.pg_backend_pid()))`;
 
 /**
+ * The same fields for the per-transaction identity (v 2): `session` is the
+ * signed session id `<sid>:<mac>` from the variable `tok`.
+ */
+const IDENTITY_FIELDS_V2 = `'v', 2,
+      'db_user', SESSION_USER,
+      'role', CASE WHEN pg_catalog.texteq(r, 'none') THEN NULL ELSE r END,
+      'app_user', CASE WHEN pg_catalog.texteq(au, '') THEN NULL ELSE au END,
+      'client_addr', pg_catalog.host(pg_catalog.inet_client_addr()),
+      'client_port', pg_catalog.inet_client_port(),
+      'application', pg_catalog.current_setting('application_name'),
+      'pid', pg_catalog.pg_backend_pid(),
+      'session', tok`;
+
+/**
  * The key that says "this transaction's identity for the active role is in
  * the WAL": transaction id and role. It lives in the transaction-local
  * setting `dbwitness.emitted`, which a rolled-back savepoint reverts, like
  * the message itself. Expects a plpgsql variable `r` (role setting).
  */
 const EMITTED_KEY = `pg_catalog.textcat(pg_catalog.textcat(pg_catalog.pg_current_xact_id()::pg_catalog.text, ':'), r)`;
+
+/*
+ * No WHEN condition on the trigger, though it could skip the call for every
+ * statement after the first: PostgreSQL parses a trigger's WHEN text and
+ * builds its expression again for every statement (TriggerEnabled), which
+ * measured dearer than the PL/pgSQL call whose expressions stay built for
+ * the rest of the transaction.
+ */
+
+/** CREATE TRIGGER for one table (`target` is already quoted); `orReplace` for setup's idempotent runs. */
+export function identityTriggerSql(schema: string, target: string, orReplace: boolean): string {
+  return `CREATE ${orReplace ? 'OR REPLACE ' : ''}TRIGGER ${quoteIdent(IDENTITY_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdent(schema)}.emit_identity()`;
+}
 
 /**
  * The statement-trigger function: SECURITY INVOKER, and all it does on
@@ -75,6 +102,23 @@ END
 $dbw$`;
 }
 
+/** The one-row table holding the secret that signs cached session ids (see emitSessionIdentityFunctionSql). */
+export const SESSION_KEY_TABLE = 'session_key';
+
+/**
+ * The session id (`%c`) with its signature, cached for the session in the
+ * setting `dbwitness.session` as `<sid>:<mac>`:
+ * mac = hex(SHA-256(key ':' sid ':' client port or '' ':' SESSION_USER ':' key)).
+ * The key is in the session_key table, readable by the emitter and daemon
+ * roles only. The daemon recomputes the mac (identity-message.ts); a
+ * session that writes its own `dbwitness.session` cannot sign it, so its
+ * changes keep their login, role and address and lose the session id, with
+ * an alert. The field order puts the only free-form text (the login) last
+ * before the key, so no two inputs concatenate alike; the key at both ends
+ * rules out extending a mac the session can read.
+ */
+const SESSION_MAC_INPUT = `pg_catalog.convert_to(pg_catalog.concat(k, ':', sid, ':', pg_catalog.inet_client_port(), ':', SESSION_USER, ':', k), 'UTF8')`;
+
 /**
  * Writes the caller's identity once per (transaction, active role). SECURITY
  * DEFINER, owned by the NOLOGIN emitter role: the only role that may call
@@ -84,22 +128,63 @@ $dbw$`;
  * own true identity and nobody else's. A session that pre-sets the key only
  * suppresses its own identity; its changes then arrive unattributed and
  * become alerts.
+ *
+ * Per-transaction cost: PL/pgSQL rebuilds every expression's state in each
+ * new transaction and runs a query through the executor, so the work of the
+ * first statement of each transaction is what the source pays. Reading the
+ * backend start for the session id (a query on pg_stat_get_activity, which
+ * also copies every backend's status) was about 40% of it; the signed
+ * session id is therefore computed once per session (and again after
+ * RESET ALL or a change of session user) and read from the setting after.
  */
 export function emitSessionIdentityFunctionSql(schema: string): string {
-  return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.emit_session_identity() RETURNS void
+  const s = quoteIdent(schema);
+  return `CREATE OR REPLACE FUNCTION ${s}.emit_session_identity() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $dbw$
 DECLARE
   r pg_catalog.text := pg_catalog.current_setting('role');
   au pg_catalog.text := pg_catalog.current_setting('dbwitness.app_user', true);
-  started pg_catalog.timestamptz;
+  tok pg_catalog.text := pg_catalog.current_setting('dbwitness.session', true);
+  k pg_catalog.text;
+  sid pg_catalog.text;
 BEGIN
-  PERFORM pg_catalog.set_config('dbwitness.emitted', ${EMITTED_KEY}, true);
-  SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
-  PERFORM pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, pg_catalog.json_build_object(
-      ${IDENTITY_FIELDS}
+  IF pg_catalog.texteq(pg_catalog.current_setting('dbwitness.session_user', true), SESSION_USER::pg_catalog.text) IS NOT TRUE OR tok IS NULL THEN
+    BEGIN
+      SELECT t.k INTO k FROM ${s}.${SESSION_KEY_TABLE} AS t;
+    EXCEPTION WHEN undefined_table THEN
+      -- Writes must not fail because the key table was dropped; doctor reports it.
+      k := NULL;
+    END;
+    SELECT pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM a.backend_start))::pg_catalog.int8), '.'), pg_catalog.to_hex(a.pid))
+      INTO sid FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
+    -- Without a key (deleted by hand) nothing is cached and the mac is empty: the daemon reports it.
+    tok := pg_catalog.concat(sid, ':', CASE WHEN k IS NOT NULL THEN pg_catalog.encode(pg_catalog.sha256(${SESSION_MAC_INPUT}), 'hex') END);
+    IF k IS NOT NULL THEN
+      PERFORM pg_catalog.set_config('dbwitness.session', tok, false), pg_catalog.set_config('dbwitness.session_user', SESSION_USER::pg_catalog.text, false);
+    END IF;
+  END IF;
+  PERFORM pg_catalog.set_config('dbwitness.emitted', ${EMITTED_KEY}, true),
+    pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, pg_catalog.json_build_object(
+      ${IDENTITY_FIELDS_V2}
     )::pg_catalog.text);
 END
 $dbw$`;
+}
+
+/**
+ * The signing key: one row, 244 random bits (two v4 UUIDs from the
+ * server's strong random source), created once and kept by later runs of
+ * setup so cached session ids stay valid. Owned by the emitter role;
+ * nobody else but the daemon may read it (the daemon verifies the macs).
+ */
+export function sessionKeySql(schema: string, emitterRole: string): string[] {
+  const t = `${quoteIdent(schema)}.${SESSION_KEY_TABLE}`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t} (one boolean PRIMARY KEY DEFAULT true CHECK (one), k text NOT NULL)`,
+    `INSERT INTO ${t} (k) SELECT pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM ${t})`,
+    `ALTER TABLE ${t} OWNER TO ${quoteIdent(emitterRole)}`,
+    `REVOKE ALL ON TABLE ${t} FROM PUBLIC`,
+  ];
 }
 
 /**
@@ -113,6 +198,8 @@ $dbw$`;
  */
 export function ensureCoverageFunctionSql(schema: string, publication: string): string {
   const s = quoteIdent(schema);
+  // A format() template: every % of the schema name doubled, the table left to %s.
+  const triggerFormat = identityTriggerSql(schema, '\u0000', false).replaceAll('%', '%%').replace('\u0000', '%s');
   return `CREATE OR REPLACE FUNCTION ${s}.ensure_coverage(rel pg_catalog.oid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $dbw$
 DECLARE
@@ -133,7 +220,7 @@ BEGIN
     -- Only relations that never had the trigger: a DBA's explicit DISABLE TRIGGER or
     -- REPLICA IDENTITY change is left alone (and shows in doctor, alerts and this DDL's own event).
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = m AND tgname = ${quoteLiteral(IDENTITY_TRIGGER)}) THEN
-      EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.emit_identity()', ${quoteLiteral(IDENTITY_TRIGGER)}, m::regclass, ${quoteLiteral(schema)});
+      EXECUTE format(${quoteLiteral(triggerFormat)}, m::regclass);
       EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I, REPLICA IDENTITY FULL', m::regclass, ${quoteLiteral(IDENTITY_TRIGGER)});
     END IF;
   END LOOP;

@@ -13,7 +13,7 @@ import { compareKeys } from '../../src/core/canonical.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
-import { DdlPayload, IdentityPayload, parsePayload, toSessionIdentity } from './identity-message.js';
+import { DdlPayload, IdentityPayload, parsePayload, toSessionIdentity, verifySessionToken, type SessionTokenProblem } from './identity-message.js';
 import { checkpointOf, formatLsn } from './lsn.js';
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
 
@@ -68,9 +68,13 @@ export class PgoutputTranslator {
   readonly #onHeartbeat: HeartbeatListener;
   #tx: OpenTx | null = null;
 
-  constructor(lookupKey: KeyColumnLookup, onHeartbeat: HeartbeatListener = () => undefined) {
+  /** The key that signs session ids (identity-sql.ts), or null when the daemon could not read it. */
+  readonly #sessionKey: string | null;
+
+  constructor(lookupKey: KeyColumnLookup, onHeartbeat: HeartbeatListener = () => undefined, sessionKey: string | null = null) {
     this.#lookupKey = lookupKey;
     this.#onHeartbeat = onHeartbeat;
+    this.#sessionKey = sessionKey;
   }
 
   get inTransaction(): boolean {
@@ -154,10 +158,20 @@ export class PgoutputTranslator {
       if (known !== undefined) return [known];
       const r = parsePayload(IdentityPayload, msg.content);
       if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
-      const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(r.value)) };
+      const p = r.value;
+      let sessionId: string | null;
+      let alert: SourceMessage | null = null;
+      if (p.v === 1) sessionId = p.session_id;
+      else {
+        const t = verifySessionToken(p, this.#sessionKey);
+        sessionId = 'sid' in t ? t.sid : null;
+        if ('problem' in t) alert = this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn);
+      }
+      const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(p, sessionId)) };
       if (this.#identities.size >= 1024) this.#identities.clear();
+      // A rejected session id is reported once per distinct message, not in every transaction of the session.
       this.#identities.set(text, out);
-      return [out];
+      return alert === null ? [out] : [alert, out];
     }
     const r = parsePayload(DdlPayload, msg.content);
     if (!r.ok) return [this.#alert('ddl_invalid', `DDL message at ${formatLsn(msg.lsn)} failed validation (${r.problem})`, msg.lsn)];
@@ -166,7 +180,7 @@ export class PgoutputTranslator {
     if (d.object_type !== null) detail['object_type'] = d.object_type;
     if (d.object_identity !== null) detail['object_identity'] = d.object_identity;
     return [
-      { kind: 'identity', identity: toSessionIdentity(d) },
+      { kind: 'identity', identity: toSessionIdentity(d, d.session_id) },
       {
         kind: 'change',
         change: { action: 'ddl', schema: d.schema, table: null, key: null, before: null, after: null, columns: [], statement: d.statement, detail },
@@ -190,7 +204,21 @@ export class PgoutputTranslator {
     return this.#tx === null ? [{ kind: 'idle', checkpoint: checkpointOf(msg.lsn) }] : [];
   }
 
-  #alert(code: string, message: string, lsn: bigint): SourceMessage {
+  /** The changes keep their login, role and address; only the session id is dropped. */
+  #sessionAlert(problem: SessionTokenProblem, dbUser: string, pid: number, lsn: bigint): SourceMessage {
+    const where = `identity message at ${formatLsn(lsn)} (login ${JSON.stringify(dbUser)}, backend pid ${pid})`;
+    const kept = 'the changes keep their login, role and address; the session id is left out';
+    const detail = { db_user: dbUser, pid: String(pid), problem };
+    if (problem === 'no_key') {
+      return this.#alert('identity_session_unverified', `${where}: its session id cannot be checked because the daemon could not read the session key; re-run \`dbwitness setup postgres --apply\` (it grants the daemon role SELECT on it) and restart the daemon; ${kept}`, lsn, detail);
+    }
+    if (problem === 'unsigned') {
+      return this.#alert('identity_session_unverified', `${where}: its session id is unsigned because the database has no session key; re-run \`dbwitness setup postgres --apply\`; ${kept}`, lsn, detail);
+    }
+    return this.#alert('identity_session_forged', `${where}: its session id has no valid signature, so the session wrote dbwitness.session itself; ${kept}`, lsn, detail);
+  }
+
+  #alert(code: string, message: string, lsn: bigint, extra: Readonly<Record<string, string>> = {}): SourceMessage {
     const tx = this.#tx;
     return {
       kind: 'alert',
@@ -198,7 +226,7 @@ export class PgoutputTranslator {
       message,
       position: formatLsn(tx?.finalLsn ?? lsn),
       time: tx === null ? nowMicros() : pgTimeToIso(tx.commitTime),
-      detail: { message_lsn: formatLsn(lsn) },
+      detail: { message_lsn: formatLsn(lsn), ...extra },
     };
   }
 

@@ -7,8 +7,8 @@ import type { Finding } from '../../src/core/ports.js';
 import { HEARTBEAT_FUNCTION, IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER } from './identity-sql.js';
-import { qualified, tableKey, type TableName } from './sql-quote.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE } from './identity-sql.js';
+import { qualified, quoteIdent, tableKey, type TableName } from './sql-quote.js';
 
 const SETUP_FIX = 'run `dbwitness setup postgres --url URL --tables ... --apply` (review the plan without --apply first)';
 /** Warn when the slot holds back more WAL than this (or half of max_slot_wal_keep_size). */
@@ -31,7 +31,7 @@ export async function doctorWith(client: PgClient, config: PostgresSourceConfig)
     findings.push(fail('pg.scope', 'Audited tables exist', e instanceof Error ? e.message : String(e), 'check --tables/--schema and the database in --url'));
     scope = { tables: [], schemas: [] };
   }
-  for (const check of [settings, slot, publication, tables, emitter, heartbeat, eventTriggers, transport]) {
+  for (const check of [settings, slot, publication, tables, emitter, sessionKey, heartbeat, eventTriggers, transport]) {
     findings.push(...(await check(client, config, scope)));
   }
   return findings;
@@ -223,6 +223,36 @@ const emitter: Check = async (client, config) => {
       : fail('pg.emit_message_revoked', 'Identity messages cannot be forged', `PUBLIC may execute ${open.rows.map((r) => r.sig).join(', ')}: any role can write a fake identity`, `REVOKE EXECUTE ON FUNCTION ... FROM PUBLIC, or ${SETUP_FIX}`),
   );
   return out;
+};
+
+/**
+ * The key that signs cached session ids. Whoever can read it can sign a
+ * session id of their choosing for their own connection, so PUBLIC must
+ * not; the daemon must, or it reports every session's id as unchecked.
+ */
+const sessionKey: Check = async (client, config) => {
+  const title = 'Session id signing key';
+  const table = `${config.schema_name}.${SESSION_KEY_TABLE}`;
+  const { rows } = await client.query<{ exists: boolean; public_read: boolean | null; daemon_read: boolean | null }>(
+    `SELECT c.oid IS NOT NULL AS exists,
+            CASE WHEN c.oid IS NOT NULL THEN pg_catalog.has_table_privilege('public', c.oid, 'SELECT') END AS public_read,
+            CASE WHEN c.oid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $3)
+                 THEN pg_catalog.has_table_privilege($3, c.oid, 'SELECT') END AS daemon_read
+     FROM (SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)) AS oid) AS c`,
+    [config.schema_name, SESSION_KEY_TABLE, config.daemon_role],
+  );
+  const r = rows[0];
+  if (r === undefined || !r.exists) return [fail('pg.session_key', title, `${table} does not exist: every transaction reads the backend start again and the daemon reports session ids as unsigned`, SETUP_FIX)];
+  if (r.public_read === true) return [fail('pg.session_key', title, `PUBLIC may read ${table}: any role could sign a session id of its choosing`, `REVOKE ALL ON TABLE ${table} FROM PUBLIC, or ${SETUP_FIX}`)];
+  if (r.daemon_read === false) return [fail('pg.session_key', title, `${config.daemon_role} cannot read ${table}: the daemon cannot check session ids and raises an alert for each session`, `GRANT SELECT ON TABLE ${table} TO ${config.daemon_role}, or ${SETUP_FIX}`)];
+  let count: number | null = null;
+  try {
+    count = Number((await client.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${quoteIdent(config.schema_name)}.${SESSION_KEY_TABLE}`)).rows[0]?.n ?? 0);
+  } catch {
+    // Not readable by the role doctor runs as: the row cannot be counted, which is how it should be.
+  }
+  if (count === 0) return [fail('pg.session_key', title, `${table} is empty: session ids are not signed`, SETUP_FIX)];
+  return [ok('pg.session_key', title, `${table} present${count === null ? '' : ', one key'}; readable by ${config.daemon_role} and not by PUBLIC`)];
 };
 
 /**

@@ -10,7 +10,7 @@ import type { SetupPlan, SetupStep } from '../../src/core/ports.js';
 import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, sqlDropFunctionSql } from './identity-sql.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, identityTriggerSql, sessionKeySql, sqlDropFunctionSql } from './identity-sql.js';
 import { heartbeatFunctionSignature, heartbeatFunctionSql } from './heartbeat-sql.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 
@@ -42,7 +42,7 @@ export function buildSetupPlan(config: PostgresSourceConfig, scope: Scope, datab
     },
     {
       title: `Emitter role ${config.emitter_role} and schema ${config.schema_name}`,
-      why: 'A NOLOGIN role owns the SECURITY DEFINER identity function, so only that function can write identity messages. pg_read_all_stats lets it read the caller\'s backend start time for the session id. Every role gets USAGE on the schema (the identity trigger runs as the caller and calls into it); nobody else may create objects in it, and its table and other functions are revoked from PUBLIC.',
+      why: `A NOLOGIN role owns the SECURITY DEFINER identity function, so only that function can write identity messages. pg_read_all_stats lets it read the caller's backend start time for the session id. Every role gets USAGE on the schema (the identity trigger runs as the caller and calls into it); nobody else may create objects in it, and its tables and other functions are revoked from PUBLIC. ${SESSION_KEY_TABLE} holds a random key, created once and kept by later runs, that signs each session's cached session id; only the emitter and the daemon can read it.`,
       sql: [
         `DO $dbw$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(config.emitter_role)}) THEN CREATE ROLE ${emitter} NOLOGIN; END IF; END $dbw$`,
         `GRANT pg_read_all_stats TO ${emitter}`,
@@ -56,11 +56,12 @@ export function buildSetupPlan(config: PostgresSourceConfig, scope: Scope, datab
           ? `DELETE FROM ${s}.audited_schemas`
           : `DELETE FROM ${s}.audited_schemas WHERE nspname NOT IN (${scope.schemas.map(quoteLiteral).join(', ')})`,
         ...scope.schemas.map((n) => `INSERT INTO ${s}.audited_schemas VALUES (${quoteLiteral(n)}) ON CONFLICT DO NOTHING`),
+        ...sessionKeySql(config.schema_name, config.emitter_role),
       ],
     },
     {
       title: 'Identity emitter function',
-      why: `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role. The trigger function emit_identity() runs as the caller and only checks whether this transaction's identity is already written; the first time, it calls emit_session_identity(), SECURITY DEFINER and owned by ${config.emitter_role}, which writes it. Every role may call that one (USAGE on the schema, EXECUTE on the function): it takes no arguments and writes only the caller's own identity.`,
+      why: `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role. The trigger function emit_identity() runs as the caller and only checks whether this transaction's identity is already written; the first time, it calls emit_session_identity(), SECURITY DEFINER and owned by ${config.emitter_role}, which writes it. Every role may call that one (USAGE on the schema, EXECUTE on the function): it takes no arguments and writes only the caller's own identity. The session id is read once per session and cached, signed with the key, in the setting dbwitness.session; the daemon checks the signature, so a session that sets it by hand loses its session id and raises an alert.`,
       sql: [
         emitSessionIdentityFunctionSql(config.schema_name),
         `ALTER FUNCTION ${s}.emit_session_identity() OWNER TO ${emitter}`,
@@ -87,7 +88,7 @@ END $dbw$`,
       title: 'Identity triggers and REPLICA IDENTITY FULL on every audited table and partition',
       why: 'Statement triggers fire for the table the statement names only, so every partition needs its own. ENABLE ALWAYS keeps them firing under session_replication_role = replica. REPLICA IDENTITY FULL puts complete before-images of UPDATE and DELETE into the WAL.',
       sql: triggerTargets(scope).flatMap((t) => [
-        `CREATE OR REPLACE TRIGGER ${quoteIdent(IDENTITY_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${qualified(t)} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.emit_identity()`,
+        identityTriggerSql(config.schema_name, qualified(t), true),
         `ALTER TABLE ${qualified(t)} ENABLE ALWAYS TRIGGER ${quoteIdent(IDENTITY_TRIGGER)}, REPLICA IDENTITY FULL`,
       ]),
     },
@@ -127,11 +128,13 @@ END $dbw$`,
         `ALTER ROLE ${daemon} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS`,
         `ALTER ROLE ${daemon} PASSWORD ${passwordPlaceholder(config.daemon_password_env)}`,
         `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${daemon}`,
+        // To check the signed session ids (and nothing else in the schema).
+        `GRANT SELECT ON TABLE ${s}.${SESSION_KEY_TABLE} TO ${daemon}`,
       ],
     },
     {
       title: 'Heartbeat function',
-      why: `An idle database writes no WAL, so a silent stream could be a stuck pipeline or just a quiet night. Every check interval the daemon calls ${config.schema_name}.emit_heartbeat(nonce), which writes a non-transactional pg_logical_emit_message(false, 'dbwitness.heartbeat', ...) with the server's clock_timestamp() and the nonce; it comes back through the slot as progress (and moves the slot on an idle database), and its round trip is the replication lag in seconds. SECURITY DEFINER, owned by ${config.emitter_role} like the identity function, search_path pinned; EXECUTE for ${config.daemon_role} only (with USAGE on the schema to reach it): it writes nothing but a heartbeat, so the daemon still cannot forge an identity.`,
+      why: `An idle database writes no WAL, so a silent stream could be a stuck pipeline or just a quiet night. Every check interval the daemon calls ${config.schema_name}.emit_heartbeat(nonce), which writes a non-transactional pg_logical_emit_message(false, 'dbwitness.heartbeat', ...) with the server's clock_timestamp() and the nonce; it comes back through the slot as progress (and moves the slot on an idle database), and its round trip is the replication lag in seconds. SECURITY DEFINER, owned by ${config.emitter_role} like the identity function, search_path pinned; EXECUTE for ${config.daemon_role} only (with USAGE on the schema to reach it): it writes nothing but a heartbeat, so the daemon still cannot forge an identity message.`,
       sql: [
         heartbeatFunctionSql(config.schema_name),
         `ALTER FUNCTION ${heartbeatFunctionSignature(config.schema_name)} OWNER TO ${emitter}`,

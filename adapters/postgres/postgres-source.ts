@@ -38,7 +38,8 @@ import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
 import type { Relation } from './pgoutput-decoder.js';
 import { PgoutputTranslator } from './pgoutput-translator.js';
 import { ReplicationConnection } from './replication-connection.js';
-import { quoteLiteral } from './sql-quote.js';
+import { quoteIdent, quoteLiteral } from './sql-quote.js';
+import { SESSION_KEY_TABLE } from './identity-sql.js';
 import { sleep } from '../../src/core/sleep.js';
 
 /** Messages per group handed to the consumer at most (a group holds only frames already received). */
@@ -204,12 +205,13 @@ export class PostgresChangeSource implements ChangeSource {
       // Unsolicited status updates keep wal_sender_timeout from firing while
       // the socket is paused by backpressure; they carry the durable LSN only.
       const timer = setInterval(() => conn.sendStatus(this.#durable), this.#tuning.statusIntervalMs);
-      const translator = new PgoutputTranslator(
-        (rel) => this.#keyColumns(rel),
-        (nonce) => this.#beats.seen(nonce, performance.now()),
-      );
       try {
         const slot = await this.#checkSlot(conn);
+        const translator = new PgoutputTranslator(
+          (rel) => this.#keyColumns(rel),
+          (nonce) => this.#beats.seen(nonce, performance.now()),
+          await this.#sessionKey(),
+        );
         if (first && resume !== 0n && slot.confirmed !== null && slot.confirmed > resume) {
           batch.push({
             kind: 'alert',
@@ -355,15 +357,41 @@ export class PostgresChangeSource implements ChangeSource {
     return { confirmed: slot.confirmed_flush_lsn === null ? null : parseLsn(slot.confirmed_flush_lsn) };
   }
 
-  /** Primary key (else replica identity index) columns, in key order, from the catalog. */
-  async #keyColumns(relation: Relation): Promise<readonly string[] | null> {
+  /** The catalog connection (key columns, session key), opened on first use and again after a stream failure. */
+  async #lookupClient(): Promise<pg.Client> {
     if (this.#lookup === null) {
       const client = new pg.Client({ connectionString: resolveSourceUrl(this.#config), application_name: 'dbwitness' });
       client.on('error', () => undefined);
       await client.connect();
       this.#lookup = client;
     }
-    const { rows } = await this.#lookup.query<{ indexrelid: string; attname: string }>(
+    return this.#lookup;
+  }
+
+  /**
+   * The key that signs cached session ids (identity-sql.ts), read at every
+   * (re)connect so a key created by a later setup is picked up. Missing
+   * table or privilege (a setup from before the key): null, and the
+   * translator reports each session whose id it cannot check. Any other
+   * failure is the connection's and goes to the reconnect loop.
+   */
+  async #sessionKey(): Promise<string | null> {
+    const client = await this.#lookupClient();
+    try {
+      const { rows } = await client.query<{ k: string }>(`SELECT k FROM ${quoteIdent(this.#config.schema_name)}.${SESSION_KEY_TABLE}`);
+      return rows[0]?.k ?? null;
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code !== '42P01' && code !== '42501') throw e;
+      this.#log.warn({ err: errText(e), schema: this.#config.schema_name }, 'cannot read the session key: session ids of identity messages cannot be checked; re-run `dbwitness setup postgres --apply`');
+      return null;
+    }
+  }
+
+  /** Primary key (else replica identity index) columns, in key order, from the catalog. */
+  async #keyColumns(relation: Relation): Promise<readonly string[] | null> {
+    const lookup = await this.#lookupClient();
+    const { rows } = await lookup.query<{ indexrelid: string; attname: string }>(
       `SELECT i.indexrelid::text AS indexrelid, a.attname
        FROM pg_catalog.pg_index i
        CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)

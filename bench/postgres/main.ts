@@ -2,7 +2,8 @@
  * PostgreSQL benchmarks. Run: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [drain] [rss]`
  * (all three by default). Writes bench/postgres/RESULTS.md.
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
- * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS.
+ * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS,
+ * PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX.
  * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
  */
 import { writeFileSync } from 'node:fs';
@@ -15,10 +16,11 @@ import { drain, type DrainShape } from './drain.js';
 import { peakRss, type RssResult } from './peak-rss.js';
 import { latency, type LatencyResult } from './latency.js';
 import { triggerCost, type TriggerCostResult } from './trigger-cost.js';
+import { triggerCpu, type TriggerCpuResult } from './trigger-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const PARTS = ['tps', 'drain', 'latency', 'rss'];
+const PARTS = ['tps', 'trigcpu', 'drain', 'latency', 'rss'];
 const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : PARTS);
 const unknown = [...wanted].filter((w) => !PARTS.includes(w));
 if (unknown.length > 0) {
@@ -29,6 +31,7 @@ if (unknown.length > 0) {
 const SERVER_CONFIG = { max_replication_slots: '40', max_wal_senders: '20', shared_buffers: '256MB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
 
 let tps: TriggerCostResult | null = null;
+let trigcpu: TriggerCpuResult | null = null;
 let drains: DrainShape[] = [];
 let rss: RssResult[] | null = null;
 let lat: LatencyResult | null = null;
@@ -37,6 +40,11 @@ if (wanted.has('tps')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
   process.stderr.write('(b) identity trigger cost\n');
   tps = await triggerCost(server, 'bench');
+}
+if (wanted.has('trigcpu')) {
+  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  process.stderr.write("(b') identity trigger cost per transaction on the server\n");
+  trigcpu = await triggerCpu(server, 'bench');
 }
 if (wanted.has('drain')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -62,7 +70,7 @@ const lines: string[] = [
   '',
   `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, PostgreSQL 15 (private server, fsync on), Node ${process.version}.`,
   'The machine is shared and noisy: every number is the median of several runs, and each ratio compares against a baseline measured in the same run.',
-  'Reproduce: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [drain] [rss]`.',
+  'Reproduce: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [trigcpu] [drain] [latency] [rss]`.',
   '',
 ];
 if (tps !== null) {
@@ -77,6 +85,22 @@ if (tps !== null) {
     `| identity triggers enabled | ${fmt(median(tps.withTriggers))} | ${tps.withTriggers.map((x) => fmt(x)).join(', ')} |`,
     '',
     `**Ratio with ÷ without: ${tps.pairedRatio.toFixed(3)}** as the median of the ${tps.runs} back-to-back pair ratios (${((1 - tps.pairedRatio) * 100).toFixed(1)}% fewer TPS); ratio of the medians ${tps.ratio.toFixed(3)}. One identity message per transaction (four statements per TPC-B transaction).`,
+    '',
+  );
+}
+if (trigcpu !== null) {
+  const c = trigcpu;
+  lines.push(
+    "## (b') Identity trigger cost on the server, per transaction",
+    '',
+    `A procedure runs pgbench's TPC-B writes (4 statements) and COMMITs, ${fmt(c.txPerRound)} times per round in a new session, synchronous_commit off, pg_recvlogical attached; triggers disabled and enabled alternately, ${c.rounds} rounds each. No client round trips and no fsync waits: what the trigger adds to the server's own work.`,
+    '',
+    '| variant | µs per transaction (median) | rounds |',
+    '|---|---:|---|',
+    `| triggers disabled (baseline) | ${fmt(median(c.without), 1)} | ${c.without.map((x) => fmt(x, 1)).join(', ')} |`,
+    `| identity triggers enabled | ${fmt(median(c.withTriggers), 1)} | ${c.withTriggers.map((x) => fmt(x, 1)).join(', ')} |`,
+    '',
+    `**Added by the identity: ${fmt(c.addedMicros, 1)} µs per transaction; rate kept ${c.ratio.toFixed(3)}** (medians of back-to-back pairs).`,
     '',
   );
 }

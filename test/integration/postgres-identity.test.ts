@@ -68,6 +68,51 @@ describe('postgres identity', () => {
     }
   });
 
+  it('the session id is read once per session and signed; a session that writes its own is caught', async () => {
+    const alice = new pg.Client({ connectionString: url() });
+    const bob = new pg.Client({ connectionString: url('bob') });
+    await alice.connect();
+    await bob.connect();
+    try {
+      const pc = "SELECT to_hex(trunc(extract(epoch FROM backend_start))::bigint) || '.' || to_hex(pid) AS c FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+      const [own] = (await alice.query<{ c: string }>(pc)).rows;
+      await alice.query("INSERT INTO clinic.patients VALUES (150, 'M150', 'first', NULL, NULL)");
+      const cached = (await alice.query<{ s: string }>("SELECT current_setting('dbwitness.session') AS s")).rows[0]?.s;
+      expect(cached?.startsWith(`${own?.c}:`)).toBe(true);
+      // The second transaction takes the cached id: same value, still accepted.
+      await alice.query("INSERT INTO clinic.patients VALUES (151, 'M151', 'second', NULL, NULL)");
+      const second = await collector.waitChange('patients', (c) => c.key?.['id'] === '151');
+      expect(second.identities[0]).toMatchObject({ db_user: 'alice', session_id: own?.c });
+      expect(second.alerts).toEqual([]);
+
+      // A made-up id, an id signed for another login, and one with a changed start time: none is accepted.
+      const [bobOwn] = (await bob.query<{ c: string }>(pc)).rows;
+      await bob.query("INSERT INTO clinic.patients VALUES (152, 'M152', 'bob', NULL, NULL)");
+      const bobToken = (await bob.query<{ s: string }>("SELECT current_setting('dbwitness.session') AS s")).rows[0]?.s ?? '';
+      expect(bobToken.startsWith(`${bobOwn?.c}:`)).toBe(true);
+      const alicePid = (own?.c ?? '').split('.')[1];
+      const forgeries = [`1.${alicePid}:${'0'.repeat(64)}`, bobToken, `1${cached}`];
+      let id = 153;
+      for (const forged of forgeries) {
+        await alice.query('SELECT set_config($1, $2, false)', ['dbwitness.session', forged]);
+        await alice.query(`INSERT INTO clinic.patients VALUES (${id}, 'M${id}', 'forged', NULL, NULL)`);
+        const tx = await collector.waitChange('patients', (c) => c.key?.['id'] === String(id));
+        expect(tx.identities[0]).toMatchObject({ db_user: 'alice', client_addr: '127.0.0.1', session_id: null });
+        expect(tx.alerts.map((a) => [a.code, a.detail?.['db_user']])).toEqual([['identity_session_forged', 'alice']]);
+        id++;
+      }
+      // RESET ALL drops the cache; the next transaction reads and signs the id again.
+      await alice.query('RESET ALL');
+      await alice.query(`INSERT INTO clinic.patients VALUES (${id}, 'M${id}', 'reset', NULL, NULL)`);
+      const reset = await collector.waitChange('patients', (c) => c.key?.['id'] === String(id));
+      expect(reset.identities[0]?.session_id).toBe(own?.c);
+      expect(reset.alerts).toEqual([]);
+    } finally {
+      await alice.end();
+      await bob.end();
+    }
+  });
+
   it('SET ROLE shows as a second identity; SECURITY DEFINER code keeps the login', async () => {
     await exec(url(), ["INSERT INTO clinic.patients VALUES (3, 'MRN3', 'Cy', NULL, NULL)", 'SET LOCAL ROLE clinician', "UPDATE clinic.patients SET name = 'Cyd' WHERE id = 3"]);
     const tx = await collector.waitChange('patients', (c) => c.action === 'update' && c.key?.['id'] === '3');

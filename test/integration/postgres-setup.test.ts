@@ -78,7 +78,12 @@ describe('postgres setup', () => {
     await q('GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO PUBLIC');
     // The trigger runs as the writer: without these grants every write to an audited table fails.
     await q('REVOKE EXECUTE ON FUNCTION dbwitness.emit_session_identity() FROM PUBLIC');
+    // Whoever reads the key can sign a session id of their choosing.
+    const [key] = await q<{ k: string }>('SELECT k FROM dbwitness.session_key');
+    expect(key?.k).toMatch(/^[0-9a-f-]{72}$/);
+    await q('GRANT SELECT ON dbwitness.session_key TO PUBLIC');
     const broken = await postgresAdapter.doctor(config, ctx);
+    expect(byId(broken, 'pg.session_key')).toMatchObject({ status: 'fail', detail: expect.stringContaining('PUBLIC may read') });
     expect(byId(broken, 'pg.emitter')).toMatchObject({ status: 'fail', detail: expect.stringContaining('EXECUTE on emit_session_identity()') });
     expect(byId(broken, 'pg.identity_triggers')).toMatchObject({ status: 'fail', detail: expect.stringContaining('"clinic"."patients" (disabled)') });
     expect(byId(broken, 'pg.replica_identity')).toMatchObject({ status: 'fail', detail: expect.stringContaining('"clinic"."encounters"') });
@@ -87,6 +92,15 @@ describe('postgres setup', () => {
     await applySetup(config);
     const fixed = await postgresAdapter.doctor(config, ctx);
     expect(fixed.filter((f) => f.status === 'fail')).toEqual([]);
+    // Setup keeps the key, so session ids cached by open sessions stay valid.
+    expect((await q<{ k: string }>('SELECT k FROM dbwitness.session_key'))[0]?.k).toBe(key?.k);
+    await q('REVOKE SELECT ON dbwitness.session_key FROM dbwitness_daemon');
+    expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.session_key')).toMatchObject({ status: 'fail', fix: expect.stringContaining('GRANT SELECT') });
+    await q('DROP TABLE dbwitness.session_key');
+    expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.session_key')).toMatchObject({ status: 'fail', detail: expect.stringContaining('does not exist') });
+    // Writes do not fail without the key; they are only slower and unsigned.
+    await q("INSERT INTO clinic.patients VALUES (99, 'M99', 'no key', NULL, NULL)");
+    await applySetup(config);
     // An older setup (a SECURITY DEFINER trigger function) still attributes every change: a warning to re-run setup.
     await q('ALTER FUNCTION dbwitness.emit_identity() SECURITY DEFINER');
     await q('DROP FUNCTION dbwitness.emit_session_identity()');

@@ -1,0 +1,87 @@
+/**
+ * (b′) What the identity trigger costs the server per transaction, without
+ * the client round trips and fsync waits that dominate pgbench's TPS (and
+ * its noise): a procedure runs TPC-B's four writes per transaction and
+ * COMMITs, N times, with synchronous_commit off, triggers disabled and
+ * enabled alternately on the same server. pg_recvlogical stays attached
+ * so the slot keeps decoding as in production.
+ */
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import type { PgServer } from '../../test/harness/index.js';
+import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
+import { env, exited, median, run, sql } from './bench-common.js';
+
+export interface TriggerCpuResult {
+  rounds: number;
+  txPerRound: number;
+  /** Microseconds per transaction, one entry per round. */
+  without: number[];
+  withTriggers: number[];
+  /** Median over rounds of (with − without), each pair measured back to back. */
+  addedMicros: number;
+  /** Median over rounds of without ÷ with: the server's transaction rate kept. */
+  ratio: number;
+}
+
+const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
+
+const LOOP = `CREATE OR REPLACE PROCEDURE public.bench_tpcb_loop(n int, INOUT us double precision DEFAULT 0) LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp(); a int; t int; b int;
+BEGIN
+  FOR i IN 1..n LOOP
+    a := 1 + (i * 7919) % 400000; t := 1 + i % 40; b := 1 + i % 4;
+    UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = a;
+    UPDATE pgbench_tellers SET tbalance = tbalance + 1 WHERE tid = t;
+    UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = b;
+    INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (t, b, a, 1, CURRENT_TIMESTAMP);
+    COMMIT;
+  END LOOP;
+  us := extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
+END $$`;
+
+export async function triggerCpu(server: PgServer, db: string): Promise<TriggerCpuResult> {
+  const rounds = env('PG_BENCH_TRIGCPU_ROUNDS', 9);
+  const txPerRound = env('PG_BENCH_TRIGCPU_TX', 20000);
+  const url = server.url({ database: db });
+  const init = await run(join(server.clientBinDir, 'pgbench'), ['-i', '-q', '-s', '4', url]);
+  if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+  await applySetup(pgConfig(server, db, { tables: TABLES, slot: 'bench_cpu', publication: 'bench_cpu' }));
+  await sql(server, db, LOOP);
+  const consumer = spawn(join(server.clientBinDir, 'pg_recvlogical'), ['-d', url, '--slot', 'bench_cpu', '--start', '-o', 'proto_version=1', '-o', 'publication_names=bench_cpu', '-o', 'messages=true', '-f', '/dev/null', '-F', '1'], { stdio: 'ignore' });
+  const psql = join(server.clientBinDir, 'psql');
+  const setTriggers = async (on: boolean): Promise<void> => {
+    for (const t of TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
+  };
+  // A fresh session per measurement, as an application's first transactions would be.
+  const measure = async (): Promise<number> => {
+    const r = await run(psql, ['-qAt', '-d', url, '-c', `CALL public.bench_tpcb_loop(${txPerRound})`], { env: { ...process.env, PGOPTIONS: '-c synchronous_commit=off' } });
+    if (r.code !== 0) throw new Error(`bench loop failed: ${r.stderr}`);
+    return Number(r.stdout.trim());
+  };
+  const without: number[] = [];
+  const withTriggers: number[] = [];
+  try {
+    await setTriggers(true);
+    await measure(); // warm-up
+    for (let i = 0; i < rounds; i++) {
+      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
+        await setTriggers(on);
+        (on ? withTriggers : without).push(await measure());
+      }
+      process.stderr.write(`  µs/tx without ${without.at(-1)?.toFixed(1)}, with ${withTriggers.at(-1)?.toFixed(1)}\n`);
+    }
+  } finally {
+    consumer.kill('SIGTERM');
+    await exited(consumer);
+    await setTriggers(true);
+  }
+  return {
+    rounds,
+    txPerRound,
+    without,
+    withTriggers,
+    addedMicros: median(withTriggers.map((w, i) => w - (without[i] as number))),
+    ratio: median(withTriggers.map((w, i) => (without[i] as number) / w)),
+  };
+}
