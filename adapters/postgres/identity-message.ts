@@ -1,11 +1,14 @@
 /**
- * The JSON the identity trigger and the DDL event trigger write into the
- * WAL, validated at the boundary: a message that does not match is not
- * trusted as an identity and becomes an alert instead.
+ * What the identity trigger and the DDL event trigger write into the WAL,
+ * validated at the boundary: a message that does not match is not trusted
+ * as an identity and becomes an alert instead. Identity messages are a
+ * text array since version 2 (identity-sql.ts); DDL messages, and identity
+ * messages of older setups (version 1), are JSON.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { SessionIdentity } from '../../src/core/ports.js';
+import { parsePgTextArray } from './pg-text-array.js';
 
 /** v 1: the session id read fresh (DDL messages, and identity messages of setups before v 2). */
 export const IdentityPayloadV1 = z.object({
@@ -24,7 +27,8 @@ export type IdentityPayloadV1 = z.infer<typeof IdentityPayloadV1>;
 /**
  * v 2: the per-transaction identity with the session's cached, signed
  * session id `<sid>:<mac>` (identity-sql.ts), which the session itself
- * can overwrite: it is trusted only after verifySessionToken.
+ * can overwrite: it is trusted only after verifySessionToken. Read from
+ * the text array by parseIdentity.
  */
 export const IdentityPayloadV2 = IdentityPayloadV1.omit({ v: true, session_id: true }).extend({
   v: z.literal(2),
@@ -32,8 +36,7 @@ export const IdentityPayloadV2 = IdentityPayloadV1.omit({ v: true, session_id: t
 });
 export type IdentityPayloadV2 = z.infer<typeof IdentityPayloadV2>;
 
-export const IdentityPayload = z.discriminatedUnion('v', [IdentityPayloadV1, IdentityPayloadV2]);
-export type IdentityPayload = z.infer<typeof IdentityPayload>;
+export type IdentityPayload = IdentityPayloadV1 | IdentityPayloadV2;
 
 export const DdlPayload = IdentityPayloadV1.extend({
   command_tag: z.string(),
@@ -91,6 +94,36 @@ export function parsePayload<T>(schema: z.ZodType<T>, content: Buffer): { ok: tr
     return { ok: false, problem: 'not JSON' };
   }
   const r = schema.safeParse(json);
+  if (r.success) return { ok: true, value: r.data };
+  return { ok: false, problem: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ') };
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,9})$/;
+
+/**
+ * An identity message of either version: a text array starting with the
+ * version 2 (`{2,`), else JSON version 1. The array's role `none` (no SET
+ * ROLE) and empty app user become null, as the JSON version wrote them.
+ */
+export function parseIdentity(content: Buffer): { ok: true; value: IdentityPayload } | { ok: false; problem: string } {
+  if (content.length < 3 || content[0] !== 0x7b || content[1] !== 0x32 || content[2] !== 0x2c) return parsePayload(IdentityPayloadV1, content);
+  const a = parsePgTextArray(content.toString('utf8'));
+  if (a === null) return { ok: false, problem: 'not a text array' };
+  if (a.length !== 9) return { ok: false, problem: `${a.length} elements, expected 9` };
+  const [, dbUser, role, appUser, addr, port, application, pid, session] = a;
+  if (dbUser == null || role == null || pid == null || session == null) return { ok: false, problem: 'db_user, role, pid or session missing' };
+  if (!DECIMAL.test(pid) || (port != null && !DECIMAL.test(port))) return { ok: false, problem: 'pid or client_port not a number' };
+  const r = IdentityPayloadV2.safeParse({
+    v: 2,
+    db_user: dbUser,
+    role: role === 'none' ? null : role,
+    app_user: appUser === '' || appUser === undefined ? null : appUser,
+    client_addr: addr ?? null,
+    client_port: port == null ? null : Number(port),
+    application: application ?? null,
+    pid: Number(pid),
+    session,
+  });
   if (r.success) return { ok: true, value: r.data };
   return { ok: false, problem: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ') };
 }

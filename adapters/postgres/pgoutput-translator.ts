@@ -13,7 +13,7 @@ import { compareKeys } from '../../src/core/canonical.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
-import { DdlPayload, IdentityPayload, parsePayload, toSessionIdentity, verifySessionToken, type SessionTokenProblem } from './identity-message.js';
+import { DdlPayload, parseIdentity, parsePayload, toSessionIdentity, verifySessionToken, type SessionTokenProblem } from './identity-message.js';
 import { checkpointOf, formatLsn } from './lsn.js';
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
 
@@ -60,7 +60,7 @@ export class PgoutputTranslator {
   readonly #relations = new Map<number, CachedRelation>();
   readonly #lookupKey: KeyColumnLookup;
   /**
-   * Validated identities by message text: a session sends the same JSON in
+   * Validated identities by message text: a session sends the same message in
    * every transaction, and parsing plus schema validation per transaction
    * is a measurable share of the decoding cost.
    */
@@ -156,7 +156,7 @@ export class PgoutputTranslator {
       const text = msg.content.toString('utf8');
       const known = this.#identities.get(text);
       if (known !== undefined) return [known];
-      const r = parsePayload(IdentityPayload, msg.content);
+      const r = parseIdentity(msg.content);
       if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
       const p = r.value;
       let sessionId: string | null;

@@ -68,6 +68,16 @@ describe('postgres identity', () => {
     }
   });
 
+  it('application and app user come through exactly, whatever characters they hold', async () => {
+    const appUser = 'dr "x", {y} \\z NULL';
+    await exec(url(), ["INSERT INTO clinic.patients VALUES (140, 'M140', 'quoted', NULL, NULL)"], { application: 'NULL', appUser });
+    await exec(url(), ["INSERT INTO clinic.patients VALUES (141, 'M141', 'empty', NULL, NULL)"], { application: 'a b,c', appUser: 'NULL' });
+    const first = await collector.waitChange('patients', (c) => c.key?.['id'] === '140');
+    expect(first.identities[0]).toMatchObject({ db_user: 'alice', app_user: appUser, application: 'NULL' });
+    const second = await collector.waitChange('patients', (c) => c.key?.['id'] === '141');
+    expect(second.identities[0]).toMatchObject({ app_user: 'NULL', application: 'a b,c' });
+  });
+
   it('the session id is read once per session and signed; a session that writes its own is caught', async () => {
     const alice = new pg.Client({ connectionString: url() });
     const bob = new pg.Client({ connectionString: url('bob') });

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifySessionToken, type IdentityPayloadV2 } from '../../adapters/postgres/identity-message.js';
+import { parseIdentity, verifySessionToken, type IdentityPayloadV2 } from '../../adapters/postgres/identity-message.js';
+import { parsePgTextArray } from '../../adapters/postgres/pg-text-array.js';
 import { PgoutputTranslator } from '../../adapters/postgres/pgoutput-translator.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 
@@ -52,9 +53,49 @@ describe('session id signature', () => {
   });
 });
 
+/** What array_out writes for a text[]: quotes where needed, NULL for null. */
+function arrayOut(items: ReadonlyArray<string | null>): string {
+  const el = (v: string | null): string => {
+    if (v === null) return 'NULL';
+    const quote = v === '' || v.toUpperCase() === 'NULL' || /[{}",\\\s]/.test(v);
+    return quote ? `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"` : v;
+  };
+  return `{${items.map(el).join(',')}}`;
+}
+
+/** The version 2 message emit_session_identity() writes for a payload (role null as `none`). */
+function v2Text(p: IdentityPayloadV2): string {
+  return arrayOut(['2', p.db_user, p.role ?? 'none', p.app_user, p.client_addr, p.client_port === null ? null : String(p.client_port), p.application, String(p.pid), p.session]);
+}
+
+describe('the text array of version 2', () => {
+  it('reads back what array_out writes, quoting and NULL included', () => {
+    const hostile = ['', 'NULL', 'null', 'a b', 'x,y', '{z}', 'q"uote', 'back\\slash', 'tab\there', 'ünï', 'plain'];
+    expect(parsePgTextArray(arrayOut([...hostile, null]))).toEqual([...hostile, null]);
+    expect(parsePgTextArray('{}')).toEqual([]);
+    expect(parsePgTextArray('{a,NULL,"NULL"}')).toEqual(['a', null, 'NULL']);
+  });
+
+  it('rejects what array_out never writes', () => {
+    for (const bad of ['', '{', 'a,b', '[1:2]={a,b}', '{{a},{b}}', '{a,}', '{,a}', '{"a}', '{a b}', '{Null}', '{"a"b}', '{a}x']) expect(parsePgTextArray(bad), bad).toBeNull();
+  });
+
+  it('maps the array to the payload, and refuses one with missing or non-numeric fields', () => {
+    const p = payload({ app_user: 'dr "jones", MD', application: 'ehr {web}' });
+    expect(parseIdentity(Buffer.from(v2Text(p)))).toEqual({ ok: true, value: p });
+    expect(parseIdentity(Buffer.from(v2Text(payload({ role: 'clinician' }))))).toMatchObject({ ok: true, value: { role: 'clinician' } });
+    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', '', null, null, '', '42', 's'])))).toMatchObject({ ok: true, value: { role: null, app_user: null, client_addr: null, client_port: null, pid: 42 } });
+    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', 'x42', 's'])))).toMatchObject({ ok: false });
+    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', '42'])))).toMatchObject({ ok: false, problem: '8 elements, expected 9' });
+    expect(parseIdentity(Buffer.from(arrayOut(['2', null, 'none', null, null, null, '', '42', 's'])))).toMatchObject({ ok: false });
+    expect(parseIdentity(Buffer.from('{2,"unterminated'))).toMatchObject({ ok: false, problem: 'not a text array' });
+  });
+});
+
 describe('translator and v 2 identities', () => {
   const begin = { tag: 'begin', finalLsn: 0x100n, commitTime: 0n, xid: 7 } as const;
-  const message = (content: object) => ({ tag: 'message', transactional: true, lsn: 0x90n, prefix: 'dbwitness', content: Buffer.from(JSON.stringify(content)) }) as const;
+  const message = (content: object) =>
+    ({ tag: 'message', transactional: true, lsn: 0x90n, prefix: 'dbwitness', content: Buffer.from('v' in content && content.v === 2 ? v2Text(content as IdentityPayloadV2) : JSON.stringify(content)) }) as const;
   const run = (t: PgoutputTranslator, content: object): SourceMessage[] => {
     t.translate(begin);
     const out = t.translate(message(content));
