@@ -47,7 +47,7 @@ export const DdlPayload = IdentityPayloadV1.extend({
 });
 export type DdlPayload = z.infer<typeof DdlPayload>;
 
-/** Why a v 2 session id was not accepted; null when it was. */
+/** Why a v 2 session id was not accepted. */
 export type SessionTokenProblem = 'no_key' | 'unsigned' | 'malformed' | 'bad_signature';
 
 /**

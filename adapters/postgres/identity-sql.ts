@@ -67,15 +67,14 @@ const IDENTITY_ARRAY_V2 = `ARRAY['2', SESSION_USER::pg_catalog.text, r, au,
  */
 const EMITTED_KEY = `pg_catalog.textcat(pg_catalog.textcat(pg_catalog.pg_current_xact_id()::pg_catalog.text, ':'), r)`;
 
-/*
- * No WHEN condition on the trigger, though it could skip the call for every
- * statement after the first: PostgreSQL parses a trigger's WHEN text and
- * builds its expression again for every statement (TriggerEnabled), which
- * measured dearer than the PL/pgSQL call whose expressions stay built for
- * the rest of the transaction.
+/**
+ * CREATE TRIGGER for one table (`target` is already quoted); `orReplace`
+ * for setup's idempotent runs. No WHEN condition, though one could skip
+ * the call for every statement after the first: PostgreSQL parses a
+ * trigger's WHEN text and builds its expression again for every statement
+ * (TriggerEnabled), which measured dearer than the PL/pgSQL call, whose
+ * expressions stay built for the rest of the transaction.
  */
-
-/** CREATE TRIGGER for one table (`target` is already quoted); `orReplace` for setup's idempotent runs. */
 export function identityTriggerSql(schema: string, target: string, orReplace: boolean): string {
   return `CREATE ${orReplace ? 'OR REPLACE ' : ''}TRIGGER ${quoteIdent(IDENTITY_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdent(schema)}.emit_identity()`;
 }
