@@ -117,7 +117,7 @@ export function parseIdentity(content: Buffer): { ok: true; value: IdentityPaylo
     v: 2,
     db_user: dbUser,
     role: role === 'none' ? null : role,
-    app_user: appUser === '' || appUser === undefined ? null : appUser,
+    app_user: appUser === '' ? null : (appUser ?? null),
     client_addr: addr ?? null,
     client_port: port == null ? null : Number(port),
     application: application ?? null,

@@ -29,6 +29,11 @@
 import { IDENTITY_PREFIX, DDL_PREFIX, IDENTITY_TRIGGER } from './postgres-config.js';
 import { quoteIdent, quoteLiteral } from './sql-quote.js';
 
+/** The log session id `%c`: hex(backend start epoch) '.' hex(pid), from two SQL expressions. */
+function sessionIdSql(start: string, pid: string): string {
+  return `pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM ${start}))::pg_catalog.int8), '.'), pg_catalog.to_hex(${pid}))`;
+}
+
 /**
  * JSON object fields every identity-bearing message carries. Expects
  * plpgsql variables `started` (backend start), `r` (role setting), `au` (app user).
@@ -41,7 +46,7 @@ const IDENTITY_FIELDS = `'v', 1,
       'client_port', pg_catalog.inet_client_port(),
       'application', pg_catalog.current_setting('application_name'),
       'pid', pg_catalog.pg_backend_pid(),
-      'session_id', pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM started))::pg_catalog.int8), '.'), pg_catalog.to_hex(pg_catalog.pg_backend_pid()))`;
+      'session_id', ${sessionIdSql('started', 'pg_catalog.pg_backend_pid()')}`;
 
 /**
  * The per-transaction identity (version 2) as a PostgreSQL text array:
@@ -157,7 +162,7 @@ BEGIN
       -- Writes must not fail because the key table was dropped; doctor reports it.
       k := NULL;
     END;
-    SELECT pg_catalog.textcat(pg_catalog.textcat(pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM a.backend_start))::pg_catalog.int8), '.'), pg_catalog.to_hex(a.pid))
+    SELECT ${sessionIdSql('a.backend_start', 'a.pid')}
       INTO sid FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
     -- Without a key (deleted by hand) nothing is cached and the mac is empty: the daemon reports it.
     tok := pg_catalog.concat(sid, ':', CASE WHEN k IS NOT NULL THEN pg_catalog.encode(pg_catalog.sha256(${SESSION_MAC_INPUT}), 'hex') END);

@@ -3,6 +3,7 @@
  * waiting on a slot's confirmed position.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { waitFor } from '../../test/harness/index.js';
 
@@ -89,4 +90,17 @@ export const DEPLOYED_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX
 /** Extra node flags for the daemon from PG_BENCH_NODE_ARGS (space-separated), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 export function benchNodeArgs(): string[] {
   return (process.env['PG_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+}
+
+/** pgbench's four tables, audited by the trigger and latency benchmarks. */
+export const PGBENCH_TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
+
+/** pg_recvlogical streaming a slot's pgoutput (messages on) to /dev/null: the consumer attached while the source is measured. */
+export function attachConsumer(server: PgServer, url: string, slot: string, publication: string): ChildProcess {
+  return spawn(join(server.clientBinDir, 'pg_recvlogical'), ['-d', url, '--slot', slot, '--start', '-o', 'proto_version=1', '-o', `publication_names=${publication}`, '-o', 'messages=true', '-f', '/dev/null', '-F', '1'], { stdio: 'ignore' });
+}
+
+/** Enables (ALWAYS) or disables the identity trigger on pgbench's tables. */
+export async function setIdentityTriggers(server: PgServer, db: string, on: boolean): Promise<void> {
+  for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
 }

@@ -12,7 +12,7 @@ import type { PgServer } from '../../test/harness/index.js';
 import { tempDir } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
 import { readEvents } from '../../src/store/reader.js';
-import { env, exited, run, sql, waitConfirmed, currentLsn } from './bench-common.js';
+import { env, exited, PGBENCH_TABLES, run, sql, waitConfirmed, currentLsn } from './bench-common.js';
 
 export interface LatencyResult {
   tps: number;
@@ -27,7 +27,7 @@ export interface LatencyResult {
   steady: { events: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
-const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
+const TABLES = PGBENCH_TABLES;
 
 function isoMicros(iso: string): number {
   // 2026-11-26T10:00:00.123456Z -> microseconds since the epoch (exact to the microsecond within double range).

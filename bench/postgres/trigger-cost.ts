@@ -6,9 +6,8 @@
  */
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
-import { spawn } from 'node:child_process';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { env, exited, median, run, sql } from './bench-common.js';
+import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers } from './bench-common.js';
 
 export interface TriggerCostResult {
   runs: number;
@@ -23,8 +22,6 @@ export interface TriggerCostResult {
   pairedRatio: number;
 }
 
-const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
-
 export async function triggerCost(server: PgServer, db: string): Promise<TriggerCostResult> {
   const runs = env('PG_BENCH_TPS_RUNS', 12);
   const seconds = env('PG_BENCH_TPS_SECONDS', 5);
@@ -35,11 +32,9 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
   const init = await run(pgbench, ['-i', '-q', '-s', String(scale), url]);
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   const slot = 'bench_tps';
-  await applySetup(pgConfig(server, db, { tables: TABLES, slot, publication: 'bench_tps' }));
-  const consumer = spawn(join(server.clientBinDir, 'pg_recvlogical'), ['-d', url, '--slot', slot, '--start', '-o', 'proto_version=1', '-o', 'publication_names=bench_tps', '-o', 'messages=true', '-f', '/dev/null', '-F', '1'], { stdio: 'ignore' });
-  const setTriggers = async (on: boolean): Promise<void> => {
-    for (const t of TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
-  };
+  await applySetup(pgConfig(server, db, { tables: PGBENCH_TABLES, slot, publication: 'bench_tps' }));
+  const consumer = attachConsumer(server, url, slot, 'bench_tps');
+  const setTriggers = (on: boolean): Promise<void> => setIdentityTriggers(server, db, on);
   const tps = async (): Promise<number> => {
     const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), url]);
     const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(r.stdout);

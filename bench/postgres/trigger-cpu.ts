@@ -7,10 +7,9 @@
  * so the slot keeps decoding as in production.
  */
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import type { PgServer } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { env, exited, median, run, sql } from './bench-common.js';
+import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers, sql } from './bench-common.js';
 
 export interface TriggerCpuResult {
   rounds: number;
@@ -23,8 +22,6 @@ export interface TriggerCpuResult {
   /** Median over rounds of without ÷ with: the server's transaction rate kept. */
   ratio: number;
 }
-
-const TABLES = ['public.pgbench_accounts', 'public.pgbench_branches', 'public.pgbench_tellers', 'public.pgbench_history'];
 
 const LOOP = `CREATE OR REPLACE PROCEDURE public.bench_tpcb_loop(n int, INOUT us double precision DEFAULT 0) LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp(); a int; t int; b int;
@@ -46,13 +43,11 @@ export async function triggerCpu(server: PgServer, db: string): Promise<TriggerC
   const url = server.url({ database: db });
   const init = await run(join(server.clientBinDir, 'pgbench'), ['-i', '-q', '-s', '4', url]);
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
-  await applySetup(pgConfig(server, db, { tables: TABLES, slot: 'bench_cpu', publication: 'bench_cpu' }));
+  await applySetup(pgConfig(server, db, { tables: PGBENCH_TABLES, slot: 'bench_cpu', publication: 'bench_cpu' }));
   await sql(server, db, LOOP);
-  const consumer = spawn(join(server.clientBinDir, 'pg_recvlogical'), ['-d', url, '--slot', 'bench_cpu', '--start', '-o', 'proto_version=1', '-o', 'publication_names=bench_cpu', '-o', 'messages=true', '-f', '/dev/null', '-F', '1'], { stdio: 'ignore' });
+  const consumer = attachConsumer(server, url, 'bench_cpu', 'bench_cpu');
   const psql = join(server.clientBinDir, 'psql');
-  const setTriggers = async (on: boolean): Promise<void> => {
-    for (const t of TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
-  };
+  const setTriggers = (on: boolean): Promise<void> => setIdentityTriggers(server, db, on);
   // A fresh session per measurement, as an application's first transactions would be.
   const measure = async (): Promise<number> => {
     const r = await run(psql, ['-qAt', '-d', url, '-c', `CALL public.bench_tpcb_loop(${txPerRound})`], { env: { ...process.env, PGOPTIONS: '-c synchronous_commit=off' } });
