@@ -1,5 +1,5 @@
 /**
- * Store benchmark: `npx tsx bench/store/run.ts [--runs N] [--batches N] [--verify-events N]`
+ * Store benchmark: `npx tsx bench/store/run.ts [--runs N] [--batches N] [--verify-events N] [--small-commit-events N]`
  *
  * 1. Append: events/s through chain.append with fsync'd group commit, batches
  *    of 1,000 events, vs the baseline of appending the same bytes with
@@ -14,6 +14,8 @@
  * 3. Verify: events/s of verifyStore over a store of N events, vs a floor
  *    baseline (read the files and SHA-256 every line) and a naive verifier
  *    (JSON.parse + canonical re-serialization + SHA-256 per line).
+ * 4. Verify of a store written one event per commit (a signed head record
+ *    per event, as at low load).
  */
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -235,6 +237,26 @@ for (let r = 0; r < RUNS; r++) {
   vMineCpu.push(lastVerifyCpuRate);
   vNaive.push(await naiveRun());
 }
+// --- verify, small commits -------------------------------------------------
+// A store written at low load: one event per group commit, so one signed
+// head record (and one checkpoint record) per event. Segments of 4 MiB,
+// so most of them are sealed, as most of a real store is.
+const SMALL_EVENTS = Number(args.get('--small-commit-events') ?? 20_000);
+const sdir = join(root, 'verify-small-commits');
+{
+  const store = await openStore(sdir, { signingKeyFile: keyFile, segmentMaxBytes: 4 * 1024 * 1024 });
+  const chain = await store.openChain(BENCH_SOURCE);
+  for (let i = 0; i < SMALL_EVENTS; i++) await chain.append([benchDraft(i)], `cp-${i}`);
+  await store.close();
+}
+const vSmall: number[] = [];
+let smallSealed = 0;
+for (let r = 0; r < RUNS; r++) {
+  const v = await verifyStore(sdir);
+  if (!v.ok) throw new Error('small-commit bench store does not verify');
+  vSmall.push(v.events / v.seconds);
+  smallSealed = v.sources[0]?.sealed ?? 0;
+}
 await rm(root, { recursive: true, force: true });
 
 const out = {
@@ -265,6 +287,7 @@ const out = {
     naiveEventsPerSec: median(vNaive),
     all: { store: vMine.map(Math.round), floor: vFloor.map(Math.round), naive: vNaive.map(Math.round) },
   },
+  verifySmallCommits: { events: SMALL_EVENTS, sealedSegments: smallSealed, storeEventsPerSec: median(vSmall), all: vSmall.map(Math.round) },
 };
 console.log(JSON.stringify(out, null, 2));
 console.log(`
@@ -278,4 +301,6 @@ concurrent single-event appends : ${conc.eventsPerFsync.toFixed(0)} events per f
 verify (${fmt(VERIFY_EVENTS)} events, median of ${RUNS}):
   store verify                  : ${fmt(out.verify.storeEventsPerSec)} events/s wall, ${fmt(out.verify.storeEventsPerCpuSec)} events per CPU-second (target >= 300,000/s)
   floor (read + sha256 per line): ${fmt(out.verify.floorEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.floorEventsPerSec).toFixed(2)}
-  naive (JSON.parse + canonical): ${fmt(out.verify.naiveEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.naiveEventsPerSec).toFixed(2)}`);
+  naive (JSON.parse + canonical): ${fmt(out.verify.naiveEventsPerSec)} events/s  ratio ${(out.verify.storeEventsPerSec / out.verify.naiveEventsPerSec).toFixed(2)}
+verify, one event per commit (${fmt(SMALL_EVENTS)} events, a signed head each, ${smallSealed} sealed segments of 4 MiB and the open one):
+  store verify                  : ${fmt(out.verifySmallCommits.storeEventsPerSec)} events/s wall  (${(out.verifySmallCommits.storeEventsPerSec / out.verify.storeEventsPerSec).toFixed(2)} of the batched store's rate)`);

@@ -19,6 +19,7 @@ import { parseStoreRecord } from './record-schema.js';
 import { headSigningPayload, RECORD_PREFIX, type StoreRecord } from './records.js';
 import { checkSealSignature, type Seal } from './seal.js';
 import { sha256Hex } from './sha256.js';
+import { SegmentHeadSignatures, settledHead } from './verify-head-signatures.js';
 import { confirmNextEvent, fastScanEventLine, hashWithoutHashMember, scanEventLine, type ScannedEvent } from './verify-event-scan.js';
 import { locateArchived, readArchiveManifest, type ArchiveManifestLine } from './verify-archive-manifest.js';
 import { refuseDeletion, type DeletionRefusal } from './verify-deletion.js';
@@ -126,6 +127,7 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
     if (r.issues.length < ctx.maxIssues) r.issues.push({ source: sourceId, file, offset, seq, problem });
   };
   const keyId = ctx.publicKey === null ? null : keyIdOf(ctx.publicKey);
+  const headSignatures = ctx.publicKey === null ? null : new SegmentHeadSignatures(ctx.publicKey);
   const { segments, seals } = await listSegments(chainDir);
   const sealMap = new Map<number, Seal | null>();
   for (const n of seals) {
@@ -276,7 +278,13 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         checkpoint = { checkpoint: rec.checkpoint, seq: rec.seq, at: rec.at };
         if (rec.seq !== head.seq || rec.hash !== head.hash) issue(file, line.offset, rec.seq, 'checkpoint record does not match the chain head before it (events around it were removed, added or moved)');
       } else if (rec['@'] === 'head') {
-        const valid = ctx.publicKey === null ? null : verifyText(ctx.publicKey, headSigningPayload(sourceId, rec.seq, rec.hash, rec.at, checkpoint, segmentRecordSha256), rec.sig);
+        const cp = checkpoint;
+        const recordSha256 = segmentRecordSha256;
+        const payload = (): string => headSigningPayload(sourceId, rec.seq, rec.hash, rec.at, cp, recordSha256);
+        let valid: boolean | null = null;
+        // A head by the trusted key is settled at the segment's end, where its seal may vouch for it (verify-head-signatures.ts).
+        if (headSignatures !== null && rec.key_id === keyId) headSignatures.add({ issueIndex: r.issues.length, file, offset: line.offset, seq: rec.seq, payload, signature: rec.sig });
+        else if (ctx.publicKey !== null) valid = verifyText(ctx.publicKey, payload(), rec.sig);
         if (valid !== false && keyId !== null && rec.key_id !== keyId) issue(file, line.offset, rec.seq, `head record names key ${rec.key_id}, not the trusted key ${keyId}`);
         if (valid === false) issue(file, line.offset, rec.seq, keyId !== rec.key_id ? `head signature is by key ${rec.key_id}, not the trusted key ${keyId}` : 'head signature is invalid (this record, a checkpoint or the segment record before it was edited)');
         if (rec.seq !== head.seq || rec.hash !== head.hash) issue(file, line.offset, rec.seq, 'signed head does not match the chain at that point (events before it were removed, added or changed)');
@@ -352,8 +360,8 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
 
     if (!sawSegmentRecord) issue(file, 0, null, 'segment has no segment record (emptied or rewritten)');
     settleDeletion(startJoined, `the segment after it (${n}) does not start where its seal ends`);
+    const p: string[] = [];
     if (seal !== null) {
-      const p: string[] = [];
       if (seal.source !== sourceId || seal.segment !== n || seal.file !== segmentFileName(n)) p.push(`seal names ${seal.source}/${seal.file}`);
       if (seal.bytes > bytes) p.push(`segment holds ${bytes} bytes but was sealed at ${seal.bytes}: truncated`);
       else if (seal.bytes < bytes) p.push(`segment holds ${bytes} bytes but was sealed at ${seal.bytes}: bytes added`);
@@ -365,8 +373,14 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       if (ctx.publicKey === null) r.uncheckedSeals++;
       else if (seal.signature === null) p.push('seal is unsigned although the store has a signing key (signature removed)');
       else if (!checkSealSignature(seal, ctx.publicKey)) p.push(seal.key_id !== keyId ? `seal is signed by key ${seal.key_id}, not the trusted key ${keyId}` : 'seal signature is invalid (seal edited)');
-      if (p.length > 0) issue(file, seal.bytes > bytes ? bytes : null, seal.last_seq, `seal check failed: ${p.join('; ')}`);
     }
+    if (headSignatures !== null) {
+      const sealVouches = seal !== null && seal.signature !== null && p.length === 0;
+      const settled = headSignatures.settle(sealVouches, r.issues, sourceId, ctx.maxIssues);
+      r.issueCount += settled.failed;
+      r.signedHead = settledHead(r.signedHead, settled.lastValid);
+    }
+    if (seal !== null && p.length > 0) issue(file, seal.bytes > bytes ? bytes : null, seal.last_seq, `seal check failed: ${p.join('; ')}`);
   }
   settleDeletion(false, 'nothing follows it in the chain, and retention never deletes the newest segment');
   if (expected !== undefined) {

@@ -317,6 +317,25 @@ describe('verify', () => {
     expect(r.sources[0]?.issues[0]?.problem).toMatch(/signature/);
   });
 
+  it('names an edited checkpoint in a sealed segment at its head, before a later bad event, and fails the seal', async () => {
+    const dir = await copy();
+    const file = join(chainOf(dir), 'seg-000001.jsonl');
+    const text = await readFile(file, 'utf8');
+    expect(text).toMatch(/"checkpoint":"cp-0"/);
+    // A later event of the same segment changed too: the head's issue still comes first.
+    const lines = text.split('\n');
+    const lastEvent = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('{"action":')).at(-1)![1];
+    lines[lastEvent] = lines[lastEvent]!.replace('"outcome":"success"', '"outcome":"failure"');
+    await writeFile(file, lines.join('\n').replace('"checkpoint":"cp-0"', '"checkpoint":"cp-9"'));
+    const r = await check(dir);
+    expect(r.ok).toBe(false);
+    const problems = r.sources[0]!.issues.map((i) => i.problem);
+    expect(problems[0]).toMatch(/head signature is invalid/);
+    expect(problems[1]).toMatch(/does not match its hash/);
+    expect(problems.at(-1)).toMatch(/seal check failed: .*digest/);
+    expect(r.sources[0]!.issueCount).toBe(problems.length);
+  });
+
   it('detects an edited checkpoint in the unsealed segment through the next signed head', async () => {
     const dir = await copy();
     const names = (await readdir(chainOf(dir))).filter((n) => n.endsWith('.jsonl')).sort();
