@@ -6,7 +6,10 @@
  * transactional `pg_logical_emit_message(true, 'dbwitness', ...)` (a text
  * array; DDL messages are JSON). The message is decoded between BEGIN and
  * COMMIT, before the statement's rows, and vanishes with a rolled-back
- * (sub)transaction.
+ * (sub)transaction. Messages are written as UTF-8 (`convert_to`): pgoutput
+ * converts row values and names to the replication connection's encoding
+ * but sends a message's bytes as stored, so in a LATIN1 database an app
+ * user with an accent would otherwise arrive garbled.
  *
  * Forgery: EXECUTE on pg_logical_emit_message is revoked from PUBLIC, so
  * only the SECURITY DEFINER emit_session_identity() (owned by a NOLOGIN
@@ -171,7 +174,7 @@ BEGIN
     END IF;
   END IF;
   PERFORM pg_catalog.set_config('dbwitness.emitted', ${EMITTED_KEY}, true),
-    pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, ${IDENTITY_ARRAY_V2});
+    pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(IDENTITY_PREFIX)}, pg_catalog.convert_to(${IDENTITY_ARRAY_V2}, 'UTF8'));
 END
 $dbw$`;
 }
@@ -256,14 +259,14 @@ BEGIN
   SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
   FOR c IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
     CONTINUE WHEN c.schema_name IS NOT NULL AND starts_with(c.schema_name, 'pg_temp');
-    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, json_build_object(
+    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, convert_to(json_build_object(
       ${IDENTITY_FIELDS},
       'command_tag', c.command_tag,
       'object_type', c.object_type,
       'object_identity', c.object_identity,
       'schema', c.schema_name,
       'statement', current_query()
-    )::text);
+    )::text, 'UTF8'));
     IF c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO') THEN
       PERFORM ${s}.ensure_coverage(c.objid);
     END IF;
@@ -284,14 +287,14 @@ DECLARE
 BEGIN
   SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
   FOR c IN SELECT * FROM pg_event_trigger_dropped_objects() WHERE original AND NOT is_temporary LOOP
-    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, json_build_object(
+    PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, convert_to(json_build_object(
       ${IDENTITY_FIELDS},
       'command_tag', tg_tag,
       'object_type', c.object_type,
       'object_identity', c.object_identity,
       'schema', c.schema_name,
       'statement', current_query()
-    )::text);
+    )::text, 'UTF8'));
   END LOOP;
 END
 $dbw$`;

@@ -6,6 +6,7 @@
 import type { Finding } from '../../src/core/ports.js';
 import { HEARTBEAT_FUNCTION, IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
+import { setupFunctionsCurrent } from './postgres-doctor-functions.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
 import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE } from './identity-sql.js';
 import { qualified, quoteIdent, tableKey, type TableName } from './sql-quote.js';
@@ -31,7 +32,7 @@ export async function doctorWith(client: PgClient, config: PostgresSourceConfig)
     findings.push(fail('pg.scope', 'Audited tables exist', e instanceof Error ? e.message : String(e), 'check --tables/--schema and the database in --url'));
     scope = { tables: [], schemas: [] };
   }
-  for (const check of [settings, slot, publication, tables, emitter, sessionKey, heartbeat, eventTriggers, transport]) {
+  for (const check of [settings, slot, publication, tables, emitter, sessionKey, setupFunctionsCurrent, heartbeat, eventTriggers, transport]) {
     findings.push(...(await check(client, config, scope)));
   }
   return findings;

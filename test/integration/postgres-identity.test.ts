@@ -78,6 +78,17 @@ describe('postgres identity', () => {
     expect(second.identities[0]).toMatchObject({ app_user: 'NULL', application: 'a b,c' });
   });
 
+  it('a login with non-ASCII letters keeps its signed session id', async () => {
+    await server.query('CREATE ROLE "dr_müller" LOGIN', [], { database: db });
+    await server.query('GRANT USAGE ON SCHEMA clinic TO "dr_müller"', [], { database: db });
+    await server.query('GRANT INSERT ON clinic.patients TO "dr_müller"', [], { database: db });
+    await exec(url('dr_müller'), ["INSERT INTO clinic.patients VALUES (145, 'M145', 'Jörg', NULL, NULL)"], { appUser: 'müller' });
+    const tx = await collector.waitChange('patients', (c) => c.key?.['id'] === '145');
+    expect(tx.identities[0]).toMatchObject({ db_user: 'dr_müller', role: 'dr_müller', app_user: 'müller' });
+    expect(tx.identities[0]?.session_id).toMatch(/^[0-9a-f]+\.[0-9a-f]+$/);
+    expect(tx.alerts).toEqual([]);
+  });
+
   it('the session id is read once per session and signed; a session that writes its own is caught', async () => {
     const alice = new pg.Client({ connectionString: url() });
     const bob = new pg.Client({ connectionString: url('bob') });

@@ -71,6 +71,7 @@ describe('postgres setup', () => {
     expect(failing).toEqual([]);
     expect(byId(findings, 'pg.identity_triggers').status).toBe('ok');
     expect(byId(findings, 'pg.tls').status).toBe('warn');
+    expect(byId(findings, 'pg.setup_current')).toMatchObject({ status: 'ok', detail: expect.stringContaining('6 function(s)') });
 
     // Break things a DBA might break; doctor must say so, with a fix.
     await q('ALTER TABLE clinic.patients DISABLE TRIGGER dbwitness_identity');
@@ -101,6 +102,14 @@ describe('postgres setup', () => {
     // Writes do not fail without the key; they are only slower and unsigned.
     await q("INSERT INTO clinic.patients VALUES (99, 'M99', 'no key', NULL, NULL)");
     await applySetup(config);
+    // A function from an older setup (here: the DDL message before it was written as UTF-8) is named, with the fix.
+    const [def] = await q<{ d: string }>("SELECT pg_get_functiondef('dbwitness.on_sql_drop()'::regprocedure) AS d");
+    const older = def!.d.replace('convert_to(json_build_object(', 'json_build_object(').replace(")::text, 'UTF8'));", ')::text);');
+    expect(older).not.toBe(def!.d);
+    await q(older);
+    expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.setup_current')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^dbwitness\.on_sql_drop\(\) differ/), fix: expect.stringContaining('--apply') });
+    await applySetup(config);
+    expect(byId(await postgresAdapter.doctor(config, ctx), 'pg.setup_current').status).toBe('ok');
     // An older setup (a SECURITY DEFINER trigger function) still attributes every change: a warning to re-run setup.
     await q('ALTER FUNCTION dbwitness.emit_identity() SECURITY DEFINER');
     await q('DROP FUNCTION dbwitness.emit_session_identity()');
