@@ -50,26 +50,59 @@ export type DdlPayload = z.infer<typeof DdlPayload>;
 /** Why a v 2 session id was not accepted. */
 export type SessionTokenProblem = 'no_key' | 'unsigned' | 'malformed' | 'bad_signature';
 
+/** The session key as the daemon last read it (identity-sql.ts, session_key). */
+export interface SessionKeys {
+  readonly current: string | null;
+  /** The key before the last rotation, or null (none, or dropped at once). */
+  readonly previous: string | null;
+  /** When the key was rotated, in whole seconds since the epoch. */
+  readonly rotatedAtSec: number | null;
+  /** Until when (ms since the epoch) `previous` is accepted. */
+  readonly previousUntilMs: number | null;
+}
+
+export const NO_SESSION_KEYS: SessionKeys = Object.freeze({ current: null, previous: null, rotatedAtSec: null, previousUntilMs: null });
+
+/** The keys from the session_key row as `to_jsonb` gives it (timestamps as ISO text); any field missing or odd reads as absent. */
+export function sessionKeysFromRow(row: Record<string, unknown> | undefined): SessionKeys {
+  if (row === undefined) return NO_SESSION_KEYS;
+  const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+  const ms = (v: unknown): number | null => {
+    const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    return Number.isFinite(t) ? t : null;
+  };
+  const rotated = ms(row['rotated_at']);
+  return { current: text(row['k']), previous: text(row['prev_k']), rotatedAtSec: rotated === null ? null : Math.floor(rotated / 1000), previousUntilMs: ms(row['prev_until']) };
+}
+
+function macMatches(p: IdentityPayloadV2, sid: string, mac: string, key: string): boolean {
+  const want = createHash('sha256').update(`${key}:${sid}:${p.client_port ?? ''}:${p.db_user}:${key}`, 'utf8').digest();
+  const got = Buffer.from(mac, 'hex');
+  return got.length === want.length && mac.length === 64 && timingSafeEqual(got, want);
+}
+
 /**
  * Checks a v 2 session token against the key the emitter signed it with:
  * the mac must be hex(SHA-256(key ':' sid ':' port-or-empty ':' db_user ':' key))
  * over this message's own client port and login, and the sid must name
  * this message's backend pid. So a session can neither make up a session id
- * nor borrow another login's or another connection's. Returns the sid, or
- * the problem.
+ * nor borrow another login's or another connection's. After a rotation the
+ * previous key is also accepted, for sessions whose id says they started
+ * by the rotation and for changes committed within the grace period
+ * (`atMs`: the transaction's commit time). Returns the sid, or the problem.
  */
-export function verifySessionToken(p: IdentityPayloadV2, key: string | null): { sid: string } | { problem: SessionTokenProblem } {
+export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs: number): { sid: string } | { problem: SessionTokenProblem } {
   const colon = p.session.lastIndexOf(':');
   const sid = colon < 0 ? p.session : p.session.slice(0, colon);
   const mac = colon < 0 ? '' : p.session.slice(colon + 1);
   const dot = sid.indexOf('.');
   if (!/^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/.test(sid) || sid.slice(dot + 1) !== p.pid.toString(16)) return { problem: 'malformed' };
-  if (key === null) return { problem: 'no_key' };
+  if (keys.current === null) return { problem: 'no_key' };
   if (mac === '') return { problem: 'unsigned' };
-  const want = createHash('sha256').update(`${key}:${sid}:${p.client_port ?? ''}:${p.db_user}:${key}`, 'utf8').digest();
-  const got = Buffer.from(mac, 'hex');
-  if (got.length !== want.length || mac.length !== 64 || !timingSafeEqual(got, want)) return { problem: 'bad_signature' };
-  return { sid };
+  if (macMatches(p, sid, mac, keys.current)) return { sid };
+  const { previous, rotatedAtSec, previousUntilMs } = keys;
+  if (previous !== null && rotatedAtSec !== null && previousUntilMs !== null && atMs < previousUntilMs && Number.parseInt(sid.slice(0, dot), 16) <= rotatedAtSec && macMatches(p, sid, mac, previous)) return { sid };
+  return { problem: 'bad_signature' };
 }
 
 export function toSessionIdentity(p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null): SessionIdentity {

@@ -189,9 +189,36 @@ export function sessionKeySql(schema: string, emitterRole: string): string[] {
   const t = `${quoteIdent(schema)}.${SESSION_KEY_TABLE}`;
   return [
     `CREATE TABLE IF NOT EXISTS ${t} (one boolean PRIMARY KEY DEFAULT true CHECK (one), k text NOT NULL)`,
-    `INSERT INTO ${t} (k) SELECT pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM ${t})`,
+    sessionKeyRotationColumnsSql(schema),
+    `INSERT INTO ${t} (k) SELECT ${NEW_KEY} WHERE NOT EXISTS (SELECT 1 FROM ${t})`,
     `ALTER TABLE ${t} OWNER TO ${quoteIdent(emitterRole)}`,
     `REVOKE ALL ON TABLE ${t} FROM PUBLIC`,
+  ];
+}
+
+const NEW_KEY = 'pg_catalog.gen_random_uuid()::pg_catalog.text || pg_catalog.gen_random_uuid()::pg_catalog.text';
+
+/**
+ * What a rotation keeps (added to tables of setups from before rotation):
+ * the key before it, when it was replaced, and until when the daemon still
+ * accepts it for sessions that started before the rotation.
+ */
+function sessionKeyRotationColumnsSql(schema: string): string {
+  return `ALTER TABLE ${quoteIdent(schema)}.${SESSION_KEY_TABLE} ADD COLUMN IF NOT EXISTS prev_k text, ADD COLUMN IF NOT EXISTS rotated_at timestamptz, ADD COLUMN IF NOT EXISTS prev_until timestamptz`;
+}
+
+/**
+ * Replaces the key. Sessions that already cached an id keep sending it
+ * until they reconnect or reset, so the old key stays acceptable for them
+ * (sessions that started before the rotation) for `graceSeconds`; zero
+ * drops it at once (a key that may have leaked).
+ */
+export function rotateSessionKeySql(schema: string, graceSeconds: number): string[] {
+  const t = `${quoteIdent(schema)}.${SESSION_KEY_TABLE}`;
+  const grace = Math.max(0, Math.floor(graceSeconds));
+  return [
+    sessionKeyRotationColumnsSql(schema),
+    `UPDATE ${t} SET prev_k = ${grace > 0 ? 'k' : 'NULL'}, k = ${NEW_KEY}, rotated_at = pg_catalog.clock_timestamp(), prev_until = ${grace > 0 ? `pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => ${grace})` : 'NULL'}`,
   ];
 }
 

@@ -9,7 +9,7 @@
 import type { SourceAdapter } from '../../src/core/ports.js';
 import { PostgresSourceConfig } from './postgres-config.js';
 import { connectAdmin } from './postgres-connection.js';
-import { planSetupWith, buildUninstallPlan } from './postgres-setup-plan.js';
+import { planSetupWith, buildKeyRotationPlan, buildUninstallPlan } from './postgres-setup-plan.js';
 import { applyPlanWith } from './postgres-apply.js';
 import { doctorWith } from './postgres-doctor.js';
 import { PostgresChangeSource } from './postgres-source.js';
@@ -32,6 +32,7 @@ export const postgresAdapter: SourceAdapter<PostgresSourceConfig> = {
   configSchema: PostgresSourceConfig,
   planSetup: (config) => withClient(config, (c) => planSetupWith(c, config)),
   planUninstall: async (config) => buildUninstallPlan(config),
+  planKeyRotation: async (config, graceMs) => buildKeyRotationPlan(config, graceMs),
   applyPlan: (config, plan, ctx) => withClient(config, (c) => applyPlanWith(c, config, plan, ctx.logger)),
   doctor: (config) => withClient(config, (c) => doctorWith(c, config)),
   openSource: async (config, ctx) => new PostgresChangeSource(config, ctx.logger),

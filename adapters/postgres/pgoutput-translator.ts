@@ -13,7 +13,8 @@ import { compareKeys } from '../../src/core/canonical.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
-import { DdlPayload, parseIdentity, parsePayload, toSessionIdentity, verifySessionToken, type SessionTokenProblem } from './identity-message.js';
+import { DdlPayload, parseIdentity, parsePayload, toSessionIdentity, verifySessionToken, type IdentityPayloadV1, type SessionTokenProblem } from './identity-message.js';
+import { SessionKeyRing } from './session-key-ring.js';
 import { checkpointOf, formatLsn } from './lsn.js';
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
 
@@ -68,13 +69,13 @@ export class PgoutputTranslator {
   readonly #onHeartbeat: HeartbeatListener;
   #tx: OpenTx | null = null;
 
-  /** The key that signs session ids (identity-sql.ts), or null when the daemon could not read it. */
-  readonly #sessionKey: string | null;
+  /** The keys that sign session ids (identity-sql.ts), and when to read them again. */
+  readonly #keys: SessionKeyRing;
 
-  constructor(lookupKey: KeyColumnLookup, onHeartbeat: HeartbeatListener = () => undefined, sessionKey: string | null = null) {
+  constructor(lookupKey: KeyColumnLookup, onHeartbeat: HeartbeatListener = () => undefined, keys: SessionKeyRing = new SessionKeyRing()) {
     this.#lookupKey = lookupKey;
     this.#onHeartbeat = onHeartbeat;
-    this.#sessionKey = sessionKey;
+    this.#keys = keys;
   }
 
   get inTransaction(): boolean {
@@ -144,7 +145,7 @@ export class PgoutputTranslator {
     return [];
   }
 
-  #message(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {
+  #message(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] | Promise<SourceMessage[]> {
     if (msg.prefix === HEARTBEAT_PREFIX && !msg.transactional) return this.#heartbeat(msg);
     if (msg.prefix !== IDENTITY_PREFIX && msg.prefix !== DDL_PREFIX) return [];
     const tx = this.#tx;
@@ -153,25 +154,8 @@ export class PgoutputTranslator {
       return [this.#alert('identity_not_transactional', `a non-transactional "${msg.prefix}" message at ${formatLsn(msg.lsn)} was ignored`, msg.lsn)];
     }
     if (msg.prefix === IDENTITY_PREFIX) {
-      const text = msg.content.toString('utf8');
-      const known = this.#identities.get(text);
-      if (known !== undefined) return [known];
-      const r = parseIdentity(msg.content);
-      if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
-      const p = r.value;
-      let sessionId: string | null;
-      let alert: SourceMessage | null = null;
-      if (p.v === 1) sessionId = p.session_id;
-      else {
-        const t = verifySessionToken(p, this.#sessionKey);
-        sessionId = 'sid' in t ? t.sid : null;
-        if ('problem' in t) alert = this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn);
-      }
-      const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(p, sessionId)) };
-      if (this.#identities.size >= 1024) this.#identities.clear();
-      // A rejected session id is reported once per distinct message, not in every transaction of the session.
-      this.#identities.set(text, out);
-      return alert === null ? [out] : [alert, out];
+      if (this.#keys.stale) return this.#reloadKeys().then(() => this.#identityMessage(msg, tx));
+      return this.#identityMessage(msg, tx);
     }
     const r = parsePayload(DdlPayload, msg.content);
     if (!r.ok) return [this.#alert('ddl_invalid', `DDL message at ${formatLsn(msg.lsn)} failed validation (${r.problem})`, msg.lsn)];
@@ -202,6 +186,38 @@ export class PgoutputTranslator {
   #heartbeat(msg: Extract<PgoutputMessage, { tag: 'message' }>): SourceMessage[] {
     this.#onHeartbeat(heartbeatNonce(msg.content));
     return this.#tx === null ? [{ kind: 'idle', checkpoint: checkpointOf(msg.lsn) }] : [];
+  }
+
+  #identityMessage(msg: Extract<PgoutputMessage, { tag: 'message' }>, tx: OpenTx): SourceMessage[] | Promise<SourceMessage[]> {
+    const text = msg.content.toString('utf8');
+    const known = this.#identities.get(text);
+    if (known !== undefined) return [known];
+    const r = parseIdentity(msg.content);
+    if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
+    const p = r.value;
+    if (p.v === 1) return this.#identity(text, p, p.session_id, null);
+    const atMs = Number((tx.commitTime + PG_EPOCH_MICROS) / 1000n);
+    const verified = (): SourceMessage[] | null => {
+      const t = verifySessionToken(p, this.#keys.keys, atMs);
+      if ('sid' in t) return this.#identity(text, p, t.sid, null);
+      return t.problem === 'bad_signature' && this.#keys.mayRetry ? null : this.#identity(text, p, null, this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn));
+    };
+    // null: signed with a key not held (yet): read the keys and check once more.
+    return verified() ?? this.#reloadKeys().then(() => verified() ?? this.#identity(text, p, null, this.#sessionAlert('bad_signature', p.db_user, p.pid, msg.lsn)));
+  }
+
+  /** New keys make every cached verdict stale: a key dropped at once must stop passing. */
+  async #reloadKeys(): Promise<void> {
+    if (await this.#keys.reload()) this.#identities.clear();
+  }
+
+  /** The identity of a validated message, cached by its text; `alert` (a rejected session id) goes first. */
+  #identity(text: string, p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null, alert: SourceMessage | null): SourceMessage[] {
+    const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(p, sessionId)) };
+    if (this.#identities.size >= 1024) this.#identities.clear();
+    // A rejected session id is reported once per distinct message, not in every transaction of the session.
+    this.#identities.set(text, out);
+    return alert === null ? [out] : [alert, out];
   }
 
   /** The changes keep their login, role and address; only the session id is dropped. */

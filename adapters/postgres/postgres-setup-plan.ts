@@ -10,7 +10,7 @@ import type { SetupPlan, SetupStep } from '../../src/core/ports.js';
 import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, identityTriggerSql, sessionKeySql, sqlDropFunctionSql } from './identity-sql.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, identityTriggerSql, rotateSessionKeySql, sessionKeySql, sqlDropFunctionSql } from './identity-sql.js';
 import { heartbeatFunctionSignature, heartbeatFunctionSql } from './heartbeat-sql.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 
@@ -152,6 +152,24 @@ END $dbw$`,
     },
   ];
   return { engine: 'postgres', steps };
+}
+
+/** `setup postgres --rotate-session-key [GRACE]`: a new key for session ids (identity-sql.ts). */
+export function buildKeyRotationPlan(config: PostgresSourceConfig, graceMs: number): SetupPlan {
+  const grace = Math.floor(graceMs / 1000);
+  return {
+    engine: 'postgres',
+    steps: [
+      {
+        title: `Rotate the session key in ${config.schema_name}.${SESSION_KEY_TABLE}`,
+        why:
+          grace > 0
+            ? `Sessions sign their cached session id with this key; new sessions sign with the new one from their first audited transaction. Sessions that started before now keep the id they signed with the old key until they reconnect or RESET ALL, so the daemon accepts the old key for those sessions only, for ${grace} s more; after that their ids are reported as forged until they reconnect. A running daemon picks up the new key when it meets the first id signed with it (no restart).`
+            : 'Sessions sign their cached session id with this key. The old key is dropped at once (use this when it may have leaked): sessions that cached an id under it report it as forged (one identity_session_forged alert each) until they reconnect or RESET ALL. A running daemon picks up the new key when it meets the first id signed with it (no restart).',
+        sql: rotateSessionKeySql(config.schema_name, grace),
+      },
+    ],
+  };
 }
 
 export function buildUninstallPlan(config: PostgresSourceConfig): SetupPlan {

@@ -37,6 +37,8 @@ import { HeartbeatTracker } from './heartbeat-tracker.js';
 import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
 import type { Relation } from './pgoutput-decoder.js';
 import { PgoutputTranslator } from './pgoutput-translator.js';
+import { NO_SESSION_KEYS, sessionKeysFromRow, type SessionKeys } from './identity-message.js';
+import { SessionKeyRing } from './session-key-ring.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { quoteIdent, quoteLiteral } from './sql-quote.js';
 import { SESSION_KEY_TABLE } from './identity-sql.js';
@@ -53,6 +55,10 @@ export interface PostgresSourceTuning {
   readonly statusIntervalMs?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /** Session keys older than this are read again before the next identity is checked (default 60 s; session-key-ring.ts). */
+  readonly sessionKeyMaxAgeMs?: number;
+  /** A failed session id reads the keys again at most this often (default 1 s). */
+  readonly sessionKeyRetryMs?: number;
 }
 
 interface SlotRow {
@@ -85,6 +91,8 @@ export class PostgresChangeSource implements ChangeSource {
       statusIntervalMs: tuning.statusIntervalMs ?? 10_000,
       reconnectMinMs: tuning.reconnectMinMs ?? 250,
       reconnectMaxMs: tuning.reconnectMaxMs ?? 15_000,
+      sessionKeyMaxAgeMs: tuning.sessionKeyMaxAgeMs ?? 60_000,
+      sessionKeyRetryMs: tuning.sessionKeyRetryMs ?? 1000,
     };
     this.source = { id: config.id, engine: 'postgres', ...serverOf(config.url) };
   }
@@ -210,7 +218,7 @@ export class PostgresChangeSource implements ChangeSource {
         const translator = new PgoutputTranslator(
           (rel) => this.#keyColumns(rel),
           (nonce) => this.#beats.seen(nonce, performance.now()),
-          await this.#sessionKey(),
+          new SessionKeyRing(await this.#sessionKeys(), () => this.#sessionKeys(), { maxAgeMs: this.#tuning.sessionKeyMaxAgeMs, retryMs: this.#tuning.sessionKeyRetryMs }),
         );
         if (first && resume !== 0n && slot.confirmed !== null && slot.confirmed > resume) {
           batch.push({
@@ -369,22 +377,25 @@ export class PostgresChangeSource implements ChangeSource {
   }
 
   /**
-   * The key that signs cached session ids (identity-sql.ts), read at every
-   * (re)connect so a key created by a later setup is picked up. Missing
-   * table or privilege (a setup from before the key): null, and the
-   * translator reports each session whose id it cannot check. Any other
-   * failure is the connection's and goes to the reconnect loop.
+   * The keys that sign cached session ids (identity-sql.ts), read at every
+   * (re)connect so a key created by a later setup is picked up, and again
+   * when an id fails against the keys held (a rotation). The row is read as
+   * JSON so a table from a setup before rotation (no prev_k, rotated_at,
+   * prev_until) reads the same. Missing table or privilege (a setup from
+   * before the key): no key, and the translator reports each session whose
+   * id it cannot check. Any other failure is the connection's and goes to
+   * the reconnect loop.
    */
-  async #sessionKey(): Promise<string | null> {
+  async #sessionKeys(): Promise<SessionKeys> {
     const client = await this.#lookupClient();
     try {
-      const { rows } = await client.query<{ k: string }>(`SELECT k FROM ${quoteIdent(this.#config.schema_name)}.${SESSION_KEY_TABLE}`);
-      return rows[0]?.k ?? null;
+      const { rows } = await client.query<{ r: Record<string, unknown> }>(`SELECT pg_catalog.to_jsonb(t.*) AS r FROM ${quoteIdent(this.#config.schema_name)}.${SESSION_KEY_TABLE} AS t`);
+      return sessionKeysFromRow(rows[0]?.r);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (code !== '42P01' && code !== '42501') throw e;
       this.#log.warn({ err: errText(e), schema: this.#config.schema_name }, 'cannot read the session key: session ids of identity messages cannot be checked; re-run `dbwitness setup postgres --apply`');
-      return null;
+      return NO_SESSION_KEYS;
     }
   }
 

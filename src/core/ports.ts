@@ -191,6 +191,12 @@ export interface SourceAdapter<C = unknown> {
   readonly configSchema: z.ZodType<C>;
   planSetup(config: C, ctx: AdapterContext): Promise<SetupPlan>;
   planUninstall(config: C, ctx: AdapterContext): Promise<SetupPlan>;
+  /**
+   * Engines whose identity mechanism holds a signing key: a plan that
+   * replaces it, accepting the old key for `graceMs` for sessions that
+   * started before the rotation.
+   */
+  planKeyRotation?(config: C, graceMs: number, ctx: AdapterContext): Promise<SetupPlan>;
   applyPlan(config: C, plan: SetupPlan, ctx: AdapterContext): Promise<void>;
   doctor(config: C, ctx: AdapterContext): Promise<readonly Finding[]>;
   openSource(config: C, ctx: AdapterContext): Promise<ChangeSource>;

@@ -5,14 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseIdentity, verifySessionToken, type IdentityPayloadV2 } from '../../adapters/postgres/identity-message.js';
+import { NO_SESSION_KEYS, parseIdentity, sessionKeysFromRow, verifySessionToken, type IdentityPayloadV2, type SessionKeys } from '../../adapters/postgres/identity-message.js';
 import { parsePgTextArray } from '../../adapters/postgres/pg-text-array.js';
 import { PgoutputTranslator } from '../../adapters/postgres/pgoutput-translator.js';
+import { SessionKeyRing } from '../../adapters/postgres/session-key-ring.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 
 const KEY = '4f6f1c9e-0d1b-4c57-9d0e-6a1f0c2b7e11a8d3c5e2-7b4f-4e1a-9c3d-2f5e6a7b8c9d';
 const SID = '6b08ebe7.18ea';
 const PID = 0x18ea;
+const NOW = Date.parse('2026-11-27T06:00:00Z');
+const keys = (current: string | null): SessionKeys => ({ ...NO_SESSION_KEYS, current });
 
 /** What emit_session_identity() computes: hex(SHA-256(key ':' sid ':' port-or-empty ':' login ':' key)). */
 function mac(key: string, sid: string, port: number | null, user: string): string {
@@ -25,31 +28,57 @@ function payload(over: Partial<IdentityPayloadV2> = {}): IdentityPayloadV2 {
 
 describe('session id signature', () => {
   it('accepts the id signed for this login, connection and backend', () => {
-    expect(verifySessionToken(payload(), KEY)).toEqual({ sid: SID });
+    expect(verifySessionToken(payload(), keys(KEY), NOW)).toEqual({ sid: SID });
     // Unix socket: no port, an empty field in the signed text.
     const unix = payload({ client_addr: null, client_port: null, session: `${SID}:${mac(KEY, SID, null, 'alice')}` });
-    expect(verifySessionToken(unix, KEY)).toEqual({ sid: SID });
+    expect(verifySessionToken(unix, keys(KEY), NOW)).toEqual({ sid: SID });
     // A login with a colon cannot shift the fields: the login comes last before the key.
     const odd = payload({ db_user: 'a:1', session: `${SID}:${mac(KEY, SID, 50412, 'a:1')}` });
-    expect(verifySessionToken(odd, KEY)).toEqual({ sid: SID });
+    expect(verifySessionToken(odd, keys(KEY), NOW)).toEqual({ sid: SID });
   });
 
   it('rejects a token borrowed, edited or made up', () => {
-    expect(verifySessionToken(payload({ db_user: 'bob' }), KEY)).toEqual({ problem: 'bad_signature' });
-    expect(verifySessionToken(payload({ client_port: 50413 }), KEY)).toEqual({ problem: 'bad_signature' });
-    expect(verifySessionToken(payload({ session: `6b08ebe8.18ea:${mac(KEY, SID, 50412, 'alice')}` }), KEY)).toEqual({ problem: 'bad_signature' });
-    expect(verifySessionToken(payload(), 'another key')).toEqual({ problem: 'bad_signature' });
-    expect(verifySessionToken(payload({ session: `${SID}:${'zz'.repeat(32)}` }), KEY)).toEqual({ problem: 'bad_signature' });
-    expect(verifySessionToken(payload({ session: `${SID}:${mac(KEY, SID, 50412, 'alice').slice(2)}` }), KEY)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ db_user: 'bob' }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ client_port: 50413 }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ session: `6b08ebe8.18ea:${mac(KEY, SID, 50412, 'alice')}` }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload(), keys('another key'), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ session: `${SID}:${'zz'.repeat(32)}` }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ session: `${SID}:${mac(KEY, SID, 50412, 'alice').slice(2)}` }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
     // The sid must name this backend, and be hex.
-    expect(verifySessionToken(payload({ pid: PID + 1 }), KEY)).toEqual({ problem: 'malformed' });
-    expect(verifySessionToken(payload({ session: `x.18ea:${mac(KEY, 'x.18ea', 50412, 'alice')}` }), KEY)).toEqual({ problem: 'malformed' });
-    expect(verifySessionToken(payload({ session: '' }), KEY)).toEqual({ problem: 'malformed' });
+    expect(verifySessionToken(payload({ pid: PID + 1 }), keys(KEY), NOW)).toEqual({ problem: 'malformed' });
+    expect(verifySessionToken(payload({ session: `x.18ea:${mac(KEY, 'x.18ea', 50412, 'alice')}` }), keys(KEY), NOW)).toEqual({ problem: 'malformed' });
+    expect(verifySessionToken(payload({ session: '' }), keys(KEY), NOW)).toEqual({ problem: 'malformed' });
+  });
+
+  it('after a rotation, accepts the old key only for sessions started by then and only within the grace period', () => {
+    const OLD = 'the key before the rotation';
+    const rotatedAtSec = 0x6b08ebe8; // one second after SID's backend start (0x6b08ebe7)
+    const rotated: SessionKeys = { current: KEY, previous: OLD, rotatedAtSec, previousUntilMs: NOW + 1000 };
+    const signedOld = payload({ session: `${SID}:${mac(OLD, SID, 50412, 'alice')}` });
+    expect(verifySessionToken(signedOld, rotated, NOW)).toEqual({ sid: SID });
+    expect(verifySessionToken(payload(), rotated, NOW)).toEqual({ sid: SID });
+    // Past the grace period; and a session that claims a start after the rotation.
+    expect(verifySessionToken(signedOld, rotated, NOW + 1000)).toEqual({ problem: 'bad_signature' });
+    const later = '6b08ebe9.18ea';
+    expect(verifySessionToken(payload({ session: `${later}:${mac(OLD, later, 50412, 'alice')}` }), rotated, NOW)).toEqual({ problem: 'bad_signature' });
+    // Dropped at once (grace 0): no previous key.
+    expect(verifySessionToken(signedOld, { ...rotated, previous: null, previousUntilMs: null }, NOW)).toEqual({ problem: 'bad_signature' });
+  });
+
+  it('reads the key row of any setup, before and after rotation columns existed', () => {
+    expect(sessionKeysFromRow(undefined)).toEqual(NO_SESSION_KEYS);
+    expect(sessionKeysFromRow({ one: true, k: KEY })).toEqual({ current: KEY, previous: null, rotatedAtSec: null, previousUntilMs: null });
+    expect(sessionKeysFromRow({ one: true, k: KEY, prev_k: 'old', rotated_at: '2026-11-27T06:00:00.900123+00:00', prev_until: '2026-11-28T06:00:00.900123+00:00' })).toEqual({
+      current: KEY,
+      previous: 'old',
+      rotatedAtSec: Date.parse('2026-11-27T06:00:00Z') / 1000,
+      previousUntilMs: Date.parse('2026-11-28T06:00:00.900Z'),
+    });
   });
 
   it('tells a missing key apart from a forgery', () => {
-    expect(verifySessionToken(payload(), null)).toEqual({ problem: 'no_key' });
-    expect(verifySessionToken(payload({ session: `${SID}:` }), KEY)).toEqual({ problem: 'unsigned' });
+    expect(verifySessionToken(payload(), keys(null), NOW)).toEqual({ problem: 'no_key' });
+    expect(verifySessionToken(payload({ session: `${SID}:` }), keys(KEY), NOW)).toEqual({ problem: 'unsigned' });
   });
 });
 
@@ -106,14 +135,14 @@ describe('translator and v 2 identities', () => {
   const noKeys = async (): Promise<null> => null;
 
   it('keeps the verified session id and still reads v 1 messages', () => {
-    const t = new PgoutputTranslator(noKeys, () => undefined, KEY);
+    const t = new PgoutputTranslator(noKeys, () => undefined, new SessionKeyRing(keys(KEY)));
     expect(run(t, payload())).toEqual([{ kind: 'identity', identity: expect.objectContaining({ db_user: 'alice', role: 'alice', session_id: SID }) }]);
     const v1 = { v: 1, db_user: 'bob', role: null, app_user: null, client_addr: null, client_port: null, application: '', pid: 9, session_id: 'abc.9' };
     expect(run(t, v1)).toEqual([{ kind: 'identity', identity: expect.objectContaining({ db_user: 'bob', session_id: 'abc.9', application: null }) }]);
   });
 
   it('a forged id: the identity without it, and one alert per distinct message', () => {
-    const t = new PgoutputTranslator(noKeys, () => undefined, KEY);
+    const t = new PgoutputTranslator(noKeys, () => undefined, new SessionKeyRing(keys(KEY)));
     const forged = payload({ session: `${SID}:${'0'.repeat(64)}` });
     const first = run(t, forged);
     expect(first.map((m) => m.kind)).toEqual(['alert', 'identity']);
@@ -122,8 +151,50 @@ describe('translator and v 2 identities', () => {
     expect(run(t, forged).map((m) => m.kind)).toEqual(['identity']);
   });
 
+  it('a rotation reaches a running daemon: a new key is read on the first id it signs, a dropped key stops passing within a minute', async () => {
+    const NEW = 'the key after a rotation the daemon has not read yet';
+    let clock = 0;
+    let table: SessionKeys = keys(KEY);
+    let reads = 0;
+    const ring = new SessionKeyRing(table, async () => {
+      reads++;
+      return table;
+    }, { now: () => clock });
+    const t = new PgoutputTranslator(noKeys, () => undefined, ring);
+    const translate = async (p: IdentityPayloadV2): Promise<SourceMessage[]> => {
+      t.translate(begin);
+      const out = await t.translate(message(p));
+      t.translate({ tag: 'commit', commitLsn: 0x100n, endLsn: 0x110n, commitTime: 0n });
+      return out;
+    };
+    const oldSigned = payload();
+    expect(await translate(oldSigned)).toEqual([{ kind: 'identity', identity: expect.objectContaining({ session_id: SID }) }]);
+
+    // Rotation with a grace period: the new key is read when an id signed with it first arrives.
+    table = { current: NEW, previous: KEY, rotatedAtSec: 0x6b08ebe8, previousUntilMs: Date.parse('2100-01-01T00:00:00Z') };
+    clock += 1500;
+    const sid2 = '6b08ebf0.18eb';
+    const newSigned = payload({ pid: 0x18eb, session: `${sid2}:${mac(NEW, sid2, 50412, 'alice')}` });
+    expect(await translate(newSigned)).toEqual([{ kind: 'identity', identity: expect.objectContaining({ session_id: sid2 }) }]);
+    expect(reads).toBe(1);
+    // A forgery right after: no second read within the second, and the alert as before.
+    const forged = await translate(payload({ session: `${SID}:${'1'.repeat(64)}` }));
+    expect(reads).toBe(1);
+    expect(forged.map((m) => m.kind)).toEqual(['alert', 'identity']);
+
+    // The key dropped at once: the old session's cached identity (accepted before) passes until the keys are a minute old.
+    table = { current: 'a third key', previous: null, rotatedAtSec: 0x6b08ebf8, previousUntilMs: null };
+    clock += 10_000;
+    expect((await translate(oldSigned)).map((m) => m.kind)).toEqual(['identity']);
+    clock += 60_000;
+    const after = await translate(oldSigned);
+    expect(reads).toBe(2);
+    expect(after.map((m) => m.kind)).toEqual(['alert', 'identity']);
+    expect(after[0]).toMatchObject({ code: 'identity_session_forged' });
+  });
+
   it('without the key every session id is reported as unchecked, with the fix', () => {
-    const t = new PgoutputTranslator(noKeys, () => undefined, null);
+    const t = new PgoutputTranslator(noKeys, () => undefined, new SessionKeyRing(NO_SESSION_KEYS));
     const out = run(t, payload());
     expect(out[0]).toMatchObject({ kind: 'alert', code: 'identity_session_unverified', message: expect.stringContaining('setup postgres --apply') });
     expect(out[1]).toMatchObject({ kind: 'identity', identity: { session_id: null } });
