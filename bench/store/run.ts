@@ -99,6 +99,19 @@ async function stringifyRun(n: number): Promise<number> {
   return total / s;
 }
 
+/**
+ * JSON.stringify of every draft and nothing else: no sorting, no hash, no
+ * I/O. A store that must serialize each event on its thread cannot append
+ * faster than this, however well it overlaps its writes.
+ */
+function stringifyOnly(): number {
+  const t0 = process.hrtime.bigint();
+  let bytes = 0;
+  for (const d of drafts) bytes += JSON.stringify(d).length;
+  if (bytes === 0) throw new Error('unreachable');
+  return total / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
 async function storeRun(n: number): Promise<{ rate: number; fsyncs: number }> {
   const dir = join(root, `store-${n}`);
   const store = await openStore(dir, { signingKeyFile: keyFile });
@@ -164,6 +177,7 @@ const base: number[] = [];
 const mine: number[] = [];
 const piped: number[] = [];
 const strung: number[] = [];
+const serializeOnly: number[] = [];
 const cpuBase: number[] = [];
 const cpuMine: number[] = [];
 const cpuStrung: number[] = [];
@@ -177,6 +191,7 @@ for (let r = 0; r < RUNS; r++) {
   fsyncsPerRun = s.fsyncs;
   piped.push(await pipelinedRun(r));
   strung.push(await cpu(cpuStrung, () => stringifyRun(r)));
+  serializeOnly.push(stringifyOnly());
 }
 const conc = await concurrencyRun();
 
@@ -272,6 +287,9 @@ const out = {
     storeEventsPerSec: median(mine),
     ratio: median(mine) / median(base),
     stringifyEventsPerSec: median(strung),
+    stringifyOnlyEventsPerSec: median(serializeOnly),
+    /** The ratio no store that serializes each event on one thread can pass: JSON.stringify alone ÷ the baseline. */
+    serializingStoreBound: Math.min(1, median(serializeOnly) / median(base)),
     pipelinedEventsPerSec: median(piped),
     pipelinedRatio: median(piped) / median(base),
     fsyncsPerRun,
@@ -296,6 +314,7 @@ append (batches of ${BATCH}, ${Math.round(bytesPerEvent)} B/event, median of ${R
   store chain.append, awaited   : ${fmt(out.append.storeEventsPerSec)} events/s  ratio ${out.append.ratio.toFixed(2)} (target >= 0.80)
   store, 2 appends in flight    : ${fmt(out.append.pipelinedEventsPerSec)} events/s  ratio ${out.append.pipelinedRatio.toFixed(2)}
   JSON.stringify+append+fsync   : ${fmt(out.append.stringifyEventsPerSec)} events/s  (cheapest possible serialization; store/this ${(out.append.storeEventsPerSec / out.append.stringifyEventsPerSec).toFixed(2)})
+  JSON.stringify alone, no I/O  : ${fmt(out.append.stringifyOnlyEventsPerSec)} events/s  (bound for any store that serializes each event on one thread: ratio <= ${out.append.serializingStoreBound.toFixed(2)})
   CPU us/event (median)         : baseline ${out.append.cpuMicrosPerEvent.baseline.toFixed(2)}, stringify ${out.append.cpuMicrosPerEvent.stringify.toFixed(2)}, store ${out.append.cpuMicrosPerEvent.store.toFixed(2)}
 concurrent single-event appends : ${conc.eventsPerFsync.toFixed(0)} events per fsync, ${fmt(conc.rate)} events/s
 verify (${fmt(VERIFY_EVENTS)} events, median of ${RUNS}):
