@@ -89,9 +89,10 @@ function macMatches(p: IdentityPayloadV2, sid: string, mac: string, key: string)
  * nor borrow another login's or another connection's. After a rotation the
  * previous key is also accepted, for sessions whose id says they started
  * by the rotation and for changes committed within the grace period
- * (`atMs`: the transaction's commit time). Returns the sid, or the problem.
+ * (`atMs`: the transaction's commit time). Returns the sid (and whether
+ * the previous key signed it), or the problem.
  */
-export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs: number): { sid: string } | { problem: SessionTokenProblem } {
+export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs: number): { sid: string; previousKey: boolean } | { problem: SessionTokenProblem } {
   const colon = p.session.lastIndexOf(':');
   const sid = colon < 0 ? p.session : p.session.slice(0, colon);
   const mac = colon < 0 ? '' : p.session.slice(colon + 1);
@@ -99,9 +100,9 @@ export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs
   if (!/^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/.test(sid) || sid.slice(dot + 1) !== p.pid.toString(16)) return { problem: 'malformed' };
   if (keys.current === null) return { problem: 'no_key' };
   if (mac === '') return { problem: 'unsigned' };
-  if (macMatches(p, sid, mac, keys.current)) return { sid };
+  if (macMatches(p, sid, mac, keys.current)) return { sid, previousKey: false };
   const { previous, rotatedAtSec, previousUntilMs } = keys;
-  if (previous !== null && rotatedAtSec !== null && previousUntilMs !== null && atMs < previousUntilMs && Number.parseInt(sid.slice(0, dot), 16) <= rotatedAtSec && macMatches(p, sid, mac, previous)) return { sid };
+  if (previous !== null && rotatedAtSec !== null && previousUntilMs !== null && atMs < previousUntilMs && Number.parseInt(sid.slice(0, dot), 16) <= rotatedAtSec && macMatches(p, sid, mac, previous)) return { sid, previousKey: true };
   return { problem: 'bad_signature' };
 }
 

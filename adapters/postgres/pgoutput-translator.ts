@@ -199,7 +199,8 @@ export class PgoutputTranslator {
     const atMs = Number((tx.commitTime + PG_EPOCH_MICROS) / 1000n);
     const verified = (): SourceMessage[] | null => {
       const t = verifySessionToken(p, this.#keys.keys, atMs);
-      if ('sid' in t) return this.#identity(text, p, t.sid, null);
+      // Accepted by the previous key: only until its grace period ends, so not cached.
+      if ('sid' in t) return this.#identity(text, p, t.sid, null, !t.previousKey);
       return t.problem === 'bad_signature' && this.#keys.mayRetry ? null : this.#identity(text, p, null, this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn));
     };
     // null: signed with a key not held (yet): read the keys and check once more.
@@ -212,11 +213,11 @@ export class PgoutputTranslator {
   }
 
   /** The identity of a validated message, cached by its text; `alert` (a rejected session id) goes first. */
-  #identity(text: string, p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null, alert: SourceMessage | null): SourceMessage[] {
+  #identity(text: string, p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null, alert: SourceMessage | null, cache = true): SourceMessage[] {
     const out: SourceMessage = { kind: 'identity', identity: Object.freeze(toSessionIdentity(p, sessionId)) };
     if (this.#identities.size >= 1024) this.#identities.clear();
     // A rejected session id is reported once per distinct message, not in every transaction of the session.
-    this.#identities.set(text, out);
+    if (cache) this.#identities.set(text, out);
     return alert === null ? [out] : [alert, out];
   }
 

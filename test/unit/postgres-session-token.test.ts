@@ -28,13 +28,13 @@ function payload(over: Partial<IdentityPayloadV2> = {}): IdentityPayloadV2 {
 
 describe('session id signature', () => {
   it('accepts the id signed for this login, connection and backend', () => {
-    expect(verifySessionToken(payload(), keys(KEY), NOW)).toEqual({ sid: SID });
+    expect(verifySessionToken(payload(), keys(KEY), NOW)).toEqual({ sid: SID, previousKey: false });
     // Unix socket: no port, an empty field in the signed text.
     const unix = payload({ client_addr: null, client_port: null, session: `${SID}:${mac(KEY, SID, null, 'alice')}` });
-    expect(verifySessionToken(unix, keys(KEY), NOW)).toEqual({ sid: SID });
+    expect(verifySessionToken(unix, keys(KEY), NOW)).toEqual({ sid: SID, previousKey: false });
     // A login with a colon cannot shift the fields: the login comes last before the key.
     const odd = payload({ db_user: 'a:1', session: `${SID}:${mac(KEY, SID, 50412, 'a:1')}` });
-    expect(verifySessionToken(odd, keys(KEY), NOW)).toEqual({ sid: SID });
+    expect(verifySessionToken(odd, keys(KEY), NOW)).toEqual({ sid: SID, previousKey: false });
   });
 
   it('rejects a token borrowed, edited or made up', () => {
@@ -55,8 +55,8 @@ describe('session id signature', () => {
     const rotatedAtSec = 0x6b08ebe8; // one second after SID's backend start (0x6b08ebe7)
     const rotated: SessionKeys = { current: KEY, previous: OLD, rotatedAtSec, previousUntilMs: NOW + 1000 };
     const signedOld = payload({ session: `${SID}:${mac(OLD, SID, 50412, 'alice')}` });
-    expect(verifySessionToken(signedOld, rotated, NOW)).toEqual({ sid: SID });
-    expect(verifySessionToken(payload(), rotated, NOW)).toEqual({ sid: SID });
+    expect(verifySessionToken(signedOld, rotated, NOW)).toEqual({ sid: SID, previousKey: true });
+    expect(verifySessionToken(payload(), rotated, NOW)).toEqual({ sid: SID, previousKey: false });
     // Past the grace period; and a session that claims a start after the rotation.
     expect(verifySessionToken(signedOld, rotated, NOW + 1000)).toEqual({ problem: 'bad_signature' });
     const later = '6b08ebe9.18ea';
@@ -189,6 +189,22 @@ describe('translator and v 2 identities', () => {
     clock += 60_000;
     const after = await translate(oldSigned);
     expect(reads).toBe(2);
+    expect(after.map((m) => m.kind)).toEqual(['alert', 'identity']);
+    expect(after[0]).toMatchObject({ code: 'identity_session_forged' });
+  });
+
+  it('an id accepted by the previous key is checked again in every transaction: it fails once the grace period ends', () => {
+    const until = Date.parse('2026-11-28T06:00:00Z');
+    const t = new PgoutputTranslator(noKeys, () => undefined, new SessionKeyRing({ current: 'the new key', previous: KEY, rotatedAtSec: 0x6b08ebe8, previousUntilMs: until }));
+    const at = (ms: number) => {
+      t.translate({ ...begin, commitTime: BigInt(ms - Date.parse('2000-01-01T00:00:00Z')) * 1000n });
+      const out = t.translate(message(payload()));
+      t.translate({ tag: 'commit', commitLsn: 0x100n, endLsn: 0x110n, commitTime: 0n });
+      if (!Array.isArray(out)) throw new Error('no key reader: synchronous');
+      return out;
+    };
+    expect(at(until - 1)).toEqual([{ kind: 'identity', identity: expect.objectContaining({ session_id: SID }) }]);
+    const after = at(until);
     expect(after.map((m) => m.kind)).toEqual(['alert', 'identity']);
     expect(after[0]).toMatchObject({ code: 'identity_session_forged' });
   });
