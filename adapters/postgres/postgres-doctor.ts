@@ -247,13 +247,19 @@ const sessionKey: Check = async (client, config) => {
   if (r.public_read === true) return [fail('pg.session_key', title, `PUBLIC may read ${table}: any role could sign a session id of its choosing`, `REVOKE ALL ON TABLE ${table} FROM PUBLIC, or ${SETUP_FIX}`)];
   if (r.daemon_read === false) return [fail('pg.session_key', title, `${config.daemon_role} cannot read ${table}: the daemon cannot check session ids and raises an alert for each session`, `GRANT SELECT ON TABLE ${table} TO ${config.daemon_role}, or ${SETUP_FIX}`)];
   let count: number | null = null;
+  let rotation = '';
   try {
-    count = Number((await client.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${quoteIdent(config.schema_name)}.${SESSION_KEY_TABLE}`)).rows[0]?.n ?? 0);
+    // As JSON: a table from a setup before rotation has no rotated_at / prev_until.
+    const keyRows = (await client.query<{ r: Record<string, unknown> }>(`SELECT pg_catalog.to_jsonb(t.*) - 'k' - 'prev_k' AS r FROM ${quoteIdent(config.schema_name)}.${SESSION_KEY_TABLE} AS t`)).rows;
+    count = keyRows.length;
+    const rotatedAt = keyRows[0]?.r['rotated_at'];
+    const until = keyRows[0]?.r['prev_until'];
+    if (typeof rotatedAt === 'string') rotation = `; rotated ${rotatedAt}${typeof until === 'string' && Date.parse(until) > Date.now() ? `, the previous key accepted for sessions open before it until ${until}` : ''}`;
   } catch {
     // Not readable by the role doctor runs as: the row cannot be counted, which is how it should be.
   }
   if (count === 0) return [fail('pg.session_key', title, `${table} is empty: session ids are not signed`, SETUP_FIX)];
-  return [ok('pg.session_key', title, `${table} present${count === null ? '' : ', one key'}; readable by ${config.daemon_role} and not by PUBLIC`)];
+  return [ok('pg.session_key', title, `${table} present${count === null ? '' : ', one key'}; readable by ${config.daemon_role} and not by PUBLIC${rotation}`)];
 };
 
 /**

@@ -62,6 +62,8 @@ describe('postgres session key rotation', () => {
 
       await rotate(3_600_000);
       expect(await key()).not.toBe(k1);
+      const during = (await postgresAdapter.doctor(config, ctx)).find((f) => f.id === 'pg.session_key');
+      expect(during).toMatchObject({ status: 'ok', detail: expect.stringMatching(/; rotated .*, the previous key accepted for sessions open before it until /) });
       // The open session still sends the id it signed with the old key: accepted (it started before the rotation).
       const kept = await write(a);
       expect(kept.identities[0]?.session_id).toBe(first.identities[0]?.session_id);
