@@ -38,11 +38,11 @@ export async function applySetup(config: MysqlSourceConfig): Promise<void> {
 }
 
 /** Runs statements in one transaction as `user`, connecting from `localAddress` (127.0.0.x). */
-export async function execAs(db: MariaDbServer, user: string, statements: readonly string[], opts: { localAddress?: string; appUser?: string; rollback?: boolean } = {}): Promise<{ connId: number; localPort: number }> {
+export async function execAs(db: MariaDbServer, user: string, statements: readonly string[], opts: { localAddress?: string; appUser?: string; rollback?: boolean; charset?: string } = {}): Promise<{ connId: number; localPort: number }> {
   // mysql2 stores `localAddress` but does not pass it to net.connect, so
   // the socket is made here, bound to the chosen loopback address.
   const stream = net.connect({ host: '127.0.0.1', port: db.port, localAddress: opts.localAddress ?? '127.0.0.1' });
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user, password: `${user}-pw`, stream });
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user, password: `${user}-pw`, stream, ...(opts.charset !== undefined ? { charset: opts.charset } : {}) });
   try {
     if (opts.appUser !== undefined) await conn.query('SET @dbwitness_app_user = ?', [opts.appUser]);
     await conn.beginTransaction();

@@ -43,6 +43,17 @@ describe('mysql source: identity from session markers (MariaDB 10.11)', () => {
     expect(upd).toMatchObject({ change: { columns: ['balance'], before: { balance: '10.50' }, after: { balance: '11.25' }, key: { id: '1' } } });
   });
 
+  it('an app user with accents arrives exactly, whatever the connection character set', async () => {
+    const appUser = 'Dr. Muñoz-Peña «ÿ»';
+    await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (30, 'M30', 'José Núñez', NULL, NULL)"], { appUser, charset: 'LATIN1_SWEDISH_CI' });
+    await execAs(db, 'bob', ["INSERT INTO clinic.patients VALUES (31, 'M31', 'Zoë', NULL, NULL)"], { appUser, charset: 'UTF8MB4_GENERAL_CI' });
+    for (const [id, name] of [['30', 'José Núñez'], ['31', 'Zoë']] as const) {
+      const tx = await c.until(() => txWith(id), `transaction ${id}`);
+      expect(tx.find((m) => m.kind === 'identity')).toMatchObject({ identity: { app_user: appUser } });
+      expect(tx.find((m) => m.kind === 'change')).toMatchObject({ change: { after: { name } } });
+    }
+  });
+
   it('marks again after a rollback, and every transaction of a session separately', async () => {
     await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (3, 'M3', 'Cy', NULL, NULL)"], { rollback: true });
     await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (4, 'M4', 'Di', NULL, NULL)", "DELETE FROM clinic.patients WHERE id = 2"]);
