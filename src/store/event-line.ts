@@ -80,6 +80,7 @@ function eventParts(draft: DraftEvent, seq: number, recordedAt: string, prev: st
   // fields always win.
   const d = draft as unknown as Record<string, unknown>;
   const { before, after, standard } = shapeOf(draft);
+  if (standard && definedDraft(draft)) return standardParts(draft, seq, recordedAt, prev);
   // Parts joined with Array.join give flat strings in one copy each; deep
   // `+=` ropes were measured to cost more in flattening and GC than the
   // serialization itself.
@@ -94,6 +95,30 @@ function eventParts(draft: DraftEvent, seq: number, recordedAt: string, prev: st
     if (v !== undefined) ap.push(keyPrefix(k) + fieldJson(k, v));
   }
   return { head: bp.join(','), tail: ap.join(','), standard };
+}
+
+/** Every field of a standard draft holds a value: none is left out of the canonical form. */
+function definedDraft(d: DraftEvent): boolean {
+  return (
+    d.action !== undefined && d.actor !== undefined && d.changes !== undefined && d.detail !== undefined && d.id !== undefined && d.object !== undefined && d.outcome !== undefined &&
+    d.position !== undefined && d.source !== undefined && d.statement !== undefined && d.subject !== undefined && d.time !== undefined && d.tx !== undefined && d.v !== undefined
+  );
+}
+
+/**
+ * The parts of a draft with exactly the standard fields, all defined (what
+ * the adapters produce): the members written in their fixed sorted order in
+ * one template each, without the per-key lookups, part arrays and joins of
+ * the general path (a third of the store's allocations in the PostgreSQL
+ * drain). Same bytes: tested against core canonicalJson.
+ */
+function standardParts(d: DraftEvent, seq: number, recordedAt: string, prev: string): { head: string; tail: string; standard: boolean } {
+  const head = `"action":${fieldJson('action', d.action)},"actor":${fieldJson('actor', d.actor)},"changes":${fieldJson('changes', d.changes)},"detail":${fieldJson('detail', d.detail)}`;
+  const tail =
+    `"id":${fieldJson('id', d.id)},"object":${fieldJson('object', d.object)},"outcome":${fieldJson('outcome', d.outcome)},"position":${fieldJson('position', d.position)},` +
+    `"prev":${fieldJson('prev', prev)},"recorded_at":${fieldJson('recorded_at', recordedAt)},"seq":${fieldJson('seq', seq)},"source":${fieldJson('source', d.source)},` +
+    `"statement":${fieldJson('statement', d.statement)},"subject":${fieldJson('subject', d.subject)},"time":${fieldJson('time', d.time)},"tx":${fieldJson('tx', d.tx)},"v":${fieldJson('v', d.v)}`;
+  return { head, tail, standard: true };
 }
 
 function storedEvent(draft: DraftEvent, standard: boolean, seq: number, recordedAt: string, prev: string, hash: string): AuditEvent {

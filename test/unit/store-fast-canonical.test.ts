@@ -118,6 +118,9 @@ describe('fast canonical serialization', () => {
       { ...base, changes: { columns: [], before: { b: { base64: 'AA==' }, a: null }, after: null } },
       { ...base, object: { schema: null, table: 't', key: null } },
       { ...base, extra_top: { z: 1, a: [true, false] } },
+      // The standard fields with one left undefined: left out, as canonicalJson leaves it out.
+      { ...base, detail: undefined },
+      { ...base, subject: undefined, statement: undefined },
     ];
     for (const d of odd) {
       const b = buildEvent(d as typeof base, 3, '2026-11-26T10:00:00.000001Z', 'a'.repeat(64));
