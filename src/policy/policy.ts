@@ -72,19 +72,24 @@ export function compilePolicy(input: PolicyConfig | PolicyConfigInput, opts: Com
       if (table !== null && obj) {
         const subject = subjects.resolve(table, draft);
         const rules = rulesFor(table);
-        const keyColumns = obj.key ? new Set(Object.keys(obj.key)) : null;
-        const changes = draft.changes;
-        out = {
-          ...draft,
-          subject: subject ?? draft.subject,
-          object: obj.key ? { ...obj, key: redactKey(obj.key, rules, hmac) } : obj,
-          changes: changes && {
-            // Dropped and redacted columns stay listed: the reviewer learns that they changed, not to what.
-            columns: [...changes.columns],
-            before: changes.before && redactRow(changes.before, rules, keyColumns, hmac),
-            after: changes.after && redactRow(changes.after, rules, keyColumns, hmac),
-          },
-        };
+        if (rules.keepsAll) {
+          // Nothing to redact: the row images are shared with the draft, not copied (neither is modified).
+          if (subject !== null && subject !== draft.subject) out = { ...draft, subject };
+        } else {
+          const keyColumns = obj.key ? new Set(Object.keys(obj.key)) : null;
+          const changes = draft.changes;
+          out = {
+            ...draft,
+            subject: subject ?? draft.subject,
+            object: obj.key ? { ...obj, key: redactKey(obj.key, rules, hmac) } : obj,
+            changes: changes && {
+              // Dropped and redacted columns stay listed: the reviewer learns that they changed, not to what.
+              columns: [...changes.columns],
+              before: changes.before && redactRow(changes.before, rules, keyColumns, hmac),
+              after: changes.after && redactRow(changes.after, rules, keyColumns, hmac),
+            },
+          };
+        }
       } else if (draft.changes && (draft.changes.before || draft.changes.after)) {
         // Row images without a table name cannot be matched to rules: apply the default to every column.
         const rules = rulesFor('');

@@ -17,10 +17,14 @@ export class TableRules {
   readonly #fallback: ColumnRule;
   readonly #cache = new Map<string, ColumnRule>();
 
+  /** Every column of the table is kept whatever it is: the rows need no copy. */
+  readonly keepsAll: boolean;
+
   constructor(explicit: ReadonlyMap<string, ColumnRule>, kept: ReadonlySet<string>, fallback: ColumnRule) {
     this.#explicit = explicit;
     this.#kept = kept;
     this.#fallback = fallback;
+    this.keepsAll = fallback === 'keep' && [...explicit.values()].every((r) => r === 'keep');
   }
 
   /** `keyColumns`: the event's primary-key columns, kept unless a rule says otherwise. */

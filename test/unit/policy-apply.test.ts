@@ -45,6 +45,21 @@ const clinic: PolicyConfigInput = {
 const SECRETS = ['Jane Q. Public', 'MRN-000123', '1970-02-03', 'severe migraine', 'oxycodone'];
 
 describe('compilePolicy', () => {
+  it('with every column kept, hands the draft through (rows shared, not copied), and still maps the subject', () => {
+    const keepAll = compilePolicy({ redaction: { default: 'keep', statement: 'keep' } });
+    const d = draft('clinic.notes', 'update', { id: '7' }, { id: '7', body: 'a' }, { id: '7', body: 'b' }, "UPDATE clinic.notes SET body = 'b'");
+    const out = keepAll.apply(d);
+    expect(out.changes).toBe(d.changes);
+    expect(out.object).toBe(d.object);
+    expect(canonicalJson(out)).toBe(canonicalJson(d));
+    // An explicit non-keep rule for one column means copying and redacting that table's rows again.
+    const oneRedacted = compilePolicy({ redaction: { default: 'keep', statement: 'keep', tables: { 'clinic.notes': { body: 'redact' } } } });
+    expect(oneRedacted.apply(d).changes?.after).toEqual({ id: '7', body: { redacted: true } });
+    expect(d.changes?.after).toEqual({ id: '7', body: 'b' });
+    const mapped = compilePolicy({ redaction: { default: 'keep', statement: 'keep' }, subjects: { 'clinic.notes': { patient_id: { column: 'id' } } } });
+    expect(mapped.apply(d).subject).toEqual({ patient_id: '7' });
+  });
+
   it('parses the documented config example', () => {
     const parsed = PolicyConfig.parse(clinic);
     expect(parsed.redaction.default).toBe('hmac');
