@@ -128,6 +128,8 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
   };
   const keyId = ctx.publicKey === null ? null : keyIdOf(ctx.publicKey);
   const headSignatures = ctx.publicKey === null ? null : new SegmentHeadSignatures(ctx.publicKey);
+  /** r.signedHead is a head whose signature waits for its segment's end. */
+  let signedHeadPending = false;
   const { segments, seals } = await listSegments(chainDir);
   const sealMap = new Map<number, Seal | null>();
   for (const n of seals) {
@@ -283,7 +285,8 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
         const payload = (): string => headSigningPayload(sourceId, rec.seq, rec.hash, rec.at, cp, recordSha256);
         let valid: boolean | null = null;
         // A head by the trusted key is settled at the segment's end, where its seal may vouch for it (verify-head-signatures.ts).
-        if (headSignatures !== null && rec.key_id === keyId) headSignatures.add({ issueIndex: r.issues.length, file, offset: line.offset, seq: rec.seq, payload, signature: rec.sig });
+        signedHeadPending = headSignatures !== null && rec.key_id === keyId;
+        if (signedHeadPending) headSignatures!.add({ issueIndex: r.issues.length, file, offset: line.offset, seq: rec.seq, payload, signature: rec.sig });
         else if (ctx.publicKey !== null) valid = verifyText(ctx.publicKey, payload(), rec.sig);
         if (valid !== false && keyId !== null && rec.key_id !== keyId) issue(file, line.offset, rec.seq, `head record names key ${rec.key_id}, not the trusted key ${keyId}`);
         if (valid === false) issue(file, line.offset, rec.seq, keyId !== rec.key_id ? `head signature is by key ${rec.key_id}, not the trusted key ${keyId}` : 'head signature is invalid (this record, a checkpoint or the segment record before it was edited)');
@@ -378,7 +381,9 @@ export async function verifyChain(chainDir: string, sourceId: string, ctx: Verif
       const sealVouches = seal !== null && seal.signature !== null && p.length === 0;
       const settled = headSignatures.settle(sealVouches, r.issues, sourceId, ctx.maxIssues);
       r.issueCount += settled.failed;
-      r.signedHead = settledHead(r.signedHead, settled.lastValid);
+      // Only when the newest head so far is the one left for settling (a head by another key was checked at once).
+      if (signedHeadPending) r.signedHead = settledHead(r.signedHead, settled.lastValid);
+      signedHeadPending = false;
     }
     if (seal !== null && p.length > 0) issue(file, seal.bytes > bytes ? bytes : null, seal.last_seq, `seal check failed: ${p.join('; ')}`);
   }
