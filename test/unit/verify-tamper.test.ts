@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/canonical.js';
 import { openStore } from '../../src/store/index.js';
-import { generateSigningKeyPair, signText } from '../../src/store/keys.js';
-import { createPrivateKey } from 'node:crypto';
+import { generateSigningKeyPair, keyIdOf, signText } from '../../src/store/keys.js';
+import { headSigningPayload } from '../../src/store/records.js';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { parseExpectHeads, verifyStore } from '../../src/store/verify-store.js';
 import { SOURCE, drafts, tempStore, type TempStore } from './store-helpers.js';
 import { rng } from './seeded-random.js';
@@ -334,6 +335,35 @@ describe('verify', () => {
     expect(problems[1]).toMatch(/does not match its hash/);
     expect(problems.at(-1)).toMatch(/seal check failed: .*digest/);
     expect(r.sources[0]!.issueCount).toBe(problems.length);
+  });
+
+  it('reports the newest head as invalid when another key signed it, though the heads before it are fine', async () => {
+    // Its own store: three group commits, so three heads in one open segment.
+    const u = await tempStore();
+    try {
+      const store = await openStore(u.dir, { signingKeyFile: u.keyFile });
+      const chain = await store.openChain(SOURCE);
+      for (let i = 0; i < 6; i += 2) await chain.append(drafts(i, i + 2), `cp-${i}`);
+      await store.close();
+      const file = join(chainOf(u.dir), 'seg-000001.jsonl');
+      const lines = (await readFile(file, 'utf8')).split('\n');
+      const heads = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('{"@":"head"'));
+      expect(heads.length).toBe(3);
+      const at = heads.at(-1)![1];
+      const rec = JSON.parse(lines[at]!) as Record<string, unknown>;
+      const cpRec = JSON.parse(lines.slice(0, at).reverse().find((l) => l.startsWith('{"@":"checkpoint"'))!) as { checkpoint: string; seq: number; at: string };
+      const payload = headSigningPayload(SOURCE.id, rec['seq'] as number, rec['hash'] as string, rec['at'] as string, { checkpoint: cpRec.checkpoint, seq: cpRec.seq, at: cpRec.at }, createHash('sha256').update(lines[0]!, 'utf8').digest('hex'));
+      const other = generateSigningKeyPair();
+      lines[at] = canonicalJson({ ...rec, key_id: keyIdOf(createPublicKey(other.publicPem)), sig: signText(createPrivateKey(other.privatePem), payload) });
+      await writeFile(file, lines.join('\n'));
+      const r = await verifyStore(u.dir, { publicKeyFile: u.publicKeyFile });
+      expect(r.ok).toBe(false);
+      expect(r.sources[0]?.issues.map((i) => i.problem)).toEqual([expect.stringMatching(/^head signature is by key \w+, not the trusted key/)]);
+      // The reported head is that one, and stays invalid after the heads before it are settled (valid).
+      expect(r.sources[0]?.signedHead).toMatchObject({ seq: 6, valid: false });
+    } finally {
+      await u[Symbol.asyncDispose]();
+    }
   });
 
   it('detects an edited checkpoint in the unsealed segment through the next signed head', async () => {
