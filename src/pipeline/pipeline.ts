@@ -212,7 +212,7 @@ class Pipeline {
       if (inMemory !== null) {
         for (const entry of inMemory) if (take(entry)) await this.#flush();
       } else {
-        for await (const entry of tx.entries()) if (take(entry)) await this.#flush();
+        for await (const chunk of tx.chunks()) for (const entry of chunk) if (take(entry)) await this.#flush();
       }
       if (tally.total > 0) {
         this.#pending.push(unattributedAlert(source, commit, tally));

@@ -7,13 +7,13 @@
  * `memoryLimit` entries, then in a spill file on disk — and replayed once
  * committed. Memory therefore stays bounded however large a transaction is.
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { RowChange, SessionIdentity } from '../core/ports.js';
+import { readLineBatches } from '../store/line-reader.js';
 
 /** One buffered change and the identity in force when it arrived (null: none). */
 export interface BufferedChange {
@@ -27,6 +27,9 @@ export interface TxBufferOptions {
   /** Parent directory for spill files (default: the OS temp dir). */
   readonly spillDir?: string | undefined;
 }
+
+const CHANGE = 'C'.charCodeAt(0);
+const IDENTITY = 'I'.charCodeAt(0);
 
 /** Characters of spill lines collected before one write. */
 const SPILL_CHUNK = 64 * 1024;
@@ -113,19 +116,31 @@ export class TxBuffer {
     if (text !== '' && !spill.stream.write(text)) await once(spill.stream, 'drain');
   }
 
-  /** Yields the buffered changes in arrival order. Call once, after COMMIT. */
-  async *entries(): AsyncGenerator<BufferedChange> {
-    for (const e of this.#memory) yield e;
+  /**
+   * Yields the buffered changes in arrival order, in chunks: the ones in
+   * memory, then one chunk per read of the spill file (a readline stream
+   * and an async step per row cost about twice the parsing itself). Call
+   * once, after COMMIT.
+   */
+  async *chunks(): AsyncGenerator<readonly BufferedChange[]> {
+    if (this.#memory.length > 0) yield this.#memory;
     const spill = this.#spill;
     if (spill === null) return;
     await this.#writePending(spill);
     spill.stream.end();
     await once(spill.stream, 'finish');
-    const lines = createInterface({ input: createReadStream(spill.file, { encoding: 'utf8' }), crlfDelay: Infinity });
     let identity: SessionIdentity | null = null;
-    for await (const line of lines) {
-      if (line.startsWith('C')) yield { change: JSON.parse(line.slice(1)) as RowChange, identity };
-      else if (line.startsWith('I')) identity = Object.freeze(JSON.parse(line.slice(1)) as SessionIdentity | null);
+    for await (const lines of readLineBatches(spill.file)) {
+      const out: BufferedChange[] = [];
+      for (const line of lines) {
+        // Written whole before the file was closed: a partial line is a disk fault, never a crash of ours.
+        if (!line.complete) throw new Error(`spill file ${spill.file} ends with a partial line`);
+        const kind = line.bytes[0];
+        const json = line.bytes.toString('utf8', 1);
+        if (kind === CHANGE) out.push({ change: JSON.parse(json) as RowChange, identity });
+        else if (kind === IDENTITY) identity = Object.freeze(JSON.parse(json) as SessionIdentity | null);
+      }
+      if (out.length > 0) yield out;
     }
   }
 
