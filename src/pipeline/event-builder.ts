@@ -55,13 +55,11 @@ export function changeDraft(source: Source, commit: CommitInfo, index: number, c
 
 /** Tables touched by unattributed changes of one transaction, for the alert. */
 export class UnattributedTally {
-  /** Made on the first unattributed change: most transactions have none. */
-  #tables: Map<string, number> | null = null;
+  readonly #tables = new Map<string, number>();
   #total = 0;
 
   note(change: RowChange): void {
     const name = `${change.schema ?? ''}.${change.table ?? ''}`;
-    this.#tables ??= new Map();
     this.#tables.set(name, (this.#tables.get(name) ?? 0) + 1);
     this.#total++;
   }
@@ -78,7 +76,7 @@ export class UnattributedTally {
         '(disabled triggers, session_replication_role = replica, missing triggers on a table or partition) or removed',
       tx_id: txId,
       changes: String(this.#total),
-      tables: [...(this.#tables?.keys() ?? [])].sort().join(','),
+      tables: [...this.#tables.keys()].sort().join(','),
     };
   }
 }

@@ -192,66 +192,40 @@ class Pipeline {
     return this.#tx;
   }
 
-  /**
-   * A committed transaction's drafts. One that is in memory and fits in
-   * the batch being collected is handled synchronously (most transactions
-   * are small: no promise, no await per commit); a larger or spilled one
-   * is stored in parts as the batch fills.
-   */
-  #commit(tx: TxBuffer, msg: Extract<SourceMessage, { kind: 'commit' }>): Promise<void> | undefined {
+  async #commit(tx: TxBuffer, msg: Extract<SourceMessage, { kind: 'commit' }>): Promise<void> {
     this.#tx = null;
-    const inMemory = tx.inMemory();
-    if (inMemory === null || this.#pending.length + inMemory.length >= this.#batchMax) return this.#commitInParts(tx, msg);
-    const t = this.#startCommit(tx, msg);
-    for (const entry of inMemory) t.take(entry);
-    tx.release();
-    this.#endCommit(msg, t);
-    return this.#pending.length >= this.#batchMax ? this.#flush() : undefined;
-  }
-
-  async #commitInParts(tx: TxBuffer, msg: Extract<SourceMessage, { kind: 'commit' }>): Promise<void> {
     try {
-      const t = this.#startCommit(tx, msg);
+      const commit: CommitInfo = { txId: tx.txId, position: msg.position, commitTime: msg.commitTime, count: tx.count };
+      const source = this.#source;
+      const skipThrough = this.#skipThrough(commit);
+      const tally = new UnattributedTally();
+      let index = 0;
+      /** Adds one change's draft; true when the batch is full. */
+      const take = ({ change, identity }: BufferedChange): boolean => {
+        if (identity === null) tally.note(change);
+        if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
+        index++;
+        return this.#pending.length >= this.#batchMax;
+      };
       // A transaction larger than a batch is stored in parts, without a checkpoint.
       const inMemory = tx.inMemory();
       if (inMemory !== null) {
-        for (const entry of inMemory) if (t.take(entry)) await this.#flush();
+        for (const entry of inMemory) if (take(entry)) await this.#flush();
       } else {
-        for await (const chunk of tx.chunks()) for (const entry of chunk) if (t.take(entry)) await this.#flush();
+        for await (const chunk of tx.chunks()) for (const entry of chunk) if (take(entry)) await this.#flush();
       }
-      this.#endCommit(msg, t);
+      if (tally.total > 0) {
+        this.#pending.push(unattributedAlert(source, commit, tally));
+        this.#stats.unattributed += tally.total;
+        this.#stats.alerts++;
+      }
+      this.#pendingCheckpoint = msg.checkpoint;
+      this.#covered = this.#pending.length;
+      this.#stats.transactions++;
       if (this.#pending.length >= this.#batchMax) await this.#flush();
     } finally {
       await tx.dispose();
     }
-  }
-
-  #startCommit(tx: TxBuffer, msg: Extract<SourceMessage, { kind: 'commit' }>): { commit: CommitInfo; tally: UnattributedTally; take: (entry: BufferedChange) => boolean } {
-    const commit: CommitInfo = { txId: tx.txId, position: msg.position, commitTime: msg.commitTime, count: tx.count };
-    const source = this.#source;
-    const skipThrough = this.#skipThrough(commit);
-    const tally = new UnattributedTally();
-    let index = 0;
-    /** Adds one change's draft; true when the batch is full. */
-    const take = ({ change, identity }: BufferedChange): boolean => {
-      if (identity === null) tally.note(change);
-      if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
-      index++;
-      return this.#pending.length >= this.#batchMax;
-    };
-    return { commit, tally, take };
-  }
-
-  /** After the last change: the unattributed alert, and the checkpoint that now covers the transaction. */
-  #endCommit(msg: Extract<SourceMessage, { kind: 'commit' }>, t: { commit: CommitInfo; tally: UnattributedTally }): void {
-    if (t.tally.total > 0) {
-      this.#pending.push(unattributedAlert(this.#source, t.commit, t.tally));
-      this.#stats.unattributed += t.tally.total;
-      this.#stats.alerts++;
-    }
-    this.#pendingCheckpoint = msg.checkpoint;
-    this.#covered = this.#pending.length;
-    this.#stats.transactions++;
   }
 
   /** Index through which this transaction's events are already stored (crash mid-transaction), else -1. */

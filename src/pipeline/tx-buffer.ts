@@ -144,12 +144,6 @@ export class TxBuffer {
     }
   }
 
-  /** Drops the changes of a transaction that never spilled (nothing on disk to remove). */
-  release(): void {
-    if (this.#spill !== null) throw new Error('release() on a spilled transaction: use dispose()');
-    this.#memory = [];
-  }
-
   /** Removes the spill file, if any. Safe to call more than once. */
   async dispose(): Promise<void> {
     this.#memory = [];
