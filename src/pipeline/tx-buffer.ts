@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DbwitnessError } from '../core/errors.js';
 import type { RowChange, SessionIdentity } from '../core/ports.js';
 import { readLineBatches } from '../store/line-reader.js';
 
@@ -133,8 +134,14 @@ export class TxBuffer {
     for await (const lines of readLineBatches(spill.file)) {
       const out: BufferedChange[] = [];
       for (const line of lines) {
-        // Written whole before the file was closed: a partial line is a disk fault, never a crash of ours.
-        if (!line.complete) throw new Error(`spill file ${spill.file} ends with a partial line`);
+        // Written whole and closed before this read: a partial line means the file was cut or the disk failed.
+        if (!line.complete) {
+          throw new DbwitnessError(
+            'E_SPILL_DAMAGED',
+            `the spill file of transaction ${this.txId} (${spill.file}) ends with a partial line`,
+            'check the disk and free space of the spill directory (the system temp dir, TMPDIR), then restart: the transaction is not acknowledged, so the source delivers it again, and events of it already stored are not written twice',
+          );
+        }
         const kind = line.bytes[0];
         const json = line.bytes.toString('utf8', 1);
         if (kind === CHANGE) out.push({ change: JSON.parse(json) as RowChange, identity });
