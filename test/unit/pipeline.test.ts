@@ -384,7 +384,7 @@ describe('pipeline', () => {
     const chain = new GatedChain();
     const msgs = Array.from({ length: 6 }, (_, i) => tx(i + 1, 1)).flat();
     const stop = new AbortController();
-    const done = run(thenQuiet(msgs, log), chain, { batchMaxEvents: 2, signal: stop.signal });
+    const done = run(thenQuiet(msgs, log), chain, { batchMaxEvents: 2, maxOutstandingEvents: 2, signal: stop.signal });
     // More appends are issued while the first is still outstanding.
     await waitFor(() => chain.calls.length >= 2);
     await new Promise((r) => setTimeout(r, 20));
@@ -399,9 +399,53 @@ describe('pipeline', () => {
     });
     expect(issued).toBeGreaterThan(1);
     expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
-    expect(chain.maxOutstanding).toBeLessThanOrEqual(4); // two batches, each possibly split around its checkpoint
+    // Bounded by maxOutstandingEvents: the flush that goes past it waits, so at
+    // most the bound plus one batch (each possibly split around its checkpoint).
+    expect(chain.maxOutstanding).toBeLessThanOrEqual(4);
     stop.abort();
     await done;
+  });
+
+  it('keeps many small appends outstanding, bounded by maxOutstandingEvents, and acknowledges them in order', async () => {
+    const log: Log = [];
+    const chain = new GatedChain();
+    const msgs = Array.from({ length: 40 }, (_, i) => tx(i + 1, 1)).flat();
+    const stop = new AbortController();
+    const done = run(thenQuiet(msgs, log), chain, { batchMaxEvents: 2, maxOutstandingEvents: 8, signal: stop.signal });
+    // Nothing settles: the pipeline issues appends until the bound, then waits.
+    await waitFor(() => chain.calls.length >= 4);
+    await new Promise((r) => setTimeout(r, 50));
+    const issued = chain.calls.length;
+    expect(issued).toBeGreaterThan(2); // more than the two batches the old rule allowed
+    // Every append holds at least one event: the bound, plus the batch that went past it (split around its checkpoint).
+    expect(chain.maxOutstanding).toBeLessThanOrEqual(8 + 2);
+    expect(log).toEqual([]);
+    await waitFor(() => {
+      for (const c of chain.calls) c.settle();
+      return log.some((e) => e.checkpoint === 'cp40');
+    });
+    expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+    stop.abort();
+    await done;
+  });
+
+  it('issues no append after one the chain refused', async () => {
+    const log: Log = [];
+    const inner = new RecordingChain(log);
+    let calls = 0;
+    const refusing: Chain = {
+      source: SOURCE,
+      head: () => inner.head(),
+      checkpoint: () => inner.checkpoint(),
+      tail: () => inner.tail(),
+      // The second append is refused at once (as FileChain refuses a draft it cannot serialize).
+      append: (drafts, cp) => (++calls === 2 ? Promise.reject(new Error('bad draft')) : inner.append(drafts, cp)),
+      close: async () => undefined,
+    };
+    const msgs = Array.from({ length: 20 }, (_, i) => tx(i + 1, 1)).flat();
+    await expect(run(scripted(msgs, log), refusing, { batchMaxEvents: 2 })).rejects.toThrow('bad draft');
+    expect(calls).toBe(2);
+    expect(log.filter((e) => e.kind === 'ack').length).toBeLessThanOrEqual(1);
   });
 
   it('acknowledges nothing after an append that failed, even when later appends succeed', async () => {
