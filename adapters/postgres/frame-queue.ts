@@ -4,10 +4,9 @@
  * paused; below `low` it is resumed. Frames already read from one socket
  * chunk still arrive while paused, so the bound is `high` plus one chunk.
  */
-import type { PgoutputMessage } from './pgoutput-decoder.js';
-
 export type Frame =
-  | { readonly kind: 'data'; readonly msg: PgoutputMessage }
+  /** A pgoutput message, not yet decoded (see StreamHandlers.data). */
+  | { readonly kind: 'data'; readonly bytes: Buffer }
   | { readonly kind: 'keepalive'; readonly walEnd: bigint }
   | { readonly kind: 'end'; readonly error: unknown };
 

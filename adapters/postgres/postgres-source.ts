@@ -35,7 +35,7 @@ import { FrameQueue } from './frame-queue.js';
 import { heartbeatCallSql } from './heartbeat-sql.js';
 import { HeartbeatTracker } from './heartbeat-tracker.js';
 import { checkpointOf, formatLsn, parseLsn } from './lsn.js';
-import type { Relation } from './pgoutput-decoder.js';
+import { decodePgoutput, type Relation } from './pgoutput-decoder.js';
 import { PgoutputTranslator } from './pgoutput-translator.js';
 import { NO_SESSION_KEYS, sessionKeysFromRow, type SessionKeys } from './identity-message.js';
 import { SessionKeyRing } from './session-key-ring.js';
@@ -44,8 +44,15 @@ import { quoteIdent, quoteLiteral } from './sql-quote.js';
 import { SESSION_KEY_TABLE } from './identity-sql.js';
 import { sleep } from '../../src/core/sleep.js';
 
-/** Messages per group handed to the consumer at most (a group holds only frames already received). */
-const MAX_BATCH = 1000;
+/**
+ * Messages per group handed to the consumer at most (a group holds only
+ * frames already received). Small, so that a row's translated message is
+ * consumed within a millisecond or so of its decoding: a group of 1,000
+ * held each message for about as many row-times, long enough to outlive
+ * young-generation collections and be copied into the old generation. A
+ * group costs one async step, which 64 messages amortize.
+ */
+const MAX_BATCH = 64;
 
 export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
@@ -237,7 +244,7 @@ export class PostgresChangeSource implements ChangeSource {
         this.#log.info({ start: formatLsn(resume), replaying: replay !== null }, 'starting replication');
         conn
           .stream(this.#config.slot, this.#config.publication, resume, {
-            data: (msg) => queue.push({ kind: 'data', msg }),
+            data: (bytes) => queue.push({ kind: 'data', bytes }),
             keepalive: (walEnd, replyRequested) => {
               if (replyRequested) conn.sendStatus(this.#durable);
               queue.push({ kind: 'keepalive', walEnd });
@@ -279,7 +286,7 @@ export class PostgresChangeSource implements ChangeSource {
             }
             continue;
           }
-          const translated = translator.translate(frame.msg);
+          const translated = translator.translate(decodePgoutput(frame.bytes));
           for (const m of Array.isArray(translated) ? translated : await translated) {
             if (m.kind === 'idle') {
               // A heartbeat: the same rule as a keepalive. Resuming at its LSN

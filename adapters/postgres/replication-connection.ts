@@ -14,7 +14,6 @@
  */
 import pg from 'pg';
 import { PG_EPOCH_MICROS } from '../../src/core/ids.js';
-import { decodePgoutput, type PgoutputMessage } from './pgoutput-decoder.js';
 import { quoteIdent, quoteLiteral } from './sql-quote.js';
 
 /** The parts of pg's internal Connection this module needs. */
@@ -34,8 +33,16 @@ interface WireConnection {
 const OUTPUT_SETTINGS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=1';
 
 export interface StreamHandlers {
-  /** Called synchronously, in stream order, for every XLogData frame. */
-  data(msg: PgoutputMessage): void;
+  /**
+   * Called synchronously, in stream order, for every XLogData frame, with
+   * the pgoutput message's bytes: a copy, since node-postgres reuses its
+   * read buffer for the next socket chunk. Decoding is left to the
+   * consumer (`decodePgoutput`), so frames waiting in a queue hold these
+   * few bytes rather than decoded rows: held for tens of milliseconds, each
+   * decoded row outlived several young-generation collections and was
+   * copied into the old generation.
+   */
+  data(bytes: Buffer): void;
   /** Called synchronously, in stream order, for every primary keepalive. */
   keepalive(walEnd: bigint, replyRequested: boolean): void;
 }
@@ -79,7 +86,7 @@ export class ReplicationConnection {
       const type = chunk[0];
       if (type === 0x77) {
         // XLogData: 'w', walStart, walEnd, sendTime (3 x int64), then the pgoutput message.
-        handlers.data(decodePgoutput(chunk.subarray(25)));
+        handlers.data(Buffer.from(chunk.subarray(25)));
       } else if (type === 0x6b) {
         // Primary keepalive: 'k', walEnd, sendTime, replyRequested.
         handlers.keepalive(chunk.readBigUInt64BE(1), chunk[17] === 1);
