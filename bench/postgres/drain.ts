@@ -11,6 +11,7 @@
  * (PostgresChangeSource, decode and translate only) for the breakdown.
  */
 import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
@@ -114,8 +115,11 @@ async function drainOnce(consumer: Consumer, server: PgServer, db: string, slot:
   const withFlags = deployed === '1' || deployed === 'flags';
   const withEnv = deployed === '1' || deployed === 'env';
   const nodeArgs = withFlags ? [...DEPLOYED_NODE_FLAGS, ...benchNodeArgs()] : benchNodeArgs();
+  // PG_BENCH_DAEMON_STDOUT: append the daemon's stdout to this file (e.g. with PG_BENCH_NODE_ARGS=--trace-gc).
+  const stdoutPath = process.env['PG_BENCH_DAEMON_STDOUT'];
+  const stdout = stdoutPath === undefined ? 'ignore' : openSync(stdoutPath, 'a');
   const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLE, '--slot', slot, '--publication', PUB, '--id', 'bench', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
     env: withEnv ? { ...process.env, ...DEPLOYED_ENV } : process.env,
   });
   try {
