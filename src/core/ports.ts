@@ -135,6 +135,15 @@ export interface Chain {
    */
   append(drafts: readonly DraftEvent[], checkpoint?: string): Promise<readonly AuditEvent[]>;
   close(): Promise<void>;
+  /**
+   * Events per append this chain works best with when more are ready (the
+   * pipeline's default batch). Unset: 128, right for a chain that
+   * group-commits concurrent appends (the file store), where a small append
+   * costs no extra write and lets its events die young. A chain that takes
+   * appends one after another, with round trips for each (JetStream), sets
+   * more.
+   */
+  readonly preferredBatchEvents?: number | undefined;
 }
 
 export interface AuditStore {

@@ -75,6 +75,10 @@ export class ObservedChain implements Chain {
     return this.#inner.source;
   }
 
+  get preferredBatchEvents(): number | undefined {
+    return this.#inner.preferredBatchEvents;
+  }
+
   /** Write counters of the underlying file chain, when it has them. */
   get writeStats(): FileChainStats | null {
     const s = (this.#inner as { stats?: FileChainStats }).stats;

@@ -66,6 +66,8 @@ export interface EdgeChainStats {
 export class JetStreamChain implements Chain {
   readonly source: Source;
   readonly stats: EdgeChainStats = { published: 0, duplicates: 0, retries: 0, checkpoints: 0 };
+  /** Appends run one after another, each with a checkpoint put: large batches keep those round trips rare. */
+  readonly preferredBatchEvents = 1000;
   readonly #s: EdgeChainSettings;
   readonly #log: Logger;
   readonly #subject: string;

@@ -17,9 +17,10 @@
  *
  * Overlap: a flush hands its batch to the chain (which builds the lines at
  * once) and returns; reading and building the next batch go on while the
- * chain writes and fsyncs, and the chain's group commit writes every batch
- * handed over during one fsync with the next one. So batches are kept small
- * (128 events): a small batch does not mean a small write, and each event
+ * chain writes and fsyncs, and the file chain's group commit writes every
+ * batch handed over during one fsync with the next one. So batches are kept
+ * small (128 events, unless the chain prefers more: Chain.preferredBatchEvents):
+ * a small batch does not mean a small write, and each event
  * is serialized and its objects released within a millisecond or two of
  * being decoded. Held for a whole 1,000-event batch, every row's decoded
  * values outlived several young-generation collections and were copied
@@ -47,7 +48,7 @@ export interface PipelineOptions {
   readonly transform?: ((draft: DraftEvent) => DraftEvent) | undefined;
   /** Called with events once they are durable (index, alert outputs, metrics). Must not throw. */
   readonly onDurable?: ((events: readonly AuditEvent[]) => void) | undefined;
-  /** Events per store append (default 128; the chain groups appends into one write and fsync). */
+  /** Events per store append (default: the chain's preferredBatchEvents, else 128). */
   readonly batchMaxEvents?: number | undefined;
   /** Events handed to the store and not yet durable before a flush waits (default 2000). */
   readonly maxOutstandingEvents?: number | undefined;
@@ -104,7 +105,7 @@ class Pipeline {
     this.#o = options;
     this.#source = Object.freeze({ ...options.source.source });
     this.#log = options.logger.child({ component: 'pipeline', source: options.source.source.id });
-    this.#batchMax = options.batchMaxEvents ?? 128;
+    this.#batchMax = options.batchMaxEvents ?? options.chain.preferredBatchEvents ?? 128;
     this.#maxOutstanding = options.maxOutstandingEvents ?? 2000;
     this.#idleIntervalMs = options.idleCheckpointIntervalMs ?? 10_000;
     this.#tail = options.chain.tail();
@@ -358,7 +359,8 @@ class Pipeline {
       }
     })();
     this.#inflight = done;
-    const entry = { done, events: drafts.length };
+    // A checkpoint-only append counts as one: a stuck one must still hold the loop back.
+    const entry = { done, events: Math.max(1, drafts.length) };
     this.#outstanding.push(entry);
     this.#outstandingEvents += entry.events;
     const settle = (): void => {

@@ -50,9 +50,10 @@ describe('JetStream outage', () => {
     const source = new ScriptedSource({ id: 'edge-out', transactions: TX, changesPerTx: PER_TX, txPerSecond: 150 });
     const chain = await edge.openChain(source.source);
     const stopEdge = new AbortController();
-    // A small batch makes the bound visible: while an append is stuck the
-    // pipeline builds at most one more batch, then stops pulling the source.
-    const piping = runPipeline({ source, chain, logger: silentLogger(), signal: stopEdge.signal, batchMaxEvents: BATCH });
+    // A small batch and outstanding bound make the bound visible: while an
+    // append is stuck the pipeline builds at most one more batch, then stops
+    // pulling the source.
+    const piping = runPipeline({ source, chain, logger: silentLogger(), signal: stopEdge.signal, batchMaxEvents: BATCH, maxOutstandingEvents: BATCH });
     const stopArchive = new AbortController();
     const archiving = runArchiver({
       config: ArchiveConfig.parse({ servers: nats.url(), lease_ttl: '3s', batch: 100 }),

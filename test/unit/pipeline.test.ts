@@ -196,6 +196,21 @@ describe('pipeline', () => {
     expect(appends.length).toBeLessThan(5);
   });
 
+  it("cuts batches at the chain's preferred size unless told otherwise (128 without one)", async () => {
+    const msgs = Array.from({ length: 150 }, (_, i) => tx(i + 1, 2)).flat();
+    const sizes = async (chain: RecordingChain, extra = {}): Promise<number[]> => {
+      await run(scripted(msgs, chain.log), chain, extra);
+      return chain.log.filter((e) => e.kind === 'append').map((e) => (e.kind === 'append' ? e.ids.length : 0));
+    };
+    const plain = await sizes(new RecordingChain([]));
+    expect(Math.max(...plain)).toBeLessThanOrEqual(128 + 1); // a transaction's events are cut only at a full batch
+    expect(plain.reduce((a, b) => a + b, 0)).toBe(300);
+    const prefers = Object.assign(new RecordingChain([]), { preferredBatchEvents: 10 });
+    expect(Math.max(...(await sizes(prefers)))).toBeLessThanOrEqual(10);
+    const told = Object.assign(new RecordingChain([]), { preferredBatchEvents: 10 });
+    expect(Math.max(...(await sizes(told, { batchMaxEvents: 1000 })))).toBeGreaterThan(10);
+  });
+
   it('attaches the identity in force and alerts on changes without one', async () => {
     const log: Log = [];
     const chain = new RecordingChain(log);
