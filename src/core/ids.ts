@@ -18,16 +18,57 @@ export function isoMicros(date: Date, extraMicros = 0): string {
   return `${iso.slice(0, 23)}${String(extraMicros).padStart(3, '0')}Z`;
 }
 
-/** The current time as UTC ISO 8601 with microseconds (process.hrtime-derived). */
+/**
+ * The current time as UTC ISO 8601 with microseconds: the monotonic clock
+ * (process.hrtime) anchored to the wall clock.
+ *
+ * The anchor is taken the moment Date.now() ticks over to a new
+ * millisecond, so it is exact to a few microseconds. Taken at an arbitrary
+ * moment it was up to 1 ms early, and `recorded_at` could precede the
+ * source's own commit time (bench/postgres latency showed a median of
+ * -0.3 ms). Once a second at most, the two clocks are compared again, and
+ * a wall clock that was stepped (or drifted 1 ms apart) is followed.
+ */
 export function nowMicros(): string {
-  const ns = process.hrtime.bigint() - HR_ORIGIN + WALL_ORIGIN_NS;
+  let hr = process.hrtime.bigint();
+  if (hr - clock.checkedHr > 1_000_000_000n) {
+    clock.checkedHr = hr;
+    // Date.now() truncates: the derived time is 0..1 ms ahead of it when the clocks agree.
+    const ahead = hr - clock.hr + clock.wallNs - BigInt(Date.now()) * 1_000_000n;
+    if (ahead < -100_000n || ahead > 1_100_000n) {
+      clock = anchorClock();
+      hr = process.hrtime.bigint();
+    }
+  }
+  const ns = hr - clock.hr + clock.wallNs;
   const ms = Number(ns / 1_000_000n);
   const micros = Number((ns / 1_000n) % 1_000n);
   return isoMicros(new Date(ms), micros);
 }
 
-const WALL_ORIGIN_NS = BigInt(Date.now()) * 1_000_000n;
-const HR_ORIGIN = process.hrtime.bigint();
+interface ClockAnchor {
+  /** hrtime at the anchor, and the wall clock then, in ns since the epoch. */
+  readonly hr: bigint;
+  readonly wallNs: bigint;
+  checkedHr: bigint;
+}
+
+function anchorClock(): ClockAnchor {
+  // Twice: the first calls of hrtime are slow (lazy set-up, cold code) and
+  // put the first anchor a few hundred microseconds late.
+  let anchor: ClockAnchor | null = null;
+  for (let round = 0; round < 2; round++) {
+    const start = Date.now();
+    let now = start;
+    // At most 1 ms, at start-up and after a clock step.
+    while (now === start) now = Date.now();
+    const hr = process.hrtime.bigint();
+    anchor = { hr, wallNs: BigInt(now) * 1_000_000n, checkedHr: hr };
+  }
+  return anchor as ClockAnchor;
+}
+
+let clock = anchorClock();
 
 /**
  * Microseconds since the Unix epoch (bigint, exact) -> ISO with microseconds.

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { auditEventJsonSchema } from '../../src/core/event-json-schema.js';
 import { AuditEvent, GENESIS_HASH } from '../../src/core/event.js';
 import { canonicalJson, eventHash } from '../../src/core/canonical.js';
-import { eventId, microsToIso, PG_EPOCH_MICROS } from '../../src/core/ids.js';
+import { eventId, microsToIso, nowMicros, PG_EPOCH_MICROS } from '../../src/core/ids.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../schema/audit-event.v1.json', import.meta.url), 'utf8'));
 
@@ -79,5 +79,42 @@ describe('ids and times', () => {
     const unixMicros = BigInt(Date.UTC(2026, 10, 26, 10, 0, 0)) * 1000n + 123_456n;
     expect(microsToIso(unixMicros - PG_EPOCH_MICROS + PG_EPOCH_MICROS)).toBe('2026-11-26T10:00:00.123456Z');
     expect(microsToIso(-1n)).toBe('1969-12-31T23:59:59.999999Z');
+  });
+
+  it('reads the current time with microseconds, never before or after the wall clock around it', () => {
+    // An anchor truncated to the millisecond made recorded_at up to 1 ms
+    // early: before the source's own commit time of the same instant.
+    const micros = (iso: string): number => Date.parse(iso.slice(0, 23) + 'Z') * 1000 + Number(iso.slice(23, 26));
+    let early = 0;
+    let late = 0;
+    for (let i = 0; i < 2000; i++) {
+      const before = Date.now() * 1000; // truncated: the true time is at or after this
+      const now = micros(nowMicros());
+      const after = Date.now() * 1000 + 1000; // and before this
+      // 250 µs of slack: the anchor's resolution, and a preemption while it
+      // was taken (corrected within a second). Truncated, three samples in
+      // four were early by more than that.
+      if (now < before - 250) early++;
+      if (now > after + 250) late++;
+    }
+    expect(early).toBeLessThan(100);
+    expect(late).toBeLessThan(100);
+  });
+
+  it('follows a wall clock that was stepped, within a second', async () => {
+    const micros = (iso: string): number => Date.parse(iso.slice(0, 23) + 'Z') * 1000 + Number(iso.slice(23, 26));
+    const real = Date.now.bind(Date);
+    const hour = 3_600_000;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + hour);
+    try {
+      await new Promise((r) => setTimeout(r, 1100));
+      const now = micros(nowMicros());
+      expect(Math.abs(now - (real() + hour) * 1000)).toBeLessThan(5000);
+    } finally {
+      spy.mockRestore();
+    }
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(Math.abs(micros(nowMicros()) - real() * 1000)).toBeLessThan(5000);
+    expect(nowMicros()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   });
 });
