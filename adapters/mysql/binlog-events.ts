@@ -49,5 +49,10 @@ export type BinlogEvent =
       readonly rows: ReadonlyArray<{ readonly before: Row | null; readonly after: Row | null }>;
     }
   | { readonly type: 'xid'; readonly timestampMs: number; readonly nextPosition: number }
-  | { readonly type: 'rotate'; readonly file: string; readonly position: number }
+  /**
+   * `artificial`: the rotate a server sends at the start of every
+   * connection (timestamp 0) rather than one written in the binlog. After a
+   * GTID resume its position is the file's start, not where streaming goes on.
+   */
+  | { readonly type: 'rotate'; readonly file: string; readonly position: number; readonly artificial?: boolean }
   | { readonly type: 'heartbeat'; readonly file: string; readonly position: number };

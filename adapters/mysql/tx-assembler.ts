@@ -83,6 +83,12 @@ export class TxAssembler {
   #pos: Checkpoint;
   #file = '';
   #offset = 0;
+  /**
+   * False from a GTID resume's artificial rotate until an event gives the
+   * real offset: marks made meanwhile carry no position, because the
+   * rotate's (the file's start) would read as the whole file being lag.
+   */
+  #offsetKnown = true;
   #tx: OpenTx | null = null;
   #lastIdleAt = 0;
   /** Commit times for marks: first transaction ended since the last checkpoint message, and the newest. */
@@ -132,17 +138,22 @@ export class TxAssembler {
         this.#rows(e, out);
         break;
       case 'xid':
-        if (e.nextPosition > 0) this.#offset = e.nextPosition;
+        if (e.nextPosition > 0) this.#setOffset(e.nextPosition);
         if (this.#tx) this.#commit(out, e.timestampMs, e.nextPosition);
         break;
       case 'rotate':
         this.#file = e.file;
-        this.#offset = e.position;
+        if (e.artificial === true && this.#pos.kind !== 'file') {
+          // The server streams from the transaction after the GTID, somewhere in this file.
+          this.#offsetKnown = false;
+          break;
+        }
+        this.#setOffset(e.position);
         if (!this.#tx) this.#idle(out, true);
         break;
       case 'heartbeat':
         if (e.file) this.#file = e.file;
-        if (e.position > 0 && !this.#tx) this.#offset = e.position;
+        if (e.position > 0 && !this.#tx) this.#setOffset(e.position);
         if (!this.#tx) this.#idle(out, true);
         break;
     }
@@ -158,10 +169,10 @@ export class TxAssembler {
     if (/^BEGIN\b/i.test(q)) {
       if (!this.#tx) this.#open(`${this.#file}:${this.#offset}`, null, e.threadId);
       else this.#tx.threadId = e.threadId;
-      if (e.nextPosition > 0) this.#offset = e.nextPosition;
+      if (e.nextPosition > 0) this.#setOffset(e.nextPosition);
       return;
     }
-    if (e.nextPosition > 0) this.#offset = e.nextPosition;
+    if (e.nextPosition > 0) this.#setOffset(e.nextPosition);
     if (IGNORED_QUERIES.test(q)) return;
     if (COMMIT_QUERIES.test(q)) {
       if (this.#tx) this.#commit(out, e.timestampMs, e.nextPosition);
@@ -256,7 +267,7 @@ export class TxAssembler {
     const tx = this.#tx!;
     this.#flushHeld(tx, out);
     this.#tx = null;
-    if (endOffset > 0) this.#offset = endOffset;
+    if (endOffset > 0) this.#setOffset(endOffset);
     this.#advance(tx);
     if (timestampMs > 0) {
       this.#sinceMs ??= timestampMs;
@@ -298,8 +309,13 @@ export class TxAssembler {
     this.#emit(out, { kind: 'idle', checkpoint: this.checkpoint });
   }
 
+  #setOffset(offset: number): void {
+    this.#offset = offset;
+    this.#offsetKnown = true;
+  }
+
   #emit(out: SourceMessage[], m: Extract<SourceMessage, { kind: 'commit' | 'idle' }>): void {
-    marks.set(m, { file: this.#file, offset: this.#offset, oldestMs: this.#sinceMs, newestMs: this.#newestMs });
+    marks.set(m, { file: this.#offsetKnown ? this.#file : '', offset: this.#offset, oldestMs: this.#sinceMs, newestMs: this.#newestMs });
     this.#sinceMs = null;
     out.push(m);
   }

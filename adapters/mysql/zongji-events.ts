@@ -106,7 +106,7 @@ export function fromZongji(e: ZEvent, facts: TableFacts, isMariaDb: boolean): Bi
     case 'xid':
       return { type: 'xid', timestampMs: e.timestamp, nextPosition: e.nextPosition };
     case 'rotate':
-      return { type: 'rotate', file: String(e['binlogName']), position: num(e['position']) };
+      return { type: 'rotate', file: String(e['binlogName']), position: num(e['position']), artificial: e.timestamp === 0 };
     case 'heartbeat':
       return { type: 'heartbeat', file: String(e['binlogName'] ?? ''), position: isMariaDb && e['position'] !== undefined ? num(e['position']) : e.nextPosition };
     default:

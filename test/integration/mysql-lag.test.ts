@@ -92,6 +92,51 @@ describe('mysql source lag() (MariaDB 10.11)', () => {
     }
   });
 
+  it('after a restart from a GTID checkpoint, never reports the binlog before it as lag', async () => {
+    const config = sourceConfig(db, { url: db.url({ user: 'dbwitness', password: REPL_PASSWORD }), id: 'mdb-restart' });
+    const first = await openSource(config);
+    const c1 = new Collector(first, null);
+    let resume: string;
+    try {
+      await c1.until((x) => x.messages.find((m) => m.kind === 'idle'), 'start checkpoint');
+      // Enough binlog before the resume point that the file's start is far from it.
+      await execAs(db, 'alice', Array.from({ length: 40 }, (_, i) => `INSERT INTO clinic.patients VALUES (${100 + i}, 'R${i}', 'Restart ${i}', NULL, NULL)`));
+      await c1.until((x) => x.commits().length >= 1 && x.changes().length >= 40, 'the forty rows committed');
+      resume = lastCheckpoint(c1.messages);
+      await first.acknowledge(resume);
+    } finally {
+      await c1.stop();
+      await first.close();
+    }
+    const caughtUpAt = await status(db);
+    expect(caughtUpAt.pos).toBeGreaterThan(4_000);
+    const again = await openSource(config);
+    const c2 = new Collector(again, resume);
+    try {
+      // Every lag read from the restart on: unknown, or the bytes really
+      // written since (none). The connection's first events are its
+      // artificial rotate (at the file's start for a GTID resume) and header
+      // events: taken as the durable position they read as the whole file.
+      const seen: Array<number | null> = [];
+      const deadline = Date.now() + 3_000;
+      while (Date.now() < deadline) {
+        seen.push((await again.lag()).bytes);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen.filter((b) => b !== null && b > 0)).toEqual([]);
+      expect(c2.messages.some((m) => m.kind === 'idle')).toBe(true);
+      // ...and the first heartbeat places it: caught up, nothing retained but the current file.
+      const placed = await waitFor(async () => {
+        const l = await again.lag();
+        return l.bytes === 0 ? l : undefined;
+      }, { what: 'lag placed at 0 by a heartbeat', timeoutMs: 20_000 });
+      expect(placed.retainedBytes).toBe((await status(db)).pos);
+    } finally {
+      await c2.stop();
+      await again.close();
+    }
+  });
+
   it('reports seconds behind from the commit time of what is read but not yet durable', async () => {
     const config = sourceConfig(db, { url: db.url({ user: 'dbwitness', password: REPL_PASSWORD }), id: 'mdb-seconds' });
     const source = await openSource(config);
@@ -99,6 +144,9 @@ describe('mysql source lag() (MariaDB 10.11)', () => {
     try {
       const first = await c.until((x) => x.messages.find((m) => m.kind === 'idle'), 'start checkpoint');
       await source.acknowledge((first as { checkpoint: string }).checkpoint);
+      // Where the start checkpoint stands in the binlog is known from the
+      // first heartbeat on (a GTID start gives no offset before it).
+      await waitFor(async () => ((await source.lag()).bytes === 0 ? true : undefined), { what: 'start checkpoint placed', timeoutMs: 20_000 });
       await execAs(db, 'alice', ["INSERT INTO clinic.patients VALUES (10, 'M10', 'Cy', NULL, NULL)"]);
       const commit = await c.until((x) => x.commits().find((m) => m.commitTime !== undefined), 'commit');
       // Not acknowledged: the lag keeps growing with the clock, measured

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BinlogEvent } from '../../adapters/mysql/binlog-events.js';
 import { decodeCheckpoint, encodeCheckpoint, mariaGap, parseMariaPos } from '../../adapters/mysql/binlog-checkpoint.js';
-import { TxAssembler } from '../../adapters/mysql/tx-assembler.js';
+import { binlogMarkOf, TxAssembler } from '../../adapters/mysql/tx-assembler.js';
 import type { SourceMessage } from '../../src/core/ports.js';
 
 const gtid = (seq: number, standalone = false): BinlogEvent => ({ type: 'mariadb-gtid', domain: 0, server: 1, seq: BigInt(seq), standalone, threadId: null, timestampMs: 1_764_151_200_000 });
@@ -47,6 +47,26 @@ describe('TxAssembler (MariaDB event groups)', () => {
     expect(a.push(xid)).toEqual([]); // within the idle interval
     expect(a.checkpoint).toBe('mariadb-gtid:0-1-11');
     expect(a.push({ type: 'heartbeat', file: 'binlog.000001', position: 500 })).toEqual([{ kind: 'idle', checkpoint: 'mariadb-gtid:0-1-11' }]);
+  });
+
+  it("places no checkpoint at a GTID resume's artificial rotate (the file's start), only once an event gives the offset", () => {
+    const a = assembler();
+    // The connection's first event after a GTID resume: a rotate to the file's start, timestamp 0.
+    expect(a.push({ type: 'rotate', file: 'binlog.000003', position: 4, artificial: true })).toEqual([]);
+    const [idle] = a.push({ type: 'heartbeat', file: '', position: 0 });
+    expect(idle?.kind).toBe('idle');
+    expect(binlogMarkOf(idle!)?.file).toBe(''); // unknown: not "everything since byte 4"
+    const commit = [gtid(10), patient('1'), xid].flatMap((e) => a.push(e)).find((m) => m.kind === 'commit');
+    expect(binlogMarkOf(commit!)).toMatchObject({ file: 'binlog.000003', offset: 900 });
+    // A rotate written in the binlog (a new file) is a real position.
+    const [rotated] = a.push({ type: 'rotate', file: 'binlog.000004', position: 4 });
+    expect(binlogMarkOf(rotated!)).toMatchObject({ file: 'binlog.000004', offset: 4 });
+  });
+
+  it('keeps the artificial rotate of a file-and-offset resume: there it is the resume position', () => {
+    const a = new TxAssembler({ start: decodeCheckpoint('file:binlog.000003:1200'), marker: ['dbwitness', 'session_marker'], ddlDatabases: ['clinic'], holdLimit: 100, now: () => 0 });
+    const [idle] = a.push({ type: 'rotate', file: 'binlog.000003', position: 1200, artificial: true });
+    expect(binlogMarkOf(idle!)).toMatchObject({ file: 'binlog.000003', offset: 1200 });
   });
 
   it('delivers DDL on audited databases as its own transaction and skips others', () => {
