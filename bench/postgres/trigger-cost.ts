@@ -3,11 +3,16 @@
  * enabled ÷ TPS with them disabled, the same logical consumer
  * (pg_recvlogical on the same publication, messages on) attached in both.
  * Variants alternate; the ratio of medians is reported.
+ *
+ * A third variant measures the floor of the mechanism: the same BEFORE ...
+ * FOR EACH STATEMENT triggers with an empty PL/pgSQL body (RETURN NULL), no
+ * message. No identity trigger built on statement triggers in PL/pgSQL can
+ * cost less than that.
  */
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers } from './bench-common.js';
+import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers, sql } from './bench-common.js';
 
 export interface TriggerCostResult {
   runs: number;
@@ -16,6 +21,10 @@ export interface TriggerCostResult {
   scale: number;
   withTriggers: number[];
   without: number[];
+  /** Empty statement triggers (PL/pgSQL, RETURN NULL) on the same tables instead. */
+  emptyTriggers: number[];
+  /** Median of back-to-back pair ratios, empty triggers ÷ none: the floor for any PL/pgSQL statement trigger. */
+  emptyPairedRatio: number;
   /** Ratio of the medians. */
   ratio: number;
   /** Median of the ratios of back-to-back pairs: robust to the machine's load drifting between pairs. */
@@ -33,32 +42,50 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   const slot = 'bench_tps';
   await applySetup(pgConfig(server, db, { tables: PGBENCH_TABLES, slot, publication: 'bench_tps' }));
+  await sql(server, db, 'CREATE OR REPLACE FUNCTION public.bench_empty_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$');
+  for (const t of PGBENCH_TABLES) {
+    await sql(server, db, `CREATE OR REPLACE TRIGGER bench_empty BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION public.bench_empty_trigger()`);
+  }
+  const setEmpty = async (on: boolean): Promise<void> => {
+    for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_empty`);
+  };
   const consumer = attachConsumer(server, url, slot, 'bench_tps');
-  const setTriggers = (on: boolean): Promise<void> => setIdentityTriggers(server, db, on);
+  type Variant = 'with' | 'without' | 'empty';
+  const setVariant = async (v: Variant): Promise<void> => {
+    await setIdentityTriggers(server, db, v === 'with');
+    await setEmpty(v === 'empty');
+  };
   const tps = async (): Promise<number> => {
     const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), url]);
     const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(r.stdout);
     if (r.code !== 0 || m === null || m[1] === undefined) throw new Error(`pgbench failed: ${r.stderr}${r.stdout}`);
     return Number(m[1]);
   };
-  const withTriggers: number[] = [];
-  const without: number[] = [];
+  const results: Record<Variant, number[]> = { with: [], without: [], empty: [] };
+  const orders: Variant[][] = [
+    ['with', 'without', 'empty'],
+    ['without', 'empty', 'with'],
+    ['empty', 'with', 'without'],
+  ];
   try {
-    await setTriggers(true);
+    await setVariant('with');
     await tps(); // warm-up, discarded
     for (let i = 0; i < runs; i++) {
-      // Alternate the order so drift on a shared machine hits both variants.
-      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
-        await setTriggers(on);
-        (on ? withTriggers : without).push(await tps());
-        process.stderr.write(`  tps ${on ? 'with' : 'without'} triggers: ${(on ? withTriggers : without).at(-1)}\n`);
+      // Rotate the order so drift on a shared machine hits every variant.
+      for (const v of orders[i % orders.length] as Variant[]) {
+        await setVariant(v);
+        results[v].push(await tps());
+        process.stderr.write(`  tps ${v} triggers: ${results[v].at(-1)}\n`);
       }
     }
   } finally {
     consumer.kill('SIGTERM');
     await exited(consumer);
-    await setTriggers(true);
+    await setVariant('with');
+    for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_empty ON ${t}`);
   }
+  const { with: withTriggers, without, empty: emptyTriggers } = results;
   const pairs = withTriggers.map((w, i) => w / (without[i] as number));
-  return { runs, seconds, clients, scale, withTriggers, without, ratio: median(withTriggers) / median(without), pairedRatio: median(pairs) };
+  const emptyPairs = emptyTriggers.map((e, i) => e / (without[i] as number));
+  return { runs, seconds, clients, scale, withTriggers, without, emptyTriggers, emptyPairedRatio: median(emptyPairs), ratio: median(withTriggers) / median(without), pairedRatio: median(pairs) };
 }
