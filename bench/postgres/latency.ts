@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
-import { tempDir } from '../../test/harness/index.js';
+import { tempDir, waitFor } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
 import { readEvents } from '../../src/store/reader.js';
 import { env, exited, PGBENCH_TABLES, run, sql, waitConfirmed, currentLsn } from './bench-common.js';
@@ -49,6 +49,11 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLES.join(','), '--slot', 'bench_lat', '--publication', 'bench_lat', '--id', 'lat', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitConfirmed(server, db, 'bench_lat', await currentLsn(server, db), 60_000);
+    // The slot was confirmed at its creation, so that alone does not mean the
+    // daemon is up: until it streams (Node start-up, connect; about 0.3 s)
+    // the first transactions waited for it, a start-up cost that read as a
+    // 0.3 s tail in the first second of every run.
+    await waitFor(async () => (await sql<{ a: boolean }>(server, db, "SELECT active AS a FROM pg_replication_slots WHERE slot_name = 'bench_lat'"))[0]?.a === true, { what: 'dbwitness streaming from the slot', timeoutMs: 60_000 });
     const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', '4', '-j', '2', '-R', String(tps), '-T', String(seconds), url]);
     if (r.code !== 0) throw new Error(`pgbench failed: ${r.stderr}`);
     const [last] = await sql<{ l: string }>(server, db, "SELECT max(pg_current_wal_insert_lsn())::text AS l");
