@@ -63,7 +63,9 @@ function anchorClock(): ClockAnchor {
   for (let round = 0; round < 4; round++) {
     const start = Date.now();
     let now = start;
-    while (now === start) now = Date.now();
+    // Bounded: a wall clock that does not move (a test's fake timers) must not hang the caller.
+    const giveUp = process.hrtime.bigint() + 5_000_000n;
+    while (now === start && process.hrtime.bigint() < giveUp) now = Date.now();
     const hr = process.hrtime.bigint();
     const offset = BigInt(now) * 1_000_000n - hr;
     if (best === null || offset > best) best = offset;

@@ -101,6 +101,19 @@ describe('ids and times', () => {
     expect(late).toBeLessThan(100);
   });
 
+  it('does not hang on a wall clock that stands still (fake timers)', async () => {
+    const frozen = Date.now() + 7_200_000;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => frozen);
+    try {
+      await new Promise((r) => setTimeout(r, 1100)); // due for a comparison with the wall clock
+      const started = process.hrtime.bigint();
+      nowMicros();
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(100);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('follows a wall clock that was stepped, within a second', async () => {
     const micros = (iso: string): number => Date.parse(iso.slice(0, 23) + 'Z') * 1000 + Number(iso.slice(23, 26));
     const real = Date.now.bind(Date);
