@@ -1,8 +1,11 @@
 /**
  * The bounded hand-off between the socket (push, synchronous, in stream
- * order) and the consumer (pull, async). Above `high` items the socket is
- * paused; below `low` it is resumed. Frames already read from one socket
- * chunk still arrive while paused, so the bound is `high` plus one chunk.
+ * order) and the consumer (pull, async). At `high` items or `highBytes` of
+ * queued pgoutput the socket is paused; once both are down to `low` and
+ * `lowBytes` it is resumed. The byte bound is what holds wide rows: 2,000
+ * frames of 100 KB documents would be 200 MB. Frames already read from one
+ * socket chunk still arrive while paused, so each bound is exceeded by at
+ * most one chunk (and one frame).
  */
 export type Frame =
   /** A pgoutput message, not yet decoded (see StreamHandlers.data). */
@@ -11,19 +14,28 @@ export type Frame =
   | { readonly kind: 'end'; readonly error: unknown };
 
 export class FrameQueue {
-  readonly #items: Frame[] = [];
+  /** Taken frames are cleared (undefined) until the front is spliced off, so their bytes are not kept. */
+  readonly #items: (Frame | undefined)[] = [];
   #head = 0;
   #waiter: (() => void) | null = null;
   #paused = false;
+  #bytes = 0;
 
   constructor(
     private readonly high: number,
     private readonly low: number,
     private readonly flow: { pause(): void; resume(): void },
+    private readonly highBytes: number = 16 * 1024 * 1024,
+    private readonly lowBytes: number = 4 * 1024 * 1024,
   ) {}
 
   get size(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** Bytes of the data frames queued. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   push(frame: Frame): void {
@@ -33,8 +45,9 @@ export class FrameQueue {
       this.#items[this.#items.length - 1] = frame;
     } else {
       this.#items.push(frame);
+      if (frame.kind === 'data') this.#bytes += frame.bytes.length;
     }
-    if (!this.#paused && this.size >= this.high) {
+    if (!this.#paused && (this.size >= this.high || this.#bytes >= this.highBytes)) {
       this.#paused = true;
       this.flow.pause();
     }
@@ -56,12 +69,14 @@ export class FrameQueue {
   take(): Frame | undefined {
     if (this.size === 0) return undefined;
     const frame = this.#items[this.#head] as Frame;
+    this.#items[this.#head] = undefined;
     this.#head++;
+    if (frame.kind === 'data') this.#bytes -= frame.bytes.length;
     if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
       this.#items.splice(0, this.#head);
       this.#head = 0;
     }
-    if (this.#paused && this.size <= this.low) {
+    if (this.#paused && this.size <= this.low && this.#bytes <= this.lowBytes) {
       this.#paused = false;
       this.flow.resume();
     }

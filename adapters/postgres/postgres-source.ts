@@ -58,6 +58,9 @@ export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
   readonly highWater?: number;
   readonly lowWater?: number;
+  /** Bytes of pgoutput buffered before the socket is paused (default 16 MiB), and resumed below (default 4 MiB). */
+  readonly highWaterBytes?: number;
+  readonly lowWaterBytes?: number;
   /** Interval of unsolicited status updates; must stay below wal_sender_timeout (default 10 s). */
   readonly statusIntervalMs?: number;
   readonly reconnectMinMs?: number;
@@ -95,6 +98,8 @@ export class PostgresChangeSource implements ChangeSource {
     this.#tuning = {
       highWater: tuning.highWater ?? 2000,
       lowWater: tuning.lowWater ?? 500,
+      highWaterBytes: tuning.highWaterBytes ?? 16 * 1024 * 1024,
+      lowWaterBytes: tuning.lowWaterBytes ?? 4 * 1024 * 1024,
       statusIntervalMs: tuning.statusIntervalMs ?? 10_000,
       reconnectMinMs: tuning.reconnectMinMs ?? 250,
       reconnectMaxMs: tuning.reconnectMaxMs ?? 15_000,
@@ -107,6 +112,11 @@ export class PostgresChangeSource implements ChangeSource {
   /** Frames read from the server and not yet handed out (bounded by highWater plus one socket read). */
   get bufferedFrames(): number {
     return this.#queue?.size ?? 0;
+  }
+
+  /** Bytes of those frames (bounded by highWaterBytes plus one socket read and one frame). */
+  get bufferedBytes(): number {
+    return this.#queue?.bytes ?? 0;
   }
 
   async acknowledge(checkpoint: string): Promise<void> {
@@ -210,7 +220,7 @@ export class PostgresChangeSource implements ChangeSource {
         continue;
       }
       this.#conn = conn;
-      const queue = new FrameQueue(this.#tuning.highWater, this.#tuning.lowWater, conn);
+      const queue = new FrameQueue(this.#tuning.highWater, this.#tuning.lowWater, conn, this.#tuning.highWaterBytes, this.#tuning.lowWaterBytes);
       this.#queue = queue;
       const onAbort = (): void => {
         queue.interrupt();

@@ -180,6 +180,42 @@ describe('postgres stream', () => {
     }
   });
 
+  it('bounds what it buffers by bytes too: wide rows do not fill the frame count', async () => {
+    const slot = unique('s');
+    const config = pgConfig(server, db, { slot });
+    await applySetup(config);
+    // 2,000 frames would be 200 MB of these rows; the byte bound holds 2 MiB.
+    const source = new PostgresChangeSource(config, silentLogger(), { highWater: 2000, lowWater: 500, highWaterBytes: 2 * 1024 * 1024, lowWaterBytes: 512 * 1024 });
+    const abort = new AbortController();
+    const pull = puller(source, null, abort.signal);
+    const rows = 300;
+    const width = 100_000;
+    try {
+      await exec(server.url({ database: db }), ["INSERT INTO clinic.patients VALUES (1, 'M', 'n', NULL, NULL) ON CONFLICT DO NOTHING"]);
+      // md5 chains: incompressible text, so the WAL and pgoutput carry all of it (~30 MB).
+      await exec(server.url({ database: db }), [
+        `INSERT INTO clinic.encounters SELECT 100000 + g, 1, (SELECT string_agg(md5(g::text || '-' || i::text), '') FROM generate_series(1, ${width / 32}) i), NULL FROM generate_series(1, ${rows}) g`,
+      ]);
+      let first = await nextOf(pull, 'change');
+      while (first.change.table !== 'encounters') first = await nextOf(pull, 'change');
+      await waitFor(async () => (await q<{ w: string | null }>("SELECT wait_event AS w FROM pg_stat_activity WHERE backend_type = 'walsender'")).some((r) => r.w === 'WalSenderWriteData'), { what: 'walsender waiting on the socket', timeoutMs: 30_000 });
+      // The bound, plus one socket read and the frame being assembled at most.
+      expect(source.bufferedBytes).toBeGreaterThanOrEqual(2 * 1024 * 1024 - width);
+      expect(source.bufferedBytes).toBeLessThan(2 * 1024 * 1024 + 64 * 1024 + 2 * width);
+      expect(source.bufferedFrames).toBeLessThan(100);
+      let n = 1;
+      for (;;) {
+        const m = await pull();
+        if (m.kind === 'commit') break;
+        if (m.kind === 'change') n++;
+      }
+      expect(n).toBe(rows);
+    } finally {
+      abort.abort();
+      await source.close();
+    }
+  });
+
   it('fails loudly with a finding when the slot was invalidated (WAL removed before it was read)', async () => {
     const slot = unique('s');
     const config = pgConfig(server, db, { slot });
