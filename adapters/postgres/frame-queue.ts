@@ -25,8 +25,8 @@ export class FrameQueue {
     private readonly high: number,
     private readonly low: number,
     private readonly flow: { pause(): void; resume(): void },
-    private readonly highBytes: number = 16 * 1024 * 1024,
-    private readonly lowBytes: number = 4 * 1024 * 1024,
+    private readonly highBytes: number = 4 * 1024 * 1024,
+    private readonly lowBytes: number = 1024 * 1024,
   ) {}
 
   get size(): number {

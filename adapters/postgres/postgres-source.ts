@@ -58,7 +58,7 @@ export interface PostgresSourceTuning {
   /** Frames buffered before the socket is paused (default 2000). */
   readonly highWater?: number;
   readonly lowWater?: number;
-  /** Bytes of pgoutput buffered before the socket is paused (default 16 MiB), and resumed below (default 4 MiB). */
+  /** Bytes of pgoutput buffered before the socket is paused (default 4 MiB), and resumed below (default 1 MiB). */
   readonly highWaterBytes?: number;
   readonly lowWaterBytes?: number;
   /** Interval of unsolicited status updates; must stay below wal_sender_timeout (default 10 s). */
@@ -98,8 +98,8 @@ export class PostgresChangeSource implements ChangeSource {
     this.#tuning = {
       highWater: tuning.highWater ?? 2000,
       lowWater: tuning.lowWater ?? 500,
-      highWaterBytes: tuning.highWaterBytes ?? 16 * 1024 * 1024,
-      lowWaterBytes: tuning.lowWaterBytes ?? 4 * 1024 * 1024,
+      highWaterBytes: tuning.highWaterBytes ?? 4 * 1024 * 1024,
+      lowWaterBytes: tuning.lowWaterBytes ?? 1024 * 1024,
       statusIntervalMs: tuning.statusIntervalMs ?? 10_000,
       reconnectMinMs: tuning.reconnectMinMs ?? 250,
       reconnectMaxMs: tuning.reconnectMaxMs ?? 15_000,

@@ -63,6 +63,9 @@ export async function peakRss(server: PgServer, db: string, repoRoot: string): P
 
 async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name: string, flags: readonly string[], extraEnv: Readonly<Record<string, string>>): Promise<RssResult> {
   const rows = env('PG_BENCH_RSS_ROWS', 1_000_000);
+  // PG_BENCH_RSS_WIDTH: characters of each row's note (default: 'note <n>'), to measure wide rows.
+  const width = env('PG_BENCH_RSS_WIDTH', 0);
+  const note = width > 0 ? `repeat(md5(g::text), ${Math.ceil(width / 32)})` : `'note ' || g`;
   const table = `clinic.${name}`;
   const slot = `bench_rss_${name}`;
   await sql(server, db, `CREATE TABLE ${table} (id bigint PRIMARY KEY, note text, seen_at timestamptz)`);
@@ -88,7 +91,7 @@ async function peakRssOnce(server: PgServer, db: string, repoRoot: string, name:
     let end: string;
     try {
       await client.query('BEGIN');
-      await client.query(`INSERT INTO ${table} SELECT g, 'note ' || g, now() FROM generate_series(1, ${rows}) g`);
+      await client.query(`INSERT INTO ${table} SELECT g, ${note}, now() FROM generate_series(1, ${rows}) g`);
       end = (await client.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]?.l ?? '0/0';
       await client.query('COMMIT');
     } finally {

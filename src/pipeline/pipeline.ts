@@ -27,7 +27,9 @@
  * into the old generation: garbage collection was 38% of a PostgreSQL
  * catch-up under the deployed 2 MiB semi-space (bench/postgres/RESULTS.md).
  * What is outstanding is bounded in events (default 2,000), not batches: a
- * flush waits for the oldest appends until the rest fit. Each append's
+ * flush waits for the oldest appends until the rest fit. Batches and what
+ * is outstanding are also bounded by weight (change-weight.ts: about the
+ * bytes of row text; 1 and 4 MiB), so wide rows do not multiply memory. Each append's
  * checkpoint is acknowledged after that append and every earlier one
  * resolved, in order. If one fails, nothing after it is acknowledged and
  * the run stops with its error.
@@ -38,6 +40,7 @@ import type { Chain, ChainTail, ChangeSource, SourceMessage } from '../core/port
 import { DbwitnessError } from '../core/errors.js';
 import { alertDraft, changeDraft, unattributedAlert, UnattributedTally, type CommitInfo } from './event-builder.js';
 import { TxBuffer, type BufferedChange } from './tx-buffer.js';
+import { CHANGE_OVERHEAD } from './change-weight.js';
 
 export interface PipelineOptions {
   readonly source: ChangeSource;
@@ -52,6 +55,11 @@ export interface PipelineOptions {
   readonly batchMaxEvents?: number | undefined;
   /** Events handed to the store and not yet durable before a flush waits (default 2000). */
   readonly maxOutstandingEvents?: number | undefined;
+  /** Weight (change-weight.ts) per batch (default 1 MiB) and outstanding (default 4 MiB). */
+  readonly batchMaxWeight?: number | undefined;
+  readonly maxOutstandingWeight?: number | undefined;
+  /** Weight of a transaction kept in memory before spilling (default 4 MiB; tx-buffer.ts). */
+  readonly txMemoryWeight?: number | undefined;
   /** Buffered changes per transaction kept in memory before spilling (default 5000). */
   readonly txMemoryLimit?: number | undefined;
   readonly spillDir?: string | undefined;
@@ -79,6 +87,8 @@ class Pipeline {
   readonly #stats: PipelineStats = { transactions: 0, events: 0, unattributed: 0, alerts: 0, appends: 0, lastCheckpoint: null };
   /** Drafts of complete transactions not yet stored, and the checkpoint that covers them. */
   #pending: DraftEvent[] = [];
+  /** Weight of `#pending` (change-weight.ts). */
+  #pendingWeight = 0;
   #pendingCheckpoint: string | null = null;
   /** How many of `#pending` the pending checkpoint covers (the rest belong to an open transaction). */
   #covered = 0;
@@ -96,9 +106,12 @@ class Pipeline {
   /** The newest append's completion (durable, checkpoint acknowledged); chained, so completions happen in order. */
   #inflight: Promise<void> | null = null;
   /** Appends not yet complete, oldest first, with their event counts (the flush bound). */
-  readonly #outstanding: Array<{ done: Promise<void>; events: number }> = [];
+  readonly #outstanding: Array<{ done: Promise<void>; events: number; weight: number }> = [];
   #outstandingEvents = 0;
+  #outstandingWeight = 0;
   readonly #maxOutstanding: number;
+  readonly #batchMaxWeight: number;
+  readonly #maxOutstandingWeight: number;
   #failure: { error: unknown } | null = null;
 
   constructor(options: PipelineOptions) {
@@ -107,6 +120,8 @@ class Pipeline {
     this.#log = options.logger.child({ component: 'pipeline', source: options.source.source.id });
     this.#batchMax = options.batchMaxEvents ?? options.chain.preferredBatchEvents ?? 128;
     this.#maxOutstanding = options.maxOutstandingEvents ?? 2000;
+    this.#batchMaxWeight = options.batchMaxWeight ?? 1024 * 1024;
+    this.#maxOutstandingWeight = options.maxOutstandingWeight ?? 4 * 1024 * 1024;
     this.#idleIntervalMs = options.idleCheckpointIntervalMs ?? 10_000;
     this.#tail = options.chain.tail();
   }
@@ -184,7 +199,7 @@ class Pipeline {
         }
         // A commit is coming whose checkpoint supersedes any idle position held back.
         this.#deferredIdle = null;
-        this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, spillDir: this.#o.spillDir });
+        this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, memoryWeight: this.#o.txMemoryWeight, spillDir: this.#o.spillDir });
         return;
       case 'identity':
         this.#requireTx('identity').setIdentity(msg.identity);
@@ -197,8 +212,9 @@ class Pipeline {
         return this.#idle(msg.checkpoint);
       case 'alert':
         this.#pending.push(alertDraft(this.#source, msg.position, msg.time, null, msg.code, { ...(msg.detail ?? {}), message: msg.message }));
+        this.#pendingWeight += CHANGE_OVERHEAD;
         this.#stats.alerts++;
-        return this.#pending.length >= this.#batchMax ? this.#flush() : undefined;
+        return this.#batchFull() ? this.#flush() : undefined;
     }
   }
 
@@ -218,11 +234,14 @@ class Pipeline {
       const tally = new UnattributedTally();
       let index = 0;
       /** Adds one change's draft; true when the batch is full. */
-      const take = ({ change, identity }: BufferedChange): boolean => {
+      const take = ({ change, identity, weight }: BufferedChange): boolean => {
         if (identity === null) tally.note(change);
-        if (index > skipThrough) this.#push(changeDraft(source, commit, index, change, identity));
+        if (index > skipThrough) {
+          this.#push(changeDraft(source, commit, index, change, identity));
+          this.#pendingWeight += weight;
+        }
         index++;
-        return this.#pending.length >= this.#batchMax;
+        return this.#batchFull();
       };
       // A transaction larger than a batch is stored in parts, without a checkpoint.
       const inMemory = tx.inMemory();
@@ -233,13 +252,14 @@ class Pipeline {
       }
       if (tally.total > 0) {
         this.#pending.push(unattributedAlert(source, commit, tally));
+        this.#pendingWeight += CHANGE_OVERHEAD;
         this.#stats.unattributed += tally.total;
         this.#stats.alerts++;
       }
       this.#pendingCheckpoint = msg.checkpoint;
       this.#covered = this.#pending.length;
       this.#stats.transactions++;
-      if (this.#pending.length >= this.#batchMax) await this.#flush();
+      if (this.#batchFull()) await this.#flush();
     } finally {
       await tx.dispose();
     }
@@ -271,6 +291,10 @@ class Pipeline {
       }),
     );
     return this.#turn;
+  }
+
+  #batchFull(): boolean {
+    return this.#pending.length >= this.#batchMax || this.#pendingWeight >= this.#batchMaxWeight;
   }
 
   #push(draft: DraftEvent): void {
@@ -311,20 +335,26 @@ class Pipeline {
     const drafts = this.#pending;
     const checkpoint = this.#pendingCheckpoint;
     const covered = this.#covered;
+    const weight = this.#pendingWeight;
     if (drafts.length === 0 && checkpoint === null) return;
     this.#throwIfFailed();
     this.#pending = [];
+    this.#pendingWeight = 0;
     this.#pendingCheckpoint = null;
     this.#covered = 0;
     if (checkpoint === null) {
-      this.#append(drafts, undefined);
+      this.#append(drafts, undefined, weight);
+    } else if (covered === drafts.length) {
+      this.#append(drafts, checkpoint, weight);
     } else {
       // The checkpoint line must follow exactly the events it covers, so that
       // events stored after it are recognisably the cut transaction (`tail`).
-      this.#append(covered < drafts.length ? drafts.slice(0, covered) : drafts, checkpoint);
-      if (covered < drafts.length) this.#append(drafts.slice(covered), undefined);
+      // The weight is shared by count: only the sum bounds anything.
+      const first = Math.round((weight * covered) / drafts.length);
+      this.#append(drafts.slice(0, covered), checkpoint, first);
+      this.#append(drafts.slice(covered), undefined, weight - first);
     }
-    while (this.#outstandingEvents > this.#maxOutstanding && this.#outstanding.length > 1) {
+    while ((this.#outstandingEvents > this.#maxOutstanding || this.#outstandingWeight > this.#maxOutstandingWeight) && this.#outstanding.length > 1) {
       // Completions run in order, so waiting for the oldest frees the most.
       await (this.#outstanding[0] as { done: Promise<void> }).done.catch(() => undefined);
     }
@@ -336,7 +366,7 @@ class Pipeline {
    * order) and chains its completion after the previous one's: stats,
    * `onDurable`, then the acknowledgement of its checkpoint.
    */
-  #append(drafts: DraftEvent[], checkpoint: string | undefined): void {
+  #append(drafts: DraftEvent[], checkpoint: string | undefined, weight: number): void {
     const appended = this.#o.chain.append(drafts, checkpoint);
     // Recorded at once, not when the completions before it are done: no
     // append may be issued after a failed one, or its events (and its
@@ -360,14 +390,16 @@ class Pipeline {
     })();
     this.#inflight = done;
     // A checkpoint-only append counts as one: a stuck one must still hold the loop back.
-    const entry = { done, events: Math.max(1, drafts.length) };
+    const entry = { done, events: Math.max(1, drafts.length), weight };
     this.#outstanding.push(entry);
     this.#outstandingEvents += entry.events;
+    this.#outstandingWeight += entry.weight;
     const settle = (): void => {
       // In order: `done` waits for the one before it.
       if (this.#outstanding[0] === entry) this.#outstanding.shift();
       else this.#outstanding.splice(this.#outstanding.indexOf(entry), 1);
       this.#outstandingEvents -= entry.events;
+      this.#outstandingWeight -= entry.weight;
     };
     done.then(
       () => {

@@ -4,8 +4,9 @@
  * Every event carries `tx.count`, which is known only at COMMIT, and
  * pgoutput (without streaming) and the binlog deliver a transaction's rows
  * before its commit. So a transaction is buffered — in memory up to
- * `memoryLimit` entries, then in a spill file on disk — and replayed once
- * committed. Memory therefore stays bounded however large a transaction is.
+ * `memoryLimit` entries or `memoryWeight` (change-weight.ts: wide rows),
+ * then in a spill file on disk — and replayed once committed. Memory
+ * therefore stays bounded however large a transaction is.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,22 +16,29 @@ import { join } from 'node:path';
 import { DbwitnessError } from '../core/errors.js';
 import type { RowChange, SessionIdentity } from '../core/ports.js';
 import { readLineBatches } from '../store/line-reader.js';
+import { changeWeight } from './change-weight.js';
 
-/** One buffered change and the identity in force when it arrived (null: none). */
+/** One buffered change, the identity in force when it arrived (null: none), and its weight (change-weight.ts). */
 export interface BufferedChange {
   readonly change: RowChange;
   readonly identity: SessionIdentity | null;
+  readonly weight: number;
 }
 
 export interface TxBufferOptions {
   /** Entries kept in memory before spilling to disk. */
   readonly memoryLimit: number;
+  /** Weight (change-weight.ts, about bytes of row text) kept in memory before spilling (default 4 MiB). */
+  readonly memoryWeight?: number | undefined;
   /** Parent directory for spill files (default: the OS temp dir). */
   readonly spillDir?: string | undefined;
 }
 
 const CHANGE = 'C'.charCodeAt(0);
 const IDENTITY = 'I'.charCodeAt(0);
+
+/** Row text held in memory before spilling, whatever the count (wide rows). */
+const DEFAULT_MEMORY_WEIGHT = 4 * 1024 * 1024;
 
 /** Characters of spill lines collected before one write. */
 const SPILL_CHUNK = 64 * 1024;
@@ -61,6 +69,7 @@ export class TxBuffer {
   #identity: SessionIdentity | null = null;
   #sawIdentity = false;
   #memory: BufferedChange[] = [];
+  #memoryWeight = 0;
   #count = 0;
   #spill: Spill | null = null;
   readonly #options: TxBufferOptions;
@@ -86,10 +95,11 @@ export class TxBuffer {
 
   /** Synchronous while the transaction fits in memory; a promise only once it spills. */
   add(change: RowChange): Promise<void> | undefined {
-    const entry: BufferedChange = { change, identity: this.#identity };
+    const entry: BufferedChange = { change, identity: this.#identity, weight: changeWeight(change) };
     this.#count++;
-    if (this.#spill === null && this.#memory.length < this.#options.memoryLimit) {
+    if (this.#spill === null && this.#memory.length < this.#options.memoryLimit && this.#memoryWeight < (this.#options.memoryWeight ?? DEFAULT_MEMORY_WEIGHT)) {
       this.#memory.push(entry);
+      this.#memoryWeight += entry.weight;
       return undefined;
     }
     return this.#addSpilled(entry);
@@ -154,7 +164,10 @@ export class TxBuffer {
         }
         const kind = line.bytes[0];
         const json = line.bytes.toString('utf8', 1);
-        if (kind === CHANGE) out.push({ change: JSON.parse(json) as RowChange, identity });
+        if (kind === CHANGE) {
+          const change = JSON.parse(json) as RowChange;
+          out.push({ change, identity, weight: changeWeight(change) });
+        }
         else if (kind === IDENTITY) identity = Object.freeze(JSON.parse(json) as SessionIdentity | null);
       }
       if (out.length > 0) yield out;

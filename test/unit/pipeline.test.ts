@@ -444,6 +444,33 @@ describe('pipeline', () => {
     await done;
   });
 
+  it('bounds batches and what is outstanding by weight too, so wide rows do not multiply memory', async () => {
+    const log: Log = [];
+    const chain = new GatedChain();
+    const note = 'n'.repeat(50_000);
+    const wide = (n: number): SourceMessage[] => [
+      { kind: 'begin', txId: String(n) },
+      { kind: 'identity', identity: ALICE },
+      { kind: 'change', change: { action: 'insert', schema: 'clinic', table: 'patients', key: { id: String(n) }, before: null, after: { id: String(n), note }, columns: ['id', 'note'], statement: null, detail: null } },
+      { kind: 'commit', position: `0/${n}`, checkpoint: `cp${n}`, commitTime: '2026-11-26T10:00:00.000001Z' },
+    ];
+    const msgs = Array.from({ length: 60 }, (_, i) => wide(i + 1)).flat();
+    const stop = new AbortController();
+    // Counts alone would allow 128 events per batch and 2,000 outstanding (100 MB of these rows).
+    const done = run(thenQuiet(msgs, log), chain, { batchMaxWeight: 200_000, maxOutstandingWeight: 400_000, signal: stop.signal });
+    await waitFor(() => chain.calls.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing settled: ~4 rows per batch, at most the bound plus one batch outstanding.
+    expect(chain.maxOutstanding).toBeLessThanOrEqual(4);
+    await waitFor(() => {
+      for (const c of chain.calls) c.settle();
+      return log.some((e) => e.checkpoint === 'cp60');
+    });
+    expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+    stop.abort();
+    await done;
+  });
+
   it('issues no append after one the chain refused', async () => {
     const log: Log = [];
     const inner = new RecordingChain(log);

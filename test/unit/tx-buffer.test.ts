@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { RowChange } from '../../src/core/ports.js';
 import { TxBuffer } from '../../src/pipeline/tx-buffer.js';
 
-function change(i: number): RowChange {
-  return { action: 'insert', schema: 'clinic', table: 'patients', key: { id: String(i) }, before: null, after: { id: String(i), name: `patient ${i}` }, columns: ['id', 'name'], statement: null, detail: null };
+function change(i: number, note = `patient ${i}`): RowChange {
+  return { action: 'insert', schema: 'clinic', table: 'patients', key: { id: String(i) }, before: null, after: { id: String(i), name: note }, columns: ['id', 'name'], statement: null, detail: null };
 }
 
 describe('TxBuffer spill', () => {
@@ -34,5 +34,27 @@ describe('TxBuffer spill', () => {
     expect(Math.max(...sizes.slice(1))).toBeLessThan(2_000);
     await tx.dispose();
     expect(await readdir(spillDir)).toEqual([]);
+  });
+
+  it('spills wide rows by their weight, long before the count limit', async () => {
+    const spillDir = await mkdtemp(join(tmpdir(), 'dbw-txbuf-'));
+    const tx = new TxBuffer('8', { memoryLimit: 5000, memoryWeight: 1024 * 1024, spillDir });
+    const note = 'n'.repeat(100_000); // a 100 KB clinical note: 5,000 of them would be 500 MB
+    await tx.add(change(0, note));
+    expect(tx.inMemory()).not.toBeNull();
+    for (let i = 1; i < 50; i++) await tx.add(change(i, note));
+    expect(tx.inMemory()).toBeNull(); // spilled after about 1 MiB, not after 5,000 rows
+    let inMemory = 0;
+    let next = 0;
+    for await (const chunk of tx.chunks()) {
+      if (next === 0) inMemory = chunk.length;
+      for (const entry of chunk) {
+        expect(entry.change.key).toEqual({ id: String(next++) });
+        expect(entry.weight).toBeGreaterThan(100_000);
+      }
+    }
+    expect(next).toBe(50);
+    expect(inMemory).toBeLessThanOrEqual(11);
+    await tx.dispose();
   });
 });
