@@ -85,6 +85,11 @@ export class BinlogSource implements ChangeSource {
     return this.#reconnects;
   }
 
+  /** Weight (change-weight.ts) of the changes read and not yet taken (bounded: binlog-stream.ts). */
+  get bufferedWeight(): number {
+    return this.#stream?.queuedWeight ?? 0;
+  }
+
   get lastAcknowledged(): string | null {
     return this.#acked;
   }

@@ -1,9 +1,12 @@
 /**
  * One binlog connection (a zongji instance) from one resume point, turned
  * into a pull queue. The binlog connection is paused while the consumer
- * lags by `highWaterMark` messages and resumed when it has caught up to
- * half of that, so memory stays bounded however large a transaction is
- * (a single rows event holds at most binlog_row_event_max_size bytes).
+ * lags by `highWaterMark` messages or `highWaterWeight` of row text
+ * (change-weight.ts: 4,096 wide rows would be hundreds of MB) and resumed
+ * when it has caught up to half the count and a quarter of the weight, so
+ * memory stays bounded however large a transaction or its rows are (a
+ * single rows event holds at most binlog_row_event_max_size bytes, or one
+ * row).
  *
  * zongji does not verify binlog event checksums (CRC32): it skips them.
  * The TCP connection (and TLS, when configured) is what protects the bytes.
@@ -16,6 +19,7 @@ import type { Checkpoint } from './binlog-checkpoint.js';
 import { mariaPosText } from './binlog-checkpoint.js';
 import { TxAssembler, type AssemblerOptions } from './tx-assembler.js';
 import { fromZongji, type TableFacts } from './zongji-events.js';
+import { changeWeight } from '../../src/pipeline/change-weight.js';
 
 export interface StreamOptions {
   readonly connection: ConnectionOptions;
@@ -23,6 +27,8 @@ export interface StreamOptions {
   readonly includeSchema: Record<string, string[] | true>;
   readonly heartbeatSeconds: number;
   readonly highWaterMark: number;
+  /** Weight of queued changes (change-weight.ts) that pauses the connection (default 4 MiB). */
+  readonly highWaterWeight?: number | undefined;
   readonly facts: TableFacts;
   readonly assembler: Omit<AssemblerOptions, 'start'>;
   readonly logger: Logger;
@@ -39,7 +45,11 @@ interface ZongJiLike {
 export class BinlogStream {
   readonly #o: StreamOptions;
   readonly #assembler: TxAssembler;
-  readonly #queue: SourceMessage[] = [];
+  /** Taken messages are cleared until the front is spliced off, so a wide row is not kept after it is handed on. */
+  readonly #queue: (SourceMessage | undefined)[] = [];
+  /** Weight of each queued message (0 but for changes), aligned with #queue. */
+  readonly #weights: number[] = [];
+  #queuedWeight = 0;
   #head = 0;
   #error: unknown = null;
   #wake: (() => void) | null = null;
@@ -90,6 +100,15 @@ export class BinlogStream {
   }
 
   /** Checkpoint after the last whole transaction the stream decoded. */
+  get #highWaterWeight(): number {
+    return this.#o.highWaterWeight ?? 4 * 1024 * 1024;
+  }
+
+  /** Weight of the changes queued and not yet taken (change-weight.ts). */
+  get queuedWeight(): number {
+    return this.#queuedWeight;
+  }
+
   get checkpoint(): string {
     return this.#assembler.checkpoint;
   }
@@ -99,12 +118,19 @@ export class BinlogStream {
     this.#lastEventAt = Date.now();
     try {
       const e = fromZongji(ev, this.#o.facts, this.#z?.isMariaDb ?? true);
-      if (e) for (const m of this.#assembler.push(e)) this.#queue.push(m);
+      if (e) {
+        for (const m of this.#assembler.push(e)) {
+          const w = m.kind === 'change' ? changeWeight(m.change) : 0;
+          this.#queue.push(m);
+          this.#weights.push(w);
+          this.#queuedWeight += w;
+        }
+      }
     } catch (err) {
       this.#fail(err);
       return;
     }
-    if (this.#queue.length - this.#head >= this.#o.highWaterMark && this.#z?.connection) {
+    if ((this.#queue.length - this.#head >= this.#o.highWaterMark || this.#queuedWeight >= this.#highWaterWeight) && this.#z?.connection) {
       // Checked on every event: zongji itself resumes the connection after
       // fetching table metadata, which may undo an earlier pause.
       this.#z.connection.pause();
@@ -132,12 +158,15 @@ export class BinlogStream {
       while (!signal.aborted) {
         if (this.#head < this.#queue.length) {
           const m = this.#queue[this.#head]!;
+          this.#queue[this.#head] = undefined;
+          this.#queuedWeight -= this.#weights[this.#head]!;
           this.#head++;
           if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
             this.#queue.splice(0, this.#head);
+            this.#weights.splice(0, this.#head);
             this.#head = 0;
           }
-          if (this.#paused && this.#queue.length - this.#head <= this.#o.highWaterMark / 2) {
+          if (this.#paused && this.#queue.length - this.#head <= this.#o.highWaterMark / 2 && this.#queuedWeight <= this.#highWaterWeight / 4) {
             this.#paused = false;
             this.#lastEventAt = Date.now();
             this.#z?.connection?.resume();

@@ -17,6 +17,7 @@ import type { BinlogEvent } from './binlog-events.js';
 import { advanceMariaPos, encodeCheckpoint, mariaGtidText, type Checkpoint, type MariaGtid } from './binlog-checkpoint.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { identityFromMarker } from './session-marker.js';
+import { changeWeight } from '../../src/pipeline/change-weight.js';
 import { ddlTarget } from './ddl-target.js';
 
 export interface AssemblerOptions {
@@ -36,6 +37,8 @@ export interface AssemblerOptions {
    * without identity so memory stays bounded.
    */
   readonly holdLimit?: number;
+  /** The same bound by weight (change-weight.ts; default 1 MiB): 1,000 wide rows would be 10 MB or more. */
+  readonly holdWeight?: number;
   /** Minimum milliseconds between `idle` messages for unaudited traffic. */
   readonly idleIntervalMs?: number;
   readonly now?: () => number;
@@ -49,6 +52,7 @@ interface OpenTx {
   begun: boolean;
   identityKnown: boolean;
   held: RowChange[];
+  heldWeight: number;
   statement: string | null;
   changes: number;
 }
@@ -97,7 +101,7 @@ export class TxAssembler {
   readonly #o: Required<Omit<AssemblerOptions, 'registryTable' | 'registry' | 'serverHost'>> & Pick<AssemblerOptions, 'registryTable' | 'registry' | 'serverHost'>;
 
   constructor(o: AssemblerOptions) {
-    this.#o = { holdLimit: 1_000, idleIntervalMs: 1000, now: Date.now, ...o };
+    this.#o = { holdLimit: 1_000, holdWeight: 1024 * 1024, idleIntervalMs: 1000, now: Date.now, ...o };
     this.#pos = o.start;
     if (o.start.kind === 'file') {
       this.#file = o.start.file;
@@ -161,7 +165,7 @@ export class TxAssembler {
   }
 
   #open(txId: string, gtid: OpenTx['gtid'], threadId: number | null): void {
-    this.#tx = { txId, gtid, commitMicros: null, threadId, begun: false, identityKnown: false, held: [], statement: null, changes: 0 };
+    this.#tx = { txId, gtid, commitMicros: null, threadId, begun: false, identityKnown: false, held: [], heldWeight: 0, statement: null, changes: 0 };
   }
 
   #query(e: Extract<BinlogEvent, { type: 'query' }>, out: SourceMessage[]): void {
@@ -231,8 +235,9 @@ export class TxAssembler {
     }
     for (const r of e.rows) {
       const change = toChange(e, r.before, r.after, tx.statement);
-      if (!tx.identityKnown && tx.held.length < this.#o.holdLimit) {
+      if (!tx.identityKnown && tx.held.length < this.#o.holdLimit && tx.heldWeight < this.#o.holdWeight) {
         tx.held.push(change);
+        tx.heldWeight += changeWeight(change);
       } else {
         this.#flushHeld(tx, out);
         this.#begin(tx, out);
@@ -255,6 +260,7 @@ export class TxAssembler {
     for (const change of tx.held) out.push({ kind: 'change', change });
     tx.changes += tx.held.length;
     tx.held = [];
+    tx.heldWeight = 0;
   }
 
   #begin(tx: OpenTx, out: SourceMessage[]): void {

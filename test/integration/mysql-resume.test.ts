@@ -63,6 +63,36 @@ describe('mysql source: resume, reconnect, purged binlog (MariaDB 10.11)', () =>
     for (const t of transactions(c.messages)) expect(t.filter((m) => m.kind === 'begin')).toHaveLength(1);
   });
 
+  it('bounds what it reads ahead by the weight of the rows, not only their count', async () => {
+    const s = await openSource(sourceConfig(db));
+    const ac = new AbortController();
+    const it = s.messages(null, ac.signal)[Symbol.asyncIterator]();
+    try {
+      expect((await it.next()).value?.kind).toBe('idle');
+      // 2,000 notes of 10 KB: 20 MB, where the count bound (4,096 messages) alone would hold all of it.
+      await db.query(`INSERT INTO clinic.encounters SELECT seq, 1, REPEAT(MD5(seq), 320), NULL FROM clinic.seq_10000_to_11999`);
+      let n = await it.next();
+      while (n.value?.kind !== 'change') n = await it.next();
+      // The consumer stalls: whatever the connection reads meanwhile is bounded.
+      await new Promise((r) => setTimeout(r, 1500));
+      const weight = s.bufferedWeight;
+      expect(weight).toBeGreaterThan(1024 * 1024);
+      // The bound, plus what one binlog event released (changes held for a marker: 1 MiB at most).
+      expect(weight).toBeLessThan(5 * 1024 * 1024 + 256 * 1024);
+      let changes = 1;
+      for (;;) {
+        n = await it.next();
+        if (n.done || n.value.kind === 'commit') break;
+        if (n.value.kind === 'change') changes++;
+      }
+      expect(changes).toBe(2000);
+    } finally {
+      ac.abort();
+      await it.return?.(undefined);
+      await s.close();
+    }
+  });
+
   it('replays a transaction cut by a lost connection without repeating what was delivered', async () => {
     const config = sourceConfig(db, { high_water_mark: 64, max_backoff_ms: 300 });
     const s = await openSource(config);

@@ -37,6 +37,18 @@ describe('TxAssembler (MariaDB event groups)', () => {
     expect(out.some((m) => m.kind === 'identity')).toBe(false);
   });
 
+  it('holds rows for the marker up to a weight too, so wide rows are not held by the thousand', () => {
+    const a = assembler(1000);
+    const note = 'n'.repeat(100_000);
+    const wide = (id: string): BinlogEvent => ({ type: 'rows', action: 'insert', schema: 'clinic', table: 'encounters', keyColumns: ['id'], columns: ['id', 'note'], rows: [{ before: null, after: { id, note } }] });
+    a.push(gtid(10));
+    const released: SourceMessage[] = [];
+    for (let i = 0; i < 30 && released.length === 0; i++) released.push(...a.push(wide(String(i))));
+    // About 1 MiB of rows (ten of these), not a thousand rows, before they flow without identity.
+    expect(released.filter((m) => m.kind === 'change').length).toBeGreaterThanOrEqual(10);
+    expect(released.filter((m) => m.kind === 'change').length).toBeLessThanOrEqual(12);
+  });
+
   it('emits nothing but a throttled idle for transactions without audited rows', () => {
     let t = 0;
     const a = assembler(100, () => t);
