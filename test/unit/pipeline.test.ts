@@ -131,6 +131,15 @@ class GatedChain implements Chain {
   async close() {}
 }
 
+/** Settles every append (those issued later too) until `checkpoint` is acknowledged; acknowledgements follow the appends' order. */
+async function settleThrough(chain: GatedChain, log: Log, checkpoint: string): Promise<void> {
+  await waitFor(() => {
+    for (const c of chain.calls) c.settle();
+    return log.some((e) => e.checkpoint === checkpoint);
+  });
+  expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+}
+
 const run = (source: ChangeSource, chain: Chain, extra: Partial<Parameters<typeof runPipeline>[0]> = {}) =>
   runPipeline({ source, chain, logger: silentLogger(), signal: new AbortController().signal, ...extra });
 
@@ -435,11 +444,7 @@ describe('pipeline', () => {
     // Every append holds at least one event: the bound, plus the batch that went past it (split around its checkpoint).
     expect(chain.maxOutstanding).toBeLessThanOrEqual(8 + 2);
     expect(log).toEqual([]);
-    await waitFor(() => {
-      for (const c of chain.calls) c.settle();
-      return log.some((e) => e.checkpoint === 'cp40');
-    });
-    expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+    await settleThrough(chain, log, 'cp40');
     stop.abort();
     await done;
   });
@@ -462,11 +467,7 @@ describe('pipeline', () => {
     await new Promise((r) => setTimeout(r, 50));
     // Nothing settled: ~4 rows per batch, at most the bound plus one batch outstanding.
     expect(chain.maxOutstanding).toBeLessThanOrEqual(4);
-    await waitFor(() => {
-      for (const c of chain.calls) c.settle();
-      return log.some((e) => e.checkpoint === 'cp60');
-    });
-    expect(log.map((e) => e.checkpoint)).toEqual(chain.calls.map((c) => c.checkpoint).filter((c) => c !== undefined));
+    await settleThrough(chain, log, 'cp60');
     stop.abort();
     await done;
   });
