@@ -34,6 +34,9 @@ const ROWS = arg('rows', 1_000_000);
 const RUNS = arg('runs', 3);
 const SYSBENCH_SECONDS = arg('sysbench-seconds', 20);
 const MEMORY_RUNS = arg('memory-runs', 1);
+/** --width N: the memory bench's transaction has a note of N characters per row (wide rows), --memory-rows of them. */
+const WIDTH = arg('width', 0);
+const MEMORY_ROWS = arg('memory-rows', WIDTH > 0 ? 40_000 : 1_000_000);
 /** V8 limits for a memory budget: old space capped, small young generation. */
 const CAPPED = ['--max-old-space-size=64', '--max-semi-space-size=2'];
 const ctx = { logger: silentLogger() };
@@ -123,10 +126,11 @@ async function benchDrain(lines: string[]): Promise<void> {
 async function benchMemory(lines: string[]): Promise<void> {
   const db = await startMariaDB({ database: 'bench', config: { 'max-binlog-size': '1G', 'innodb-buffer-pool-size': '256M' } });
   try {
-    await db.query('CREATE TABLE bench.rows (id BIGINT PRIMARY KEY, mrn VARCHAR(32) NOT NULL, name VARCHAR(100) NOT NULL, balance DECIMAL(12,2), seen_at DATETIME(6))');
+    await db.query(`CREATE TABLE bench.rows (id BIGINT PRIMARY KEY, mrn VARCHAR(32) NOT NULL, name ${WIDTH > 0 ? 'MEDIUMTEXT' : 'VARCHAR(100)'} NOT NULL, balance DECIMAL(12,2), seen_at DATETIME(6))`);
     const cp = await startCheckpoint(db, ['bench.rows']);
-    const n = 1_000_000;
-    await db.query(`INSERT INTO bench.rows SELECT seq, CONCAT('MRN-', seq), CONCAT('patient ', seq), seq / 100, '2026-01-01 10:00:00.123456' FROM bench.seq_1_to_${n}`);
+    const n = MEMORY_ROWS;
+    const name = WIDTH > 0 ? `REPEAT(MD5(seq), ${Math.ceil(WIDTH / 32)})` : `CONCAT('patient ', seq)`;
+    await db.query(`INSERT INTO bench.rows SELECT seq, CONCAT('MRN-', seq), ${name}, seq / 100, '2026-01-01 10:00:00.123456' FROM bench.seq_1_to_${n}`);
     const variants: Array<[string, 'source' | 'pipeline', readonly string[]]> = [
       ['source + pipeline + store, Node defaults', 'pipeline', []],
       [`source + pipeline + store, ${CAPPED.join(' ')}`, 'pipeline', CAPPED],
@@ -145,7 +149,7 @@ async function benchMemory(lines: string[]): Promise<void> {
     }
     const capped = median(results.get(variants[1]![0])!);
     lines.push(
-      '## 3. Memory: one 1,000,000-row transaction',
+      `## 3. Memory: one ${n.toLocaleString('en-US')}-row transaction${WIDTH > 0 ? `, ${WIDTH.toLocaleString('en-US')} characters per row` : ''}`,
       '',
       '| variant | median peak RSS − idle RSS | idle RSS | runs (MB) |',
       '|---|---|---|---|',
