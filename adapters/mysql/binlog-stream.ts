@@ -1,7 +1,7 @@
 /**
  * One binlog connection (a zongji instance) from one resume point, turned
  * into a pull queue. The binlog connection is paused while the consumer
- * lags by `highWaterMark` messages or `highWaterWeight` of row text
+ * lags by `highWaterMark` messages or 4 MiB of row text
  * (change-weight.ts: 4,096 wide rows would be hundreds of MB) and resumed
  * when it has caught up to half the count and a quarter of the weight, so
  * memory stays bounded however large a transaction or its rows are (a
@@ -21,14 +21,15 @@ import { TxAssembler, type AssemblerOptions } from './tx-assembler.js';
 import { fromZongji, type TableFacts } from './zongji-events.js';
 import { changeWeight } from '../../src/pipeline/change-weight.js';
 
+/** Weight of queued changes (change-weight.ts) that pauses the binlog connection. */
+const HIGH_WATER_WEIGHT = 4 * 1024 * 1024;
+
 export interface StreamOptions {
   readonly connection: ConnectionOptions;
   readonly serverId: number;
   readonly includeSchema: Record<string, string[] | true>;
   readonly heartbeatSeconds: number;
   readonly highWaterMark: number;
-  /** Weight of queued changes (change-weight.ts) that pauses the connection (default 4 MiB). */
-  readonly highWaterWeight?: number | undefined;
   readonly facts: TableFacts;
   readonly assembler: Omit<AssemblerOptions, 'start'>;
   readonly logger: Logger;
@@ -100,10 +101,6 @@ export class BinlogStream {
   }
 
   /** Checkpoint after the last whole transaction the stream decoded. */
-  get #highWaterWeight(): number {
-    return this.#o.highWaterWeight ?? 4 * 1024 * 1024;
-  }
-
   /** Weight of the changes queued and not yet taken (change-weight.ts). */
   get queuedWeight(): number {
     return this.#queuedWeight;
@@ -130,7 +127,7 @@ export class BinlogStream {
       this.#fail(err);
       return;
     }
-    if ((this.#queue.length - this.#head >= this.#o.highWaterMark || this.#queuedWeight >= this.#highWaterWeight) && this.#z?.connection) {
+    if ((this.#queue.length - this.#head >= this.#o.highWaterMark || this.#queuedWeight >= HIGH_WATER_WEIGHT) && this.#z?.connection) {
       // Checked on every event: zongji itself resumes the connection after
       // fetching table metadata, which may undo an earlier pause.
       this.#z.connection.pause();
@@ -166,7 +163,7 @@ export class BinlogStream {
             this.#weights.splice(0, this.#head);
             this.#head = 0;
           }
-          if (this.#paused && this.#queue.length - this.#head <= this.#o.highWaterMark / 2 && this.#queuedWeight <= this.#highWaterWeight / 4) {
+          if (this.#paused && this.#queue.length - this.#head <= this.#o.highWaterMark / 2 && this.#queuedWeight <= HIGH_WATER_WEIGHT / 4) {
             this.#paused = false;
             this.#lastEventAt = Date.now();
             this.#z?.connection?.resume();

@@ -210,6 +210,6 @@ const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]!.split('
 if (only.includes('drain')) await benchDrain(lines);
 if (only.includes('triggers')) await benchTriggers(lines);
 if (only.includes('memory')) await benchMemory(lines);
-lines.push('Reproduce: `npx tsx bench/mysql/bench-mysql.ts` (options: --rows N --runs N --sysbench-seconds N --only drain,triggers,memory).', '');
+lines.push('Reproduce: `npx tsx bench/mysql/bench-mysql.ts` (options: --rows N --runs N --sysbench-seconds N --only drain,triggers,memory; memory: --width N characters per row, --memory-rows N).', '');
 await writeFile(new URL('RESULTS.md', import.meta.url), lines.join('\n'));
 console.log(lines.join('\n'));

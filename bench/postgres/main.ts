@@ -3,8 +3,10 @@
  * (all three by default). Writes bench/postgres/RESULTS.md.
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
  * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS,
- * PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX.
+ * PG_BENCH_RSS_WIDTH (characters per row: wide rows), PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX,
+ * PG_BENCH_LAT_TPS, PG_BENCH_LAT_SECONDS.
  * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
+ * Profiling: PG_BENCH_NODE_ARGS (extra node flags for the daemon), PG_BENCH_DAEMON_STDOUT (file for its stdout, e.g. --trace-gc).
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

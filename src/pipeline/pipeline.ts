@@ -58,8 +58,6 @@ export interface PipelineOptions {
   /** Weight (change-weight.ts) per batch (default 1 MiB) and outstanding (default 4 MiB). */
   readonly batchMaxWeight?: number | undefined;
   readonly maxOutstandingWeight?: number | undefined;
-  /** Weight of a transaction kept in memory before spilling (default 4 MiB; tx-buffer.ts). */
-  readonly txMemoryWeight?: number | undefined;
   /** Buffered changes per transaction kept in memory before spilling (default 5000). */
   readonly txMemoryLimit?: number | undefined;
   readonly spillDir?: string | undefined;
@@ -199,7 +197,7 @@ class Pipeline {
         }
         // A commit is coming whose checkpoint supersedes any idle position held back.
         this.#deferredIdle = null;
-        this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, memoryWeight: this.#o.txMemoryWeight, spillDir: this.#o.spillDir });
+        this.#tx = new TxBuffer(msg.txId, { memoryLimit: this.#o.txMemoryLimit ?? 5000, spillDir: this.#o.spillDir });
         return;
       case 'identity':
         this.#requireTx('identity').setIdentity(msg.identity);
