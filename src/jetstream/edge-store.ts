@@ -31,8 +31,8 @@ export async function openJetStreamStore(options: JetStreamStoreOptions): Promis
   const nc = await connectNats(config, { logger, name: options.name ?? 'dbwitness-edge', ...(options.env ? { env: options.env } : {}) });
   try {
     const js = nc.jetstream();
-    await assertStream(nc, config.stream);
-    const checkpoints = await bindBucket(js, config.checkpoint_bucket);
+    await whileUnavailable(() => assertStream(nc, config.stream), logger);
+    const checkpoints = await whileUnavailable(() => bindBucket(js, config.checkpoint_bucket), logger);
     return new JetStreamStore(nc, js, checkpoints, config, logger);
   } catch (e) {
     await nc.close();
@@ -114,12 +114,34 @@ function parseCheckpoint(value: Uint8Array, sourceId: string): EdgeCheckpointVal
   throw new DbwitnessError('E_JETSTREAM_CHECKPOINT', `the checkpoint of ${sourceId} in JetStream is not readable`, 'something other than dbwitness wrote it; delete the key only if you accept a restart from the source\'s own position (nats kv del BUCKET SOURCE)');
 }
 
+/**
+ * Start-up while JetStream does not answer (a restart, a lost quorum):
+ * wait for it with backoff, as publishes do, for up to a minute. A stream
+ * or bucket that does not exist fails at once.
+ */
+async function whileUnavailable<T>(attempt: () => Promise<T>, logger: Logger): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!(e instanceof DbwitnessError) || e.code !== 'E_JETSTREAM_UNAVAILABLE' || Date.now() >= deadline) throw e;
+      logger.warn({ attempt: n, err: e.message }, 'JetStream did not answer while starting; retrying');
+      await pause(backoffMs(n));
+    }
+  }
+}
+
+function notFound(e: unknown): boolean {
+  return e instanceof NatsError && (e.code === '404' || /not found/i.test(e.message));
+}
+
 async function assertStream(nc: NatsConnection, stream: string): Promise<void> {
-  const jsm = await nc.jetstreamManager({ timeout: 10_000 });
   try {
+    const jsm = await nc.jetstreamManager({ timeout: 10_000 });
     await jsm.streams.info(stream);
   } catch (e) {
-    if (e instanceof NatsError && (e.code === '404' || /not found/i.test(e.message))) {
+    if (notFound(e)) {
       throw usageError('E_JETSTREAM_NO_STREAM', `the JetStream stream ${stream} does not exist`, 'create it (and the buckets) with `dbwitness setup nats --apply`, or review the plan first without --apply');
     }
     throw new DbwitnessError('E_JETSTREAM_UNAVAILABLE', `JetStream did not answer for stream ${stream}: ${errText(e)}`, 'check that the NATS servers run with JetStream enabled and have a quorum');
@@ -133,6 +155,8 @@ export async function bindBucket(js: JetStreamClient, bucket: string, timeoutMs?
     await kv.status();
     return kv;
   } catch (e) {
-    throw usageError('E_JETSTREAM_NO_BUCKET', `the JetStream KV bucket ${bucket} does not exist (${errText(e)})`, 'create it with `dbwitness setup nats --apply`');
+    if (notFound(e)) throw usageError('E_JETSTREAM_NO_BUCKET', `the JetStream KV bucket ${bucket} does not exist (${errText(e)})`, 'create it with `dbwitness setup nats --apply`');
+    // A timeout is JetStream not answering (restarting, no quorum), not a missing bucket.
+    throw new DbwitnessError('E_JETSTREAM_UNAVAILABLE', `JetStream did not answer for KV bucket ${bucket}: ${errText(e)}`, 'check that the NATS servers run with JetStream enabled and have a quorum');
   }
 }
