@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 log() { printf '\n[servers] %s\n' "$*"; }
 elapsed() { printf '[servers] %s took %ss\n' "$1" "$(( SECONDS - $2 ))"; }
 
-packages=(postgresql-15 postgresql-15-pgaudit postgresql-15-wal2json postgresql-client-15
+packages=(postgresql-15 postgresql-15-pgaudit postgresql-15-wal2json postgresql-client-15 postgresql-server-dev-15 make gcc
           mariadb-server mariadb-client nats-server sysbench)
 missing=()
 for pkg in "${packages[@]}"; do

@@ -2,8 +2,9 @@
  * What the identity trigger and the DDL event trigger write into the WAL,
  * validated at the boundary: a message that does not match is not trusted
  * as an identity and becomes an alert instead. Identity messages are a
- * text array since version 2 (identity-sql.ts); DDL messages, and identity
- * messages of older setups (version 1), are JSON.
+ * text array since version 2 (identity-sql.ts), version 3 from the native
+ * emitter (native/postgres-emitter); DDL messages, and identity messages of
+ * older setups (version 1), are JSON.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -36,7 +37,21 @@ export const IdentityPayloadV2 = IdentityPayloadV1.omit({ v: true, session_id: t
 });
 export type IdentityPayloadV2 = z.infer<typeof IdentityPayloadV2>;
 
-export type IdentityPayload = IdentityPayloadV1 | IdentityPayloadV2;
+/**
+ * v 3: the native emitter's message, the same array as v 2 but with the
+ * session id itself, read from the backend on every emission (no cache a
+ * session could overwrite, so no signature). Only that C trigger function
+ * writes it: pg_logical_emit_message is revoked from PUBLIC and the
+ * PL/pgSQL emitter writes v 2 only. parseIdentity checks that the id names
+ * the message's own backend pid.
+ */
+export const IdentityPayloadV3 = IdentityPayloadV2.omit({ v: true }).extend({ v: z.literal(3) });
+export type IdentityPayloadV3 = z.infer<typeof IdentityPayloadV3>;
+
+export type IdentityPayload = IdentityPayloadV1 | IdentityPayloadV2 | IdentityPayloadV3;
+
+/** The log session id `%c`: hex(backend start) '.' hex(pid). */
+const SESSION_ID = /^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/;
 
 export const DdlPayload = IdentityPayloadV1.extend({
   command_tag: z.string(),
@@ -97,7 +112,7 @@ export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs
   const sid = colon < 0 ? p.session : p.session.slice(0, colon);
   const mac = colon < 0 ? '' : p.session.slice(colon + 1);
   const dot = sid.indexOf('.');
-  if (!/^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/.test(sid) || sid.slice(dot + 1) !== p.pid.toString(16)) return { problem: 'malformed' };
+  if (!SESSION_ID.test(sid) || sid.slice(dot + 1) !== p.pid.toString(16)) return { problem: 'malformed' };
   if (keys.current === null) return { problem: 'no_key' };
   if (mac === '') return { problem: 'unsigned' };
   if (macMatches(p, sid, mac, keys.current)) return { sid, previousKey: false };
@@ -135,20 +150,23 @@ export function parsePayload<T>(schema: z.ZodType<T>, content: Buffer): { ok: tr
 const DECIMAL = /^(0|[1-9][0-9]{0,9})$/;
 
 /**
- * An identity message of either version: a text array starting with the
- * version 2 (`{2,`), else JSON version 1. The array's role `none` (no SET
- * ROLE) and empty app user become null, as the JSON version wrote them.
+ * An identity message of any version: a text array starting with its
+ * version (`{2,` or `{3,`), else JSON version 1. The array's role `none`
+ * (no SET ROLE) and empty app user become null, as the JSON version wrote
+ * them.
  */
 export function parseIdentity(content: Buffer): { ok: true; value: IdentityPayload } | { ok: false; problem: string } {
-  if (content.length < 3 || content[0] !== 0x7b || content[1] !== 0x32 || content[2] !== 0x2c) return parsePayload(IdentityPayloadV1, content);
+  if (content.length < 3 || content[0] !== 0x7b || (content[1] !== 0x32 && content[1] !== 0x33) || content[2] !== 0x2c) return parsePayload(IdentityPayloadV1, content);
+  const version = content[1] === 0x33 ? 3 : 2;
   const a = parsePgTextArray(content.toString('utf8'));
   if (a === null) return { ok: false, problem: 'not a text array' };
   if (a.length !== 9) return { ok: false, problem: `${a.length} elements, expected 9` };
   const [, dbUser, role, appUser, addr, port, application, pid, session] = a;
   if (dbUser == null || role == null || pid == null || session == null) return { ok: false, problem: 'db_user, role, pid or session missing' };
   if (!DECIMAL.test(pid) || (port != null && !DECIMAL.test(port))) return { ok: false, problem: 'pid or client_port not a number' };
-  const r = IdentityPayloadV2.safeParse({
-    v: 2,
+  if (version === 3 && (!SESSION_ID.test(session) || session.slice(session.indexOf('.') + 1) !== Number(pid).toString(16))) return { ok: false, problem: 'session id malformed or not of this backend' };
+  const r = (version === 3 ? IdentityPayloadV3 : IdentityPayloadV2).safeParse({
+    v: version,
     db_user: dbUser,
     role: role === 'none' ? null : role,
     app_user: appUser === '' ? null : (appUser ?? null),

@@ -112,6 +112,23 @@ END
 $dbw$`;
 }
 
+/** The shared library and symbol of the native emitter (native/postgres-emitter). */
+export const NATIVE_EMITTER_LIBRARY = 'dbwitness_emitter';
+export const NATIVE_EMITTER_SYMBOL = 'dbwitness_emit_identity';
+
+/**
+ * The statement-trigger function as the native emitter: the same name and
+ * signature, so triggers, partition coverage and doctor stay as they are,
+ * and `CREATE OR REPLACE` switches either way. The library is found by
+ * name in the server's $libdir (or dynamic_library_path); creating the
+ * function loads it, so a server without it fails here, at setup, not on
+ * the first audited write.
+ */
+export function nativeEmitIdentityFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.emit_identity() RETURNS trigger
+LANGUAGE c SECURITY INVOKER AS ${quoteLiteral(NATIVE_EMITTER_LIBRARY)}, ${quoteLiteral(NATIVE_EMITTER_SYMBOL)}`;
+}
+
 /** The one-row table holding the secret that signs cached session ids (see emitSessionIdentityFunctionSql). */
 export const SESSION_KEY_TABLE = 'session_key';
 

@@ -196,6 +196,8 @@ export class PgoutputTranslator {
     if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
     const p = r.value;
     if (p.v === 1) return this.#identity(text, p, p.session_id, null);
+    // The native emitter reads the session id from the backend itself: nothing to verify.
+    if (p.v === 3) return this.#identity(text, p, p.session, null);
     const atMs = Number((tx.commitTime + PG_EPOCH_MICROS) / 1000n);
     const verified = (): SourceMessage[] | null => {
       const t = verifySessionToken(p, this.#keys.keys, atMs);

@@ -9,6 +9,7 @@ import { DbwitnessError } from '../../src/core/errors.js';
 import type { SetupPlan } from '../../src/core/ports.js';
 import type { PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
+import { NATIVE_EMITTER_LIBRARY } from './identity-sql.js';
 import { passwordPlaceholder } from './postgres-setup-plan.js';
 import { quoteLiteral } from './sql-quote.js';
 
@@ -29,9 +30,11 @@ export async function applyPlanWith(client: PgClient, config: PostgresSourceConf
         await client.query(text);
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
-        const hint = /permission denied|must be superuser|must be owner/i.test(reason)
-          ? 'run setup --apply as a superuser (event triggers and REVOKE on pg_catalog functions need one)'
-          : 'fix the cause above and run setup --apply again; every step is idempotent';
+        const hint = new RegExp(`(could not access file|could not load library|incompatible library).*${NATIVE_EMITTER_LIBRARY}`, 'is').test(reason)
+          ? `the native emitter is not installed for this server's version: build and install it there (make && make install in native/postgres-emitter, with this server's pg_config; docs/postgres.md, "Native emitter"), or keep identity_emitter: plpgsql; the emitter in place was left as it was`
+          : /permission denied|must be superuser|must be owner/i.test(reason)
+            ? 'run setup --apply as a superuser (event triggers and REVOKE on pg_catalog functions need one)'
+            : 'fix the cause above and run setup --apply again; every step is idempotent';
         // The statement may hold the password: name the step, never the SQL.
         throw new DbwitnessError('E_PG_SETUP_STEP', `setup step "${step.title}" failed: ${reason}`, hint, { cause: e });
       }

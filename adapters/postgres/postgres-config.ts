@@ -22,6 +22,14 @@ export const PostgresSourceConfig = BaseSourceConfig.extend({
   /** Schema holding dbwitness's functions and scope table. */
   schema_name: IDENT.default('dbwitness'),
   /**
+   * What writes the identity message: `plpgsql` (the default; runs on any
+   * server, managed services included) or `native`, the C trigger function
+   * from native/postgres-emitter, which the DBA builds and installs on the
+   * server first and which costs the source a fraction of the PL/pgSQL
+   * one (docs/postgres.md, "Native emitter").
+   */
+  identity_emitter: z.enum(['plpgsql', 'native']).default('plpgsql'),
+  /**
    * Show writes to partitions under the partitioned table's name (what a
    * reviewer expects: "clinic.encounters", not "clinic.encounters_2026_11").
    */

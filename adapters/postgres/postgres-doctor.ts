@@ -8,7 +8,7 @@ import { HEARTBEAT_FUNCTION, IDENTITY_TRIGGER, type PostgresSourceConfig } from 
 import type { PgClient } from './postgres-connection.js';
 import { setupFunctionsCurrent } from './postgres-doctor-functions.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE } from './identity-sql.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, NATIVE_EMITTER_LIBRARY, NATIVE_EMITTER_SYMBOL, SESSION_KEY_TABLE } from './identity-sql.js';
 import { qualified, quoteIdent, tableKey, type TableName } from './sql-quote.js';
 
 const SETUP_FIX = 'run `dbwitness setup postgres --url URL --tables ... --apply` (review the plan without --apply first)';
@@ -180,24 +180,59 @@ const tables: Check = async (client, _config, scope) => {
   ];
 };
 
+/**
+ * emit_identity() as the native emitter: the right library and symbol, and
+ * the library still loadable. A C function whose library has gone (a
+ * server upgrade without reinstalling it) fails every write to an audited
+ * table, so that is checked by running C's validator on it, which loads
+ * the library; only a superuser may (permission on language c).
+ */
+async function nativeEmitter(client: PgClient, config: PostgresSourceConfig, fn: { oid: number; probin: string | null; prosrc: string }, title: string): Promise<Finding> {
+  const ours = fn.prosrc === NATIVE_EMITTER_SYMBOL && (fn.probin === NATIVE_EMITTER_LIBRARY || (fn.probin ?? '').endsWith(`/${NATIVE_EMITTER_LIBRARY}`) || (fn.probin ?? '').endsWith(`/${NATIVE_EMITTER_LIBRARY}.so`));
+  if (!ours) {
+    return fail('pg.emitter', title, `${config.schema_name}.emit_identity() is a C function, ${fn.probin ?? '?'} ${fn.prosrc}, not dbwitness's native emitter (${NATIVE_EMITTER_LIBRARY} ${NATIVE_EMITTER_SYMBOL})`, SETUP_FIX);
+  }
+  let loaded: boolean | null;
+  try {
+    await client.query('SELECT pg_catalog.fmgr_c_validator($1::pg_catalog.oid)', [fn.oid]);
+    loaded = true;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '42501') loaded = null;
+    else if (code === '58P01' || code === '42883') loaded = false;
+    else throw err;
+  }
+  if (loaded === false) {
+    return fail('pg.emitter', title, `${config.schema_name}.emit_identity() is the native emitter, but the server cannot load ${NATIVE_EMITTER_LIBRARY}: every write to an audited table fails`, `install it again for this server's version (make && make install in native/postgres-emitter; docs/postgres.md, "Native emitter"), or set identity_emitter: plpgsql and ${SETUP_FIX}`);
+  }
+  if (config.identity_emitter !== 'native') {
+    return warn('pg.emitter', title, 'the native emitter is installed, but the configuration says identity_emitter: plpgsql: the next `setup --apply` with it replaces the native emitter by the PL/pgSQL one', 'set identity_emitter: native in the configuration (or --identity-emitter native), or leave it if the switch back is intended');
+  }
+  const checked = loaded === null ? '; whether its library still loads was not checked (only a superuser may: connect as one)' : `; ${NATIVE_EMITTER_LIBRARY} loads`;
+  return ok('pg.emitter', title, `native emitter (C): the trigger runs as the caller and writes the identity itself${checked}`);
+}
+
 function label(t: TableName): string {
   return qualified(t);
 }
 
 const emitter: Check = async (client, config) => {
   const out: Finding[] = [];
-  const { rows } = await client.query<{ name: string; owner: string; secdef: boolean; public_exec: boolean; public_usage: boolean }>(
-    `SELECT p.proname::pg_catalog.text AS name, pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
+  const { rows } = await client.query<{ oid: number; name: string; owner: string; secdef: boolean; lang: string; probin: string | null; prosrc: string; public_exec: boolean; public_usage: boolean }>(
+    `SELECT p.oid::pg_catalog.int8 AS oid, p.proname::pg_catalog.text AS name, pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS owner, p.prosecdef AS secdef,
+            l.lanname::pg_catalog.text AS lang, p.probin, p.prosrc,
             pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
             pg_catalog.has_schema_privilege('public', n.oid, 'USAGE') AS public_usage
-     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
      WHERE n.nspname = $1 AND p.proname IN ('emit_identity', 'emit_session_identity')`,
     [config.schema_name],
   );
   const title = 'Identity emitter functions';
   const trigger = rows.find((r) => r.name === 'emit_identity');
   const session = rows.find((r) => r.name === 'emit_session_identity');
-  if (trigger === undefined) {
+  if (trigger !== undefined && trigger.lang === 'c') {
+    out.push(await nativeEmitter(client, config, trigger, title));
+  } else if (trigger === undefined) {
     out.push(fail('pg.emitter', title, `${config.schema_name}.emit_identity() does not exist`, SETUP_FIX));
   } else if (trigger.secdef) {
     // The layout before emit_session_identity(): the trigger emits by itself, so every change is still attributed, only slower.
@@ -210,6 +245,8 @@ const emitter: Check = async (client, config) => {
     // The trigger runs as whoever writes: without these grants their writes fail with "permission denied".
     const lacking = [session.public_usage ? '' : `USAGE on schema ${config.schema_name}`, session.public_exec ? '' : 'EXECUTE on emit_session_identity()'].filter(Boolean).join(' and ');
     out.push(fail('pg.emitter', title, `PUBLIC lacks ${lacking}: writes to audited tables by roles without it fail`, `GRANT USAGE ON SCHEMA ${config.schema_name} TO PUBLIC; GRANT EXECUTE ON FUNCTION ${config.schema_name}.emit_session_identity() TO PUBLIC; or ${SETUP_FIX}`));
+  } else if (config.identity_emitter === 'native') {
+    out.push(warn('pg.emitter', title, 'the configuration asks for the native emitter (identity_emitter: native) but the PL/pgSQL one is installed: changes are attributed, at the higher cost per transaction', `install the native emitter on the server (docs/postgres.md, "Native emitter"), then ${SETUP_FIX}`));
   } else {
     out.push(ok('pg.emitter', title, `trigger runs as the caller; emit_session_identity() is SECURITY DEFINER, owned by ${session.owner}`));
   }

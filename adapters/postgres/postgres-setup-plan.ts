@@ -10,7 +10,7 @@ import type { SetupPlan, SetupStep } from '../../src/core/ports.js';
 import { IDENTITY_TRIGGER, type PostgresSourceConfig } from './postgres-config.js';
 import type { PgClient } from './postgres-connection.js';
 import { resolveScope, triggerTargets, type Scope } from './postgres-scope.js';
-import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, identityTriggerSql, rotateSessionKeySql, sessionKeySql, sqlDropFunctionSql } from './identity-sql.js';
+import { DDL_EVENT_TRIGGER, DROP_EVENT_TRIGGER, SESSION_KEY_TABLE, ddlEndFunctionSql, emitIdentityFunctionSql, emitSessionIdentityFunctionSql, ensureCoverageFunctionSql, nativeEmitIdentityFunctionSql, NATIVE_EMITTER_LIBRARY, identityTriggerSql, rotateSessionKeySql, sessionKeySql, sqlDropFunctionSql } from './identity-sql.js';
 import { heartbeatFunctionSignature, heartbeatFunctionSql } from './heartbeat-sql.js';
 import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 
@@ -18,6 +18,8 @@ import { qualified, quoteIdent, quoteLiteral } from './sql-quote.js';
 export function passwordPlaceholder(envName: string): string {
   return `:'${envName}'`;
 }
+
+const NATIVE_WHY = `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role, from the C trigger function in ${NATIVE_EMITTER_LIBRARY}.so (identity_emitter: native; native/postgres-emitter). Build and install it in this server's library directory first (make && make install; docs/postgres.md, "Native emitter"): creating emit_identity() loads it, so a server without it fails at this step, never at an audited write. The function takes no arguments, runs only as a trigger and reads every field from the backend, so it writes only the caller's own identity, with the session id read from the backend itself (message version 3: nothing cached, nothing to sign). The PL/pgSQL emit_session_identity() stays installed, unused, for a switch back to identity_emitter: plpgsql.`;
 
 export async function planSetupWith(client: PgClient, config: PostgresSourceConfig): Promise<SetupPlan> {
   const scope = await resolveScope(client, config);
@@ -60,14 +62,14 @@ export function buildSetupPlan(config: PostgresSourceConfig, scope: Scope, datab
       ],
     },
     {
-      title: 'Identity emitter function',
-      why: `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role. The trigger function emit_identity() runs as the caller and only checks whether this transaction's identity is already written; the first time, it calls emit_session_identity(), SECURITY DEFINER and owned by ${config.emitter_role}, which writes it. Every role may call that one (USAGE on the schema, EXECUTE on the function): it takes no arguments and writes only the caller's own identity. The session id is read once per session and cached, signed with the key, in the setting dbwitness.session; the daemon checks the signature, so a session that sets it by hand loses its session id and raises an alert.`,
+      title: config.identity_emitter === 'native' ? 'Identity emitter function (native)' : 'Identity emitter function',
+      why: config.identity_emitter === 'native' ? NATIVE_WHY : `Writes session_user, active role, app user (dbwitness.app_user), client address and port, application_name, backend pid and the log session id (%c) into the WAL of the same transaction, once per transaction and role. The trigger function emit_identity() runs as the caller and only checks whether this transaction's identity is already written; the first time, it calls emit_session_identity(), SECURITY DEFINER and owned by ${config.emitter_role}, which writes it. Every role may call that one (USAGE on the schema, EXECUTE on the function): it takes no arguments and writes only the caller's own identity. The session id is read once per session and cached, signed with the key, in the setting dbwitness.session; the daemon checks the signature, so a session that sets it by hand loses its session id and raises an alert.`,
       sql: [
         emitSessionIdentityFunctionSql(config.schema_name),
         `ALTER FUNCTION ${s}.emit_session_identity() OWNER TO ${emitter}`,
         `REVOKE ALL ON FUNCTION ${s}.emit_session_identity() FROM PUBLIC`,
         `GRANT EXECUTE ON FUNCTION ${s}.emit_session_identity() TO PUBLIC`,
-        emitIdentityFunctionSql(config.schema_name),
+        config.identity_emitter === 'native' ? nativeEmitIdentityFunctionSql(config.schema_name) : emitIdentityFunctionSql(config.schema_name),
         `ALTER FUNCTION ${s}.emit_identity() OWNER TO ${emitter}`,
         `REVOKE ALL ON FUNCTION ${s}.emit_identity() FROM PUBLIC`,
       ],

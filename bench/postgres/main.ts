@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../../test/harness/index.js';
+import { buildNativeEmitter, nativeEmitterConfig } from '../../test/harness/native-emitter.js';
 import { fmt, median } from './bench-common.js';
 import { drain, type DrainShape } from './drain.js';
 import { peakRss, type RssResult } from './peak-rss.js';
@@ -39,9 +40,15 @@ let rss: RssResult[] | null = null;
 let lat: LatencyResult | null = null;
 
 if (wanted.has('tps')) {
-  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  // The native emitter is measured too where it can be built (PostgreSQL 15 server headers); PG_BENCH_NATIVE=0 skips it.
+  const nativeDir = process.env['PG_BENCH_NATIVE'] === '0' ? null : await buildNativeEmitter().catch((err: unknown) => {
+    process.stderr.write(`  native emitter not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
+    return null;
+  });
+  const config = nativeDir === null ? SERVER_CONFIG : { ...SERVER_CONFIG, ...nativeEmitterConfig(nativeDir) };
+  await using server = await startPostgres({ version: 15, database: 'bench', config });
   process.stderr.write('(b) identity trigger cost\n');
-  tps = await triggerCost(server, 'bench');
+  tps = await triggerCost(server, 'bench', { native: nativeDir !== null });
 }
 if (wanted.has('trigcpu')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -86,11 +93,13 @@ if (tps !== null) {
     `| triggers disabled (baseline) | ${fmt(median(tps.without))} | ${tps.without.map((x) => fmt(x)).join(', ')} |`,
     `| identity triggers enabled | ${fmt(median(tps.withTriggers))} | ${tps.withTriggers.map((x) => fmt(x)).join(', ')} |`,
     `| empty statement triggers instead (PL/pgSQL, RETURN NULL; the floor) | ${fmt(median(tps.emptyTriggers))} | ${tps.emptyTriggers.map((x) => fmt(x)).join(', ')} |`,
+    ...(tps.nativeTriggers.length > 0 ? [`| native emitter's triggers instead (\`identity_emitter: native\`, C) | ${fmt(median(tps.nativeTriggers))} | ${tps.nativeTriggers.map((x) => fmt(x)).join(', ')} |`] : []),
     '',
     `**Ratio with ÷ without: ${tps.pairedRatio.toFixed(3)}** as the median of the ${tps.runs} back-to-back pair ratios (${((1 - tps.pairedRatio) * 100).toFixed(1)}% fewer TPS); ratio of the medians ${tps.ratio.toFixed(3)}. One identity message per transaction (four statements per TPC-B transaction).`,
     '',
     `Floor: empty statement triggers ÷ none, median of pair ratios, **${tps.emptyPairedRatio.toFixed(3)}**. No identity trigger built on PL/pgSQL statement triggers can cost less.`,
     '',
+    ...(tps.nativePairedRatio !== null ? [`**Native emitter ÷ without: ${tps.nativePairedRatio.toFixed(3)}** (median of pair ratios; ratio of the medians ${(median(tps.nativeTriggers) / median(tps.without)).toFixed(3)}): the same message written by the C trigger function.`, ''] : []),
   );
 }
 if (trigcpu !== null) {

@@ -8,6 +8,11 @@
  * FOR EACH STATEMENT triggers with an empty PL/pgSQL body (RETURN NULL), no
  * message. No identity trigger built on statement triggers in PL/pgSQL can
  * cost less than that.
+ *
+ * A fourth variant, when the server can load it (main.ts builds it), is the
+ * native emitter (native/postgres-emitter): the same statement triggers
+ * calling the C function that `identity_emitter: native` installs as
+ * emit_identity().
  */
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
@@ -25,13 +30,17 @@ export interface TriggerCostResult {
   emptyTriggers: number[];
   /** Median of back-to-back pair ratios, empty triggers ÷ none: the floor for any PL/pgSQL statement trigger. */
   emptyPairedRatio: number;
+  /** The native (C) emitter's triggers instead; empty when not measured. */
+  nativeTriggers: number[];
+  /** Median of back-to-back pair ratios, native ÷ none. */
+  nativePairedRatio: number | null;
   /** Ratio of the medians. */
   ratio: number;
   /** Median of the ratios of back-to-back pairs: robust to the machine's load drifting between pairs. */
   pairedRatio: number;
 }
 
-export async function triggerCost(server: PgServer, db: string): Promise<TriggerCostResult> {
+export async function triggerCost(server: PgServer, db: string, opts: { native: boolean }): Promise<TriggerCostResult> {
   const runs = env('PG_BENCH_TPS_RUNS', 12);
   const seconds = env('PG_BENCH_TPS_SECONDS', 5);
   const clients = env('PG_BENCH_TPS_CLIENTS', 4);
@@ -46,14 +55,24 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
   for (const t of PGBENCH_TABLES) {
     await sql(server, db, `CREATE OR REPLACE TRIGGER bench_empty BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION public.bench_empty_trigger()`);
   }
+  if (opts.native) {
+    await sql(server, db, `CREATE OR REPLACE FUNCTION dbwitness.bench_native_identity() RETURNS trigger LANGUAGE c AS 'dbwitness_emitter', 'dbwitness_emit_identity'`);
+    for (const t of PGBENCH_TABLES) {
+      await sql(server, db, `CREATE OR REPLACE TRIGGER bench_native BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION dbwitness.bench_native_identity()`);
+    }
+  }
   const setEmpty = async (on: boolean): Promise<void> => {
     for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_empty`);
   };
+  const setNative = async (on: boolean): Promise<void> => {
+    if (opts.native) for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_native`);
+  };
   const consumer = attachConsumer(server, url, slot, 'bench_tps');
-  type Variant = 'with' | 'without' | 'empty';
+  type Variant = 'with' | 'without' | 'empty' | 'native';
   const setVariant = async (v: Variant): Promise<void> => {
     await setIdentityTriggers(server, db, v === 'with');
     await setEmpty(v === 'empty');
+    await setNative(v === 'native');
   };
   const tps = async (): Promise<number> => {
     const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), url]);
@@ -61,12 +80,10 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
     if (r.code !== 0 || m === null || m[1] === undefined) throw new Error(`pgbench failed: ${r.stderr}${r.stdout}`);
     return Number(m[1]);
   };
-  const results: Record<Variant, number[]> = { with: [], without: [], empty: [] };
-  const orders: Variant[][] = [
-    ['with', 'without', 'empty'],
-    ['without', 'empty', 'with'],
-    ['empty', 'with', 'without'],
-  ];
+  const results: Record<Variant, number[]> = { with: [], without: [], empty: [], native: [] };
+  const variants: Variant[] = opts.native ? ['with', 'without', 'empty', 'native'] : ['with', 'without', 'empty'];
+  // Every rotation of the list, so drift on a shared machine hits every variant in every position.
+  const orders: Variant[][] = variants.map((_, k) => [...variants.slice(k), ...variants.slice(0, k)]);
   try {
     await setVariant('with');
     await tps(); // warm-up, discarded
@@ -83,9 +100,24 @@ export async function triggerCost(server: PgServer, db: string): Promise<Trigger
     await exited(consumer);
     await setVariant('with');
     for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_empty ON ${t}`);
+    for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_native ON ${t}`);
   }
-  const { with: withTriggers, without, empty: emptyTriggers } = results;
+  const { with: withTriggers, without, empty: emptyTriggers, native: nativeTriggers } = results;
   const pairs = withTriggers.map((w, i) => w / (without[i] as number));
   const emptyPairs = emptyTriggers.map((e, i) => e / (without[i] as number));
-  return { runs, seconds, clients, scale, withTriggers, without, emptyTriggers, emptyPairedRatio: median(emptyPairs), ratio: median(withTriggers) / median(without), pairedRatio: median(pairs) };
+  const nativePairs = nativeTriggers.map((n, i) => n / (without[i] as number));
+  return {
+    runs,
+    seconds,
+    clients,
+    scale,
+    withTriggers,
+    without,
+    emptyTriggers,
+    emptyPairedRatio: median(emptyPairs),
+    nativeTriggers,
+    nativePairedRatio: nativePairs.length > 0 ? median(nativePairs) : null,
+    ratio: median(withTriggers) / median(without),
+    pairedRatio: median(pairs),
+  };
 }

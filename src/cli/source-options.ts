@@ -19,6 +19,7 @@ export interface SourceFlags {
   slot?: string;
   publication?: string;
   passwordEnv?: string;
+  identityEmitter?: string;
 }
 
 export function addSourceOptions(cmd: Command, urlFlag: '--url' | '--source'): Command {
@@ -30,6 +31,7 @@ export function addSourceOptions(cmd: Command, urlFlag: '--url' | '--source'): C
     .option('--database <list>', 'audit every table of these databases (MySQL/MariaDB), comma-separated')
     .option('--slot <name>', 'PostgreSQL logical replication slot (default dbwitness)')
     .option('--publication <name>', 'PostgreSQL publication (default dbwitness)')
+    .option('--identity-emitter <kind>', 'PostgreSQL: what writes the identity message, plpgsql (default) or native (the C emitter, built and installed on the server first; docs/postgres.md)')
     .option('--id <id>', 'source id: names the chain in the store (default derived from the URL)')
     .option('--source-id <id>', 'with --config: which configured source to use');
 }
@@ -60,5 +62,6 @@ export function sourceEntryFrom(flags: SourceFlags, config: ConfigFile): Record<
   if (schemas.length > 0) entry.schemas = schemas;
   if (flags.slot !== undefined) entry.slot = flags.slot;
   if (flags.publication !== undefined) entry.publication = flags.publication;
+  if (flags.identityEmitter !== undefined) entry.identity_emitter = flags.identityEmitter;
   return entry;
 }
