@@ -39,21 +39,22 @@ let drains: DrainShape[] = [];
 let rss: RssResult[] | null = null;
 let lat: LatencyResult | null = null;
 
+// The native emitter is measured too where it can be built (PostgreSQL 15 server headers); PG_BENCH_NATIVE=0 skips it.
+const nativeDir = (!wanted.has('tps') && !wanted.has('trigcpu')) || process.env['PG_BENCH_NATIVE'] === '0' ? null : await buildNativeEmitter().catch((err: unknown) => {
+  process.stderr.write(`  native emitter not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
+  return null;
+});
+const TRIGGER_CONFIG = nativeDir === null ? SERVER_CONFIG : { ...SERVER_CONFIG, ...nativeEmitterConfig(nativeDir) };
+
 if (wanted.has('tps')) {
-  // The native emitter is measured too where it can be built (PostgreSQL 15 server headers); PG_BENCH_NATIVE=0 skips it.
-  const nativeDir = process.env['PG_BENCH_NATIVE'] === '0' ? null : await buildNativeEmitter().catch((err: unknown) => {
-    process.stderr.write(`  native emitter not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
-    return null;
-  });
-  const config = nativeDir === null ? SERVER_CONFIG : { ...SERVER_CONFIG, ...nativeEmitterConfig(nativeDir) };
-  await using server = await startPostgres({ version: 15, database: 'bench', config });
+  await using server = await startPostgres({ version: 15, database: 'bench', config: TRIGGER_CONFIG });
   process.stderr.write('(b) identity trigger cost\n');
   tps = await triggerCost(server, 'bench', { native: nativeDir !== null });
 }
 if (wanted.has('trigcpu')) {
-  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  await using server = await startPostgres({ version: 15, database: 'bench', config: TRIGGER_CONFIG });
   process.stderr.write("(b') identity trigger cost per transaction on the server\n");
-  trigcpu = await triggerCpu(server, 'bench');
+  trigcpu = await triggerCpu(server, 'bench', { native: nativeDir !== null });
 }
 if (wanted.has('drain')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -113,8 +114,10 @@ if (trigcpu !== null) {
     '|---|---:|---|',
     `| triggers disabled (baseline) | ${fmt(median(c.without), 1)} | ${c.without.map((x) => fmt(x, 1)).join(', ')} |`,
     `| identity triggers enabled | ${fmt(median(c.withTriggers), 1)} | ${c.withTriggers.map((x) => fmt(x, 1)).join(', ')} |`,
+    ...(c.native.length > 0 ? [`| native emitter's triggers instead (C) | ${fmt(median(c.native), 1)} | ${c.native.map((x) => fmt(x, 1)).join(', ')} |`] : []),
     '',
-    `**Added by the identity: ${fmt(c.addedMicros, 1)} µs per transaction; rate kept ${c.ratio.toFixed(3)}** (medians of back-to-back pairs).`,
+    `**Added by the identity: ${fmt(c.addedMicros, 1)} µs per transaction; rate kept ${c.ratio.toFixed(3)}** (medians over rounds, each against the same round's baseline).`,
+    ...(c.nativeAddedMicros !== null && c.nativeRatio !== null ? ['', `**Native emitter: ${fmt(c.nativeAddedMicros, 1)} µs per transaction; rate kept ${c.nativeRatio.toFixed(3)}.**`] : []),
     '',
   );
 }

@@ -4,7 +4,8 @@
  * its noise): a procedure runs TPC-B's four writes per transaction and
  * COMMITs, N times, with synchronous_commit off, triggers disabled and
  * enabled alternately on the same server. pg_recvlogical stays attached
- * so the slot keeps decoding as in production.
+ * so the slot keeps decoding as in production. Where the server can load
+ * it, the native emitter's triggers are a third variant in every round.
  */
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
@@ -21,6 +22,10 @@ export interface TriggerCpuResult {
   addedMicros: number;
   /** Median over rounds of without ÷ with: the server's transaction rate kept. */
   ratio: number;
+  /** The native emitter's triggers instead, per round; empty when not measured. */
+  native: number[];
+  nativeAddedMicros: number | null;
+  nativeRatio: number | null;
 }
 
 const LOOP = `CREATE OR REPLACE PROCEDURE public.bench_tpcb_loop(n int, INOUT us double precision DEFAULT 0) LANGUAGE plpgsql AS $$
@@ -37,7 +42,7 @@ BEGIN
   us := extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
 END $$`;
 
-export async function triggerCpu(server: PgServer, db: string): Promise<TriggerCpuResult> {
+export async function triggerCpu(server: PgServer, db: string, opts: { native: boolean }): Promise<TriggerCpuResult> {
   const rounds = env('PG_BENCH_TRIGCPU_ROUNDS', 9);
   const txPerRound = env('PG_BENCH_TRIGCPU_TX', 20000);
   const url = server.url({ database: db });
@@ -45,38 +50,57 @@ export async function triggerCpu(server: PgServer, db: string): Promise<TriggerC
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   await applySetup(pgConfig(server, db, { tables: PGBENCH_TABLES, slot: 'bench_cpu', publication: 'bench_cpu' }));
   await sql(server, db, LOOP);
+  if (opts.native) {
+    await sql(server, db, `CREATE OR REPLACE FUNCTION dbwitness.bench_native_identity() RETURNS trigger LANGUAGE c AS 'dbwitness_emitter', 'dbwitness_emit_identity'`);
+    for (const t of PGBENCH_TABLES) {
+      await sql(server, db, `CREATE OR REPLACE TRIGGER bench_native BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION dbwitness.bench_native_identity()`);
+    }
+  }
   const consumer = attachConsumer(server, url, 'bench_cpu', 'bench_cpu');
   const psql = join(server.clientBinDir, 'psql');
-  const setTriggers = (on: boolean): Promise<void> => setIdentityTriggers(server, db, on);
+  type Variant = 'with' | 'without' | 'native';
+  const setTriggers = async (v: Variant): Promise<void> => {
+    await setIdentityTriggers(server, db, v === 'with');
+    if (opts.native) for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${v === 'native' ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_native`);
+  };
   // A fresh session per measurement, as an application's first transactions would be.
   const measure = async (): Promise<number> => {
     const r = await run(psql, ['-qAt', '-d', url, '-c', `CALL public.bench_tpcb_loop(${txPerRound})`], { env: { ...process.env, PGOPTIONS: '-c synchronous_commit=off' } });
     if (r.code !== 0) throw new Error(`bench loop failed: ${r.stderr}`);
     return Number(r.stdout.trim());
   };
-  const without: number[] = [];
-  const withTriggers: number[] = [];
+  const results: Record<Variant, number[]> = { with: [], without: [], native: [] };
+  const variants: Variant[] = opts.native ? ['with', 'without', 'native'] : ['with', 'without'];
   try {
-    await setTriggers(true);
+    await setTriggers('with');
     await measure(); // warm-up
     for (let i = 0; i < rounds; i++) {
-      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
-        await setTriggers(on);
-        (on ? withTriggers : without).push(await measure());
+      // A different rotation each round, so drift hits every variant in every position.
+      const k = i % variants.length;
+      for (const v of [...variants.slice(k), ...variants.slice(0, k)]) {
+        await setTriggers(v);
+        results[v].push(await measure());
       }
-      process.stderr.write(`  µs/tx without ${without.at(-1)?.toFixed(1)}, with ${withTriggers.at(-1)?.toFixed(1)}\n`);
+      process.stderr.write(`  µs/tx ${variants.map((v) => `${v} ${results[v].at(-1)?.toFixed(1)}`).join(', ')}\n`);
     }
   } finally {
     consumer.kill('SIGTERM');
     await exited(consumer);
-    await setTriggers(true);
+    await setTriggers('with');
+    for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_native ON ${t}`);
   }
+  const { with: withTriggers, without, native } = results;
+  const added = (xs: number[]): number => median(xs.map((w, i) => w - (without[i] as number)));
+  const kept = (xs: number[]): number => median(xs.map((w, i) => (without[i] as number) / w));
   return {
     rounds,
     txPerRound,
     without,
     withTriggers,
-    addedMicros: median(withTriggers.map((w, i) => w - (without[i] as number))),
-    ratio: median(withTriggers.map((w, i) => (without[i] as number) / w)),
+    addedMicros: added(withTriggers),
+    ratio: kept(withTriggers),
+    native,
+    nativeAddedMicros: native.length > 0 ? added(native) : null,
+    nativeRatio: native.length > 0 ? kept(native) : null,
   };
 }

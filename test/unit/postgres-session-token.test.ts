@@ -121,6 +121,21 @@ describe('the text array of version 2', () => {
   });
 });
 
+describe('the text array of version 3 (native emitter)', () => {
+  it('carries the session id itself, accepted only when it names the message\'s own backend pid', () => {
+    const ok = parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'clinician', 'dr "x"', '127.0.0.1', '5432', 'ehr', '42', '6560f00d.2a'])));
+    expect(ok).toEqual({ ok: true, value: { v: 3, db_user: 'alice', role: 'clinician', app_user: 'dr "x"', client_addr: '127.0.0.1', client_port: 5432, application: 'ehr', pid: 42, session: '6560f00d.2a' } });
+    expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', '', null, null, '', '42', '6560f00d.2a'])))).toMatchObject({ ok: true, value: { role: null, app_user: null, client_addr: null, client_port: null } });
+    // Another backend's pid, a signed v 2 token, or no id: not this backend's session.
+    for (const session of ['6560f00d.2b', `6560f00d.2a:${'0'.repeat(64)}`, '', 'x.2a']) {
+      expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', null, null, null, '', '42', session]))), session).toMatchObject({ ok: false });
+    }
+    expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', null, null, null, '', '42', null])))).toMatchObject({ ok: false });
+    // Only versions 2 and 3 are arrays; anything else is read as JSON and fails as such.
+    expect(parseIdentity(Buffer.from(arrayOut(['4', 'alice', 'none', null, null, null, '', '42', '1.2a'])))).toMatchObject({ ok: false, problem: 'not JSON' });
+  });
+});
+
 describe('translator and v 2 identities', () => {
   const begin = { tag: 'begin', finalLsn: 0x100n, commitTime: 0n, xid: 7 } as const;
   const message = (content: object) =>
