@@ -4,35 +4,37 @@
  * message's bytes as stored, so the identity and DDL messages must be
  * written as UTF-8 by the emitter itself: otherwise a clinician's name
  * with an accent arrives garbled (or forged-looking) in the audit trail.
+ * Both emitters: the PL/pgSQL one (convert_to) and the native one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PgServer } from '../harness/index.js';
+import { buildNativeEmitter, nativeEmitterConfig } from '../harness/native-emitter.js';
 import { applySetup, changesOf, CLINIC_SQL, Collector, exec, pgConfig, unique } from './postgres-fixture.js';
 
-let server: PgServer;
-let collector: Collector;
-const db = 'latin';
+describe.each(['plpgsql', 'native'] as const)('postgres, LATIN1 database (%s emitter)', (emitter) => {
+  let server: PgServer;
+  let collector: Collector;
+  const db = 'latin';
 
-beforeAll(async () => {
-  server = await startPostgres();
-  await server.query(`CREATE DATABASE ${db} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
-  const q = (sql: string): Promise<unknown> => server.query(sql, [], { database: db });
-  expect(await q('SHOW server_encoding')).toEqual([{ server_encoding: 'LATIN1' }]);
-  for (const sql of CLINIC_SQL) await q(sql);
-  await q('CREATE ROLE alice LOGIN');
-  await q('GRANT USAGE, CREATE ON SCHEMA clinic TO alice');
-  await q('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA clinic TO alice');
-  await q('ALTER TABLE clinic.patients OWNER TO alice');
-  const config = pgConfig(server, db, { slot: unique('s') });
-  await applySetup(config);
-  collector = new Collector(config);
-});
-afterAll(async () => {
-  await collector?.stop();
-  await server?.close();
-});
+  beforeAll(async () => {
+    server = await startPostgres({ config: emitter === 'native' ? nativeEmitterConfig(await buildNativeEmitter()) : {} });
+    await server.query(`CREATE DATABASE ${db} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    const q = (sql: string): Promise<unknown> => server.query(sql, [], { database: db });
+    expect(await q('SHOW server_encoding')).toEqual([{ server_encoding: 'LATIN1' }]);
+    for (const sql of CLINIC_SQL) await q(sql);
+    await q('CREATE ROLE alice LOGIN');
+    await q('GRANT USAGE, CREATE ON SCHEMA clinic TO alice');
+    await q('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA clinic TO alice');
+    await q('ALTER TABLE clinic.patients OWNER TO alice');
+    const config = pgConfig(server, db, { slot: unique('s'), identity_emitter: emitter });
+    await applySetup(config);
+    collector = new Collector(config);
+  });
+  afterAll(async () => {
+    await collector?.stop();
+    await server?.close();
+  });
 
-describe('postgres, LATIN1 database', () => {
   it('app user, row values and DDL text with accents arrive exactly, and the session id still verifies', async () => {
     const url = server.url({ database: db, user: 'alice' });
     const appUser = 'Dr. Muñoz-Peña «ÿ»';
