@@ -170,9 +170,10 @@ class Pipeline {
           if (handled !== undefined) await handled;
         }
       }
-      // Source ended (signal aborted): store what is complete. An open
+      // Source ended (signal aborted): store what is complete (a flush that
+      // splits around a checkpoint leaves the rest for the next). An open
       // transaction is dropped; the source replays it on the next start.
-      await this.#flush();
+      while (this.#pending.length > 0 || this.#pendingCheckpoint !== null) await this.#flush();
       await this.#inflight;
       this.#throwIfFailed();
     } finally {
@@ -347,10 +348,15 @@ class Pipeline {
     } else {
       // The checkpoint line must follow exactly the events it covers, so that
       // events stored after it are recognisably the cut transaction (`tail`).
-      // The weight is shared by count: only the sum bounds anything.
+      // The rest (the start of a transaction still being stored, or alerts
+      // after the position) stays pending for the next flush: a refusal of
+      // this append is only seen once its rejection has run, and nothing
+      // may be stored after events that were refused. The weight is shared
+      // by count: only the sum bounds anything.
       const first = Math.round((weight * covered) / drafts.length);
       this.#append(drafts.slice(0, covered), checkpoint, first);
-      this.#append(drafts.slice(covered), undefined, weight - first);
+      this.#pending = drafts.slice(covered);
+      this.#pendingWeight = weight - first;
     }
     while ((this.#outstandingEvents > this.#maxOutstanding || this.#outstandingWeight > this.#maxOutstandingWeight) && this.#outstanding.length > 1) {
       // Completions run in order, so waiting for the oldest frees the most.

@@ -487,6 +487,30 @@ describe('pipeline', () => {
     expect(log.filter((e) => e.kind === 'ack').length).toBeLessThanOrEqual(1);
   });
 
+  it('a batch split around its checkpoint appends the rest only once the first part was not refused', async () => {
+    const log: Log = [];
+    const inner = new RecordingChain(log);
+    const calls: Array<{ events: number; checkpoint: string | undefined }> = [];
+    const refusing: Chain = {
+      source: SOURCE,
+      head: () => inner.head(),
+      checkpoint: () => inner.checkpoint(),
+      tail: () => inner.tail(),
+      // The part with the checkpoint is refused at once (as FileChain refuses a draft it cannot serialize).
+      append: (drafts, cp) => {
+        calls.push({ events: drafts.length, checkpoint: cp });
+        return cp !== undefined ? Promise.reject(new Error('bad draft')) : inner.append(drafts, cp);
+      },
+      close: async () => undefined,
+    };
+    // One complete transaction, then a large one: the batch fills with tx 1 (covered by cp1) and the start of tx 2.
+    const msgs = [...tx(1, 1), ...tx(2, 10)];
+    await expect(run(scripted(msgs, log), refusing, { batchMaxEvents: 4 })).rejects.toThrow('bad draft');
+    // Nothing of tx 2 may be stored ahead of the refused tx 1: it would sit in the chain before tx 1's replay.
+    expect(calls).toEqual([{ events: 1, checkpoint: 'cp1' }]);
+    expect(inner.stored).toEqual([]);
+  });
+
   it('acknowledges nothing after an append that failed, even when later appends succeed', async () => {
     const log: Log = [];
     const chain = new GatedChain();
