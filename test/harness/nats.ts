@@ -26,7 +26,8 @@ export interface NatsServer extends AsyncDisposable {
   url(): string;
   /** 'fast' = SIGTERM (clean); 'immediate' = SIGKILL. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
-  start(): Promise<void>;
+  /** Starts it again on the same ports and store; `jetstream: false` for this run only (a NATS that answers but has no JetStream). */
+  start(opts?: { jetstream?: boolean }): Promise<void>;
   /** Stops the server and deletes its directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -91,11 +92,11 @@ class PrivateNats implements NatsServer {
     return `nats://127.0.0.1:${this.#port}`;
   }
 
-  async start(): Promise<void> {
+  async start(opts: { jetstream?: boolean } = {}): Promise<void> {
     if (this.#closed) throw new Error('NATS server was closed; start a new one with startNats()');
     if (this.#child !== undefined) return;
     const args = ['-a', '127.0.0.1', '-p', String(this.#port), '-m', String(this.#monitorPort), '-l', this.logFile];
-    if (this.#jetstream) args.push('-js', '-sd', this.storeDir);
+    if (opts.jetstream ?? this.#jetstream) args.push('-js', '-sd', this.storeDir);
     const child = spawn(NATS_SERVER, args, { cwd: this.#base, env: serverEnv(), stdio: 'ignore' });
     this.#child = child;
     if (child.pid !== undefined) recordServerPid(this.#base, child.pid);
