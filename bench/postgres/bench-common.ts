@@ -104,3 +104,24 @@ export function attachConsumer(server: PgServer, url: string, slot: string, publ
 export async function setIdentityTriggers(server: PgServer, db: string, on: boolean): Promise<void> {
   for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER dbwitness_identity`);
 }
+
+/**
+ * Statement triggers `bench_native` on the pgbench tables calling the native
+ * emitter's C function (the server must load it: test/harness/native-emitter.ts),
+ * disabled; the same function `identity_emitter: native` installs as emit_identity().
+ */
+export async function installNativeBenchTriggers(server: PgServer, db: string): Promise<void> {
+  await sql(server, db, `CREATE OR REPLACE FUNCTION dbwitness.bench_native_identity() RETURNS trigger LANGUAGE c AS 'dbwitness_emitter', 'dbwitness_emit_identity'`);
+  for (const t of PGBENCH_TABLES) {
+    await sql(server, db, `CREATE OR REPLACE TRIGGER bench_native BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION dbwitness.bench_native_identity()`);
+    await sql(server, db, `ALTER TABLE ${t} DISABLE TRIGGER bench_native`);
+  }
+}
+
+export async function setNativeBenchTriggers(server: PgServer, db: string, on: boolean): Promise<void> {
+  for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_native`);
+}
+
+export async function dropNativeBenchTriggers(server: PgServer, db: string): Promise<void> {
+  for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_native ON ${t}`);
+}

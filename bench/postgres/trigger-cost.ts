@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers, sql } from './bench-common.js';
+import { attachConsumer, dropNativeBenchTriggers, env, exited, installNativeBenchTriggers, median, PGBENCH_TABLES, run, setIdentityTriggers, setNativeBenchTriggers, sql } from './bench-common.js';
 
 export interface TriggerCostResult {
   runs: number;
@@ -55,17 +55,12 @@ export async function triggerCost(server: PgServer, db: string, opts: { native: 
   for (const t of PGBENCH_TABLES) {
     await sql(server, db, `CREATE OR REPLACE TRIGGER bench_empty BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION public.bench_empty_trigger()`);
   }
-  if (opts.native) {
-    await sql(server, db, `CREATE OR REPLACE FUNCTION dbwitness.bench_native_identity() RETURNS trigger LANGUAGE c AS 'dbwitness_emitter', 'dbwitness_emit_identity'`);
-    for (const t of PGBENCH_TABLES) {
-      await sql(server, db, `CREATE OR REPLACE TRIGGER bench_native BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION dbwitness.bench_native_identity()`);
-    }
-  }
+  if (opts.native) await installNativeBenchTriggers(server, db);
   const setEmpty = async (on: boolean): Promise<void> => {
     for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_empty`);
   };
   const setNative = async (on: boolean): Promise<void> => {
-    if (opts.native) for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${on ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_native`);
+    if (opts.native) await setNativeBenchTriggers(server, db, on);
   };
   const consumer = attachConsumer(server, url, slot, 'bench_tps');
   type Variant = 'with' | 'without' | 'empty' | 'native';
@@ -100,7 +95,7 @@ export async function triggerCost(server: PgServer, db: string, opts: { native: 
     await exited(consumer);
     await setVariant('with');
     for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_empty ON ${t}`);
-    for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_native ON ${t}`);
+    await dropNativeBenchTriggers(server, db);
   }
   const { with: withTriggers, without, empty: emptyTriggers, native: nativeTriggers } = results;
   const pairs = withTriggers.map((w, i) => w / (without[i] as number));

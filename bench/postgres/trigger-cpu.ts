@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
-import { attachConsumer, env, exited, median, PGBENCH_TABLES, run, setIdentityTriggers, sql } from './bench-common.js';
+import { attachConsumer, dropNativeBenchTriggers, env, exited, installNativeBenchTriggers, median, PGBENCH_TABLES, run, setIdentityTriggers, setNativeBenchTriggers, sql } from './bench-common.js';
 
 export interface TriggerCpuResult {
   rounds: number;
@@ -50,18 +50,13 @@ export async function triggerCpu(server: PgServer, db: string, opts: { native: b
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   await applySetup(pgConfig(server, db, { tables: PGBENCH_TABLES, slot: 'bench_cpu', publication: 'bench_cpu' }));
   await sql(server, db, LOOP);
-  if (opts.native) {
-    await sql(server, db, `CREATE OR REPLACE FUNCTION dbwitness.bench_native_identity() RETURNS trigger LANGUAGE c AS 'dbwitness_emitter', 'dbwitness_emit_identity'`);
-    for (const t of PGBENCH_TABLES) {
-      await sql(server, db, `CREATE OR REPLACE TRIGGER bench_native BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION dbwitness.bench_native_identity()`);
-    }
-  }
+  if (opts.native) await installNativeBenchTriggers(server, db);
   const consumer = attachConsumer(server, url, 'bench_cpu', 'bench_cpu');
   const psql = join(server.clientBinDir, 'psql');
   type Variant = 'with' | 'without' | 'native';
   const setTriggers = async (v: Variant): Promise<void> => {
     await setIdentityTriggers(server, db, v === 'with');
-    if (opts.native) for (const t of PGBENCH_TABLES) await sql(server, db, `ALTER TABLE ${t} ${v === 'native' ? 'ENABLE ALWAYS' : 'DISABLE'} TRIGGER bench_native`);
+    if (opts.native) await setNativeBenchTriggers(server, db, v === 'native');
   };
   // A fresh session per measurement, as an application's first transactions would be.
   const measure = async (): Promise<number> => {
@@ -87,7 +82,7 @@ export async function triggerCpu(server: PgServer, db: string, opts: { native: b
     consumer.kill('SIGTERM');
     await exited(consumer);
     await setTriggers('with');
-    for (const t of PGBENCH_TABLES) await sql(server, db, `DROP TRIGGER IF EXISTS bench_native ON ${t}`);
+    await dropNativeBenchTriggers(server, db);
   }
   const { with: withTriggers, without, native } = results;
   const added = (xs: number[]): number => median(xs.map((w, i) => w - (without[i] as number)));
