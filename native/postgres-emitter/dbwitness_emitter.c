@@ -14,8 +14,8 @@
  * the backend itself on every emission, so it needs no signature.
  *
  * Why it cannot be forged: the function takes no arguments and reads every
- * field from the backend; PostgreSQL refuses to call a trigger function
- * outside a trigger; creating a C function needs a superuser; and
+ * field from the backend; it refuses to run except as a trigger (checked
+ * below); creating a C function needs a superuser; and
  * pg_logical_emit_message, the only other way to write a 'dbwitness'
  * message, is revoked from PUBLIC by setup (the PL/pgSQL emitter writes
  * only version 2).
