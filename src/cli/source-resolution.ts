@@ -3,6 +3,7 @@
  * and how CLI flags plus the config file become one adapter config.
  * Adapters are loaded lazily so that `verify` or `query` never load drivers.
  */
+import { z } from 'zod';
 import type { SourceAdapter } from '../core/ports.js';
 import { redactUrl, usageError } from '../core/errors.js';
 import { validate } from '../config/load-config.js';
@@ -67,9 +68,16 @@ export function defaultSourceId(url: string): string {
   return raw.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 63);
 }
 
-/** Parses a source entry with its adapter's schema; errors name the entry. */
+/**
+ * Parses a source entry with its adapter's schema; errors name the entry.
+ * Strict: a key the engine does not know (a misspelt `slott:`, or a
+ * PostgreSQL-only `slot` or `--identity-emitter` on a MySQL source) is an
+ * error, not silently dropped while the default it was meant to replace
+ * takes effect.
+ */
 export function parseSourceConfig(adapter: AnyAdapter, entry: Record<string, unknown>, where: string): unknown {
-  return validate(adapter.configSchema, entry, where);
+  const schema = adapter.configSchema instanceof z.ZodObject ? adapter.configSchema.strict() : adapter.configSchema;
+  return validate(schema, entry, where);
 }
 
 /** `a,b , c` -> ['a','b','c'] */

@@ -37,7 +37,9 @@ export function validate<T>(schema: z.ZodType<T>, raw: unknown, where: string): 
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = formatPath(issue.path);
-  throw usageError('E_CONFIG_INVALID', `${where}: ${key === '' ? 'the document' : `key \`${key}\``}: ${describeIssue(issue, raw)}`, fixFor(issue));
+  // Unknown keys of the entry itself read "source x: unknown key `slott`", not "the document".
+  const subject = key !== '' ? `key \`${key}\`: ` : issue.code === 'unrecognized_keys' ? '' : 'the document: ';
+  throw usageError('E_CONFIG_INVALID', `${where}: ${subject}${describeIssue(issue, raw)}`, fixFor(issue));
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -24,6 +24,19 @@ describe('daemon configuration errors', () => {
     expect(r.stderr).toMatch(/alerts.*rulez/);
   });
 
+  it('names a source key its engine does not know, instead of running on the default it was meant to replace', async () => {
+    const dir = await tempDir('dbw-daemon-config-');
+    const file = join(dir, 'dbwitness.yaml');
+    await writeFile(file, stringify({ store: { dir: join(dir, 'store') }, sources: [{ id: 'a', url: 'postgres://u@127.0.0.1:1/db', tables: ['clinic.patients'], slott: 'audit' }] }));
+    const typo = await runCli(['run', '--config', file, '--unsigned', '--redaction', 'keep']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/unknown key `slott`/);
+    // A PostgreSQL-only flag on a MySQL source.
+    const flag = await runCli(['doctor', '--url', 'mysql://u@127.0.0.1:1/db', '--tables', 'clinic.patients', '--slot', 'audit']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/source mysql-127-0-0-1-1-db: unknown key `slot`/);
+  });
+
   it('rejects an unknown time zone for after-hours', async () => {
     const r = await runCli(['run', '--config', await configFile({ alerts: { rules: { after_hours: { enabled: true, time_zone: 'Mars/Olympus' } } } }), '--unsigned', '--redaction', 'keep']);
     expect(r.code).toBe(2);

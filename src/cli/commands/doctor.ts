@@ -35,7 +35,7 @@ Examples:
     const { config, logger } = await loadContext(flags);
     const entry = sourceEntryFrom(flags, config);
     const adapter = await adapterForUrl(String(entry.url));
-    const sourceConfig = parseSourceConfig(adapter, entry, 'source');
+    const sourceConfig = parseSourceConfig(adapter, entry, `source ${String(entry['id'])}`);
     const findings = [...(await adapter.doctor(sourceConfig, { logger }))];
     const companion = flags.logAudit === undefined ? null : await logCompanion(adapter.name, entry, flags.logAudit);
     if (companion !== null) findings.push(...(await companion.adapter.doctor(companion.config, { logger })));

@@ -162,7 +162,7 @@ async function sourceSpecs(flags: RunFlags, config: ConfigFile): Promise<SourceS
   const specs: SourceSpec[] = [];
   for (const [i, entry] of entries.entries()) {
     const adapter = await adapterForUrl(String(entry.url));
-    const parsed = parseSourceConfig(adapter, entry, fromFlags ? 'source' : `config sources[${i}]`);
+    const parsed = parseSourceConfig(adapter, entry, fromFlags ? `source ${String(entry['id'])}` : `config sources[${i}]`);
     specs.push({ id: String(entry.id), adapter, config: parsed, fingerprint: JSON.stringify(entry) });
   }
   const ids = specs.map((s) => s.id);

@@ -51,7 +51,7 @@ Examples:
     }
     const adapter = await adapterByName(engine);
     const entry = sourceEntryFrom(flags, config);
-    const sourceConfig = parseSourceConfig(adapter, entry, 'source');
+    const sourceConfig = parseSourceConfig(adapter, entry, `source ${String(entry['id'])}`);
     const ctx = { logger };
     if (flags.rotateSessionKey !== undefined) {
       await rotateSessionKey(adapter, sourceConfig, flags, String(entry.url), ctx);
