@@ -1,12 +1,14 @@
 /**
- * PostgreSQL benchmarks. Run: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [drain] [rss]`
- * (all three by default). Writes bench/postgres/RESULTS.md.
+ * PostgreSQL benchmarks. Run: `npx tsc -p tsconfig.build.json && npx tsx bench/postgres/main.ts [tps] [trigcpu] [drain] [latency] [rss]`
+ * (all by default). Writes bench/postgres/RESULTS.md.
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
  * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS,
  * PG_BENCH_RSS_WIDTH (characters per row: wide rows), PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX,
  * PG_BENCH_LAT_TPS, PG_BENCH_LAT_SECONDS.
  * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
  * Profiling: PG_BENCH_NODE_ARGS (extra node flags for the daemon), PG_BENCH_DAEMON_STDOUT (file for its stdout, e.g. --trace-gc).
+ * tps and trigcpu also measure the native identity emitter (built for Debian's PostgreSQL 15 from
+ * native/postgres-emitter, which needs postgresql-server-dev-15); PG_BENCH_NATIVE=0 skips it.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

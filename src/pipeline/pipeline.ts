@@ -358,7 +358,8 @@ class Pipeline {
       this.#pending = drafts.slice(covered);
       this.#pendingWeight = weight - first;
     }
-    while ((this.#outstandingEvents > this.#maxOutstanding || this.#outstandingWeight > this.#maxOutstandingWeight) && this.#outstanding.length > 1) {
+    // What a split left pending counts too: it is held as surely as what is outstanding.
+    while ((this.#outstandingEvents + this.#pending.length > this.#maxOutstanding || this.#outstandingWeight + this.#pendingWeight > this.#maxOutstandingWeight) && this.#outstanding.length > 1) {
       // Completions run in order, so waiting for the oldest frees the most.
       await (this.#outstanding[0] as { done: Promise<void> }).done.catch(() => undefined);
     }
