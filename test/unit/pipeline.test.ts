@@ -29,6 +29,27 @@ function tx(n: number, rows: number, identity: SessionIdentity | null = ALICE): 
   return msgs;
 }
 
+/**
+ * A chain that refuses the appends `refuse` picks at once, as FileChain
+ * refuses a draft it cannot serialize (a rejected promise, nothing
+ * assigned), and passes the others to `inner`; `calls` records every append.
+ */
+function refusingChain(inner: Chain, refuse: (n: number, checkpoint: string | undefined) => boolean): { chain: Chain; calls: Array<{ events: number; checkpoint: string | undefined }> } {
+  const calls: Array<{ events: number; checkpoint: string | undefined }> = [];
+  const chain: Chain = {
+    source: SOURCE,
+    head: () => inner.head(),
+    checkpoint: () => inner.checkpoint(),
+    tail: () => inner.tail(),
+    append: (drafts, cp) => {
+      calls.push({ events: drafts.length, checkpoint: cp });
+      return refuse(calls.length, cp) ? Promise.reject(new Error('bad draft')) : inner.append(drafts, cp);
+    },
+    close: async () => undefined,
+  };
+  return { chain, calls };
+}
+
 type Log = Array<{ kind: 'append'; ids: string[]; checkpoint: string | undefined } | { kind: 'ack'; checkpoint: string }>;
 
 class RecordingChain implements Chain {
@@ -471,38 +492,19 @@ describe('pipeline', () => {
   it('issues no append after one the chain refused', async () => {
     const log: Log = [];
     const inner = new RecordingChain(log);
-    let calls = 0;
-    const refusing: Chain = {
-      source: SOURCE,
-      head: () => inner.head(),
-      checkpoint: () => inner.checkpoint(),
-      tail: () => inner.tail(),
-      // The second append is refused at once (as FileChain refuses a draft it cannot serialize).
-      append: (drafts, cp) => (++calls === 2 ? Promise.reject(new Error('bad draft')) : inner.append(drafts, cp)),
-      close: async () => undefined,
-    };
+    // The second append is refused.
+    const { chain: refusing, calls } = refusingChain(inner, (n) => n === 2);
     const msgs = Array.from({ length: 20 }, (_, i) => tx(i + 1, 1)).flat();
     await expect(run(scripted(msgs, log), refusing, { batchMaxEvents: 2 })).rejects.toThrow('bad draft');
-    expect(calls).toBe(2);
+    expect(calls).toHaveLength(2);
     expect(log.filter((e) => e.kind === 'ack').length).toBeLessThanOrEqual(1);
   });
 
   it('a batch split around its checkpoint appends the rest only once the first part was not refused', async () => {
     const log: Log = [];
     const inner = new RecordingChain(log);
-    const calls: Array<{ events: number; checkpoint: string | undefined }> = [];
-    const refusing: Chain = {
-      source: SOURCE,
-      head: () => inner.head(),
-      checkpoint: () => inner.checkpoint(),
-      tail: () => inner.tail(),
-      // The part with the checkpoint is refused at once (as FileChain refuses a draft it cannot serialize).
-      append: (drafts, cp) => {
-        calls.push({ events: drafts.length, checkpoint: cp });
-        return cp !== undefined ? Promise.reject(new Error('bad draft')) : inner.append(drafts, cp);
-      },
-      close: async () => undefined,
-    };
+    // The part with the checkpoint is refused.
+    const { chain: refusing, calls } = refusingChain(inner, (_n, cp) => cp !== undefined);
     // One complete transaction, then a large one: the batch fills with tx 1 (covered by cp1) and the start of tx 2.
     const msgs = [...tx(1, 1), ...tx(2, 10)];
     await expect(run(scripted(msgs, log), refusing, { batchMaxEvents: 4 })).rejects.toThrow('bad draft');
