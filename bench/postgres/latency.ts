@@ -16,6 +16,8 @@ import { env, exited, PGBENCH_TABLES, run, sql, waitConfirmed, currentLsn } from
 
 export interface LatencyResult {
   tps: number;
+  /** What wrote the identity messages on the source (PG_BENCH_LAT_EMITTER). */
+  identityEmitter: 'plpgsql' | 'native';
   seconds: number;
   events: number;
   p50Ms: number;
@@ -38,13 +40,13 @@ function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-export async function latency(server: PgServer, db: string, repoRoot: string, tps: number): Promise<LatencyResult> {
+export async function latency(server: PgServer, db: string, repoRoot: string, tps: number, opts: { identityEmitter?: 'plpgsql' | 'native' } = {}): Promise<LatencyResult> {
   const seconds = env('PG_BENCH_LAT_SECONDS', 30);
   const url = server.url({ database: db });
   const pgbench = join(server.clientBinDir, 'pgbench');
   const init = await run(pgbench, ['-i', '-q', '-s', '4', url]);
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
-  await applySetup(pgConfig(server, db, { tables: TABLES, slot: 'bench_lat', publication: 'bench_lat' }));
+  await applySetup(pgConfig(server, db, { tables: TABLES, slot: 'bench_lat', publication: 'bench_lat', identity_emitter: opts.identityEmitter ?? 'plpgsql' }));
   const store = await tempDir('dbw-bench-lat-');
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLES.join(','), '--slot', 'bench_lat', '--publication', 'bench_lat', '--id', 'lat', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
@@ -90,5 +92,5 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
       xs.sort((a, b) => a - b);
       return { fromS, events: xs.length, p50Ms: pct(xs, 50), p99Ms: pct(xs, 99), maxMs: xs.at(-1) ?? 0 };
     });
-  return { tps, seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0, slices, steady: { events: steady.length, p50Ms: pct(steady, 50), p99Ms: pct(steady, 99), maxMs: steady.at(-1) ?? 0 } };
+  return { tps, identityEmitter: opts.identityEmitter ?? 'plpgsql', seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0, slices, steady: { events: steady.length, p50Ms: pct(steady, 50), p99Ms: pct(steady, 99), maxMs: steady.at(-1) ?? 0 } };
 }

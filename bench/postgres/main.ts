@@ -4,7 +4,7 @@
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
  * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS,
  * PG_BENCH_RSS_WIDTH (characters per row: wide rows), PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX,
- * PG_BENCH_LAT_TPS, PG_BENCH_LAT_SECONDS.
+ * PG_BENCH_LAT_TPS, PG_BENCH_LAT_SECONDS, PG_BENCH_LAT_EMITTER=native (latency with the native identity emitter).
  * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
  * Profiling: PG_BENCH_NODE_ARGS (extra node flags for the daemon), PG_BENCH_DAEMON_STDOUT (file for its stdout, e.g. --trace-gc).
  * tps and trigcpu also measure the native identity emitter (built for Debian's PostgreSQL 15 from
@@ -42,7 +42,9 @@ let rss: RssResult[] | null = null;
 let lat: LatencyResult | null = null;
 
 // The native emitter is measured too where it can be built (PostgreSQL 15 server headers); PG_BENCH_NATIVE=0 skips it.
-const nativeDir = (!wanted.has('tps') && !wanted.has('trigcpu')) || process.env['PG_BENCH_NATIVE'] === '0' ? null : await buildNativeEmitter().catch((err: unknown) => {
+// PG_BENCH_LAT_EMITTER=native runs the latency part with it (the default there is the PL/pgSQL emitter).
+const latNative = process.env['PG_BENCH_LAT_EMITTER'] === 'native';
+const nativeDir = (!wanted.has('tps') && !wanted.has('trigcpu') && !(wanted.has('latency') && latNative)) || process.env['PG_BENCH_NATIVE'] === '0' ? null : await buildNativeEmitter().catch((err: unknown) => {
   process.stderr.write(`  native emitter not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
   return null;
 });
@@ -64,12 +66,13 @@ if (wanted.has('drain')) {
   drains = await drain(server, 'bench', repoRoot);
 }
 if (wanted.has('latency')) {
-  await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
+  if (latNative && nativeDir === null) throw new Error('PG_BENCH_LAT_EMITTER=native: the native emitter could not be built (see above)');
+  await using server = await startPostgres({ version: 15, database: 'bench', config: latNative ? TRIGGER_CONFIG : SERVER_CONFIG });
   // Half the drain rate of `dbwitness run` at 1 row per transaction, in TPC-B transactions (4 row changes each).
   const drain1 = drains.find((d) => d.rowsPerTx === 1)?.rowsPerSecond['dbwitness run'];
   const tpsTarget = Math.max(10, Math.round(drain1 !== undefined ? drain1 / 2 / 4 : Number(process.env['PG_BENCH_LAT_TPS'] ?? 200)));
   process.stderr.write(`(c) commit-to-durable latency at ${tpsTarget} TPC-B tps\n`);
-  lat = await latency(server, 'bench', repoRoot, tpsTarget);
+  lat = await latency(server, 'bench', repoRoot, tpsTarget, { identityEmitter: latNative ? 'native' : 'plpgsql' });
 }
 if (wanted.has('rss')) {
   await using server = await startPostgres({ version: 15, database: 'bench', config: SERVER_CONFIG });
@@ -156,7 +159,7 @@ if (lat !== null) {
   lines.push(
     '## (c) Commit-to-durable latency under steady load',
     '',
-    `pgbench TPC-B at a fixed ${lat.tps} tps (-R; half of the 1-row-per-transaction drain rate of \`dbwitness run\` measured above, in 4-row TPC-B transactions) for ${lat.seconds} s, audited by \`dbwitness run\`. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
+    `pgbench TPC-B at a fixed ${lat.tps} tps (-R; half of the 1-row-per-transaction drain rate of \`dbwitness run\` measured above, in 4-row TPC-B transactions) for ${lat.seconds} s, audited by \`dbwitness run\`, identity written by the ${lat.identityEmitter === 'native' ? 'native (C)' : 'PL/pgSQL'} emitter. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
     '',
     '| events | p50 | p99 | max |',
     '|---|---:|---:|---:|',
