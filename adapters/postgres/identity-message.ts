@@ -34,6 +34,13 @@ export type IdentityPayloadV1 = z.infer<typeof IdentityPayloadV1>;
 export const IdentityPayloadV2 = IdentityPayloadV1.omit({ v: true, session_id: true }).extend({
   v: z.literal(2),
   session: z.string(),
+  /**
+   * The login the backend authenticated as, present only while it differs
+   * from db_user (SESSION_USER): a superuser's SET SESSION AUTHORIZATION.
+   * Signed with the session id in v 2 (trusted only with it), read from the
+   * backend in v 3.
+   */
+  login: z.string().nullable(),
 });
 export type IdentityPayloadV2 = z.infer<typeof IdentityPayloadV2>;
 
@@ -91,7 +98,9 @@ export function sessionKeysFromRow(row: Record<string, unknown> | undefined): Se
 }
 
 function macMatches(p: IdentityPayloadV2, sid: string, mac: string, key: string): boolean {
-  const want = createHash('sha256').update(`${key}:${sid}:${p.client_port ?? ''}:${p.db_user}:${key}`, 'utf8').digest();
+  // With a login, as identity-sql.ts signs it: 'L' apart from the plain form, the login's length (characters) apart from db_user.
+  const input = p.login === null ? `${key}:${sid}:${p.client_port ?? ''}:${p.db_user}:${key}` : `${key}:L:${sid}:${p.client_port ?? ''}:${[...p.login].length}:${p.login}:${p.db_user}:${key}`;
+  const want = createHash('sha256').update(input, 'utf8').digest();
   const got = Buffer.from(mac, 'hex');
   return got.length === want.length && mac.length === 64 && timingSafeEqual(got, want);
 }
@@ -119,6 +128,16 @@ export function verifySessionToken(p: IdentityPayloadV2, keys: SessionKeys, atMs
   const { previous, rotatedAtSec, previousUntilMs } = keys;
   if (previous !== null && rotatedAtSec !== null && previousUntilMs !== null && atMs < previousUntilMs && Number.parseInt(sid.slice(0, dot), 16) <= rotatedAtSec && macMatches(p, sid, mac, previous)) return { sid, previousKey: true };
   return { problem: 'bad_signature' };
+}
+
+/**
+ * A session whose login differs from SESSION_USER (a superuser's SET
+ * SESSION AUTHORIZATION) is attributed to the login, acting as the session
+ * user: db_user is the login, role the session user (or the role it set).
+ * Call only with a login that is trusted (signed, or from v 3).
+ */
+export function actingAs<P extends { db_user: string; role: string | null; login: string | null }>(p: P): P {
+  return p.login === null ? p : { ...p, db_user: p.login, role: p.role ?? p.db_user };
 }
 
 export function toSessionIdentity(p: Omit<IdentityPayloadV1, 'v' | 'session_id'>, sessionId: string | null): SessionIdentity {
@@ -160,8 +179,9 @@ export function parseIdentity(content: Buffer): { ok: true; value: IdentityPaylo
   const version = content[1] === 0x33 ? 3 : 2;
   const a = parsePgTextArray(content.toString('utf8'));
   if (a === null) return { ok: false, problem: 'not a text array' };
-  if (a.length !== 9) return { ok: false, problem: `${a.length} elements, expected 9` };
-  const [, dbUser, role, appUser, addr, port, application, pid, session] = a;
+  if (a.length !== 9 && a.length !== 10) return { ok: false, problem: `${a.length} elements, expected 9 or 10` };
+  const [, dbUser, role, appUser, addr, port, application, pid, session, login] = a;
+  if (a.length === 10 && (login == null || login === dbUser)) return { ok: false, problem: 'login missing or the same as db_user' };
   if (dbUser == null || role == null || pid == null || session == null) return { ok: false, problem: 'db_user, role, pid or session missing' };
   if (!DECIMAL.test(pid) || (port != null && !DECIMAL.test(port))) return { ok: false, problem: 'pid or client_port not a number' };
   if (version === 3 && (!SESSION_ID.test(session) || session.slice(session.indexOf('.') + 1) !== Number(pid).toString(16))) return { ok: false, problem: 'session id malformed or not of this backend' };
@@ -175,6 +195,7 @@ export function parseIdentity(content: Buffer): { ok: true; value: IdentityPaylo
     application: application ?? null,
     pid: Number(pid),
     session,
+    login: login ?? null,
   });
   if (r.success) return { ok: true, value: r.data };
   return { ok: false, problem: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ') };

@@ -53,7 +53,7 @@ const IDENTITY_FIELDS = `'v', 1,
 
 /**
  * The per-transaction identity (version 2) as a PostgreSQL text array:
- * `{2,<db_user>,<role setting>,<app user>,<client addr>,<client port>,<application>,<pid>,<session>}`,
+ * `{2,<db_user>,<role setting>,<app user>,<client addr>,<client port>,<application>,<pid>,<session>[,<login>]}`,
  * written by array_out, which quotes and escapes every element that needs
  * it and writes NULL for a missing one (identity-message.ts reads it back).
  * Not JSON: json_build_object looks up the type and output function of
@@ -62,10 +62,15 @@ const IDENTITY_FIELDS = `'v', 1,
  * once. The role setting is `none` without SET ROLE (no role may have that
  * name) and an unset app user is empty or NULL; the daemon maps both to
  * null. `session` is the signed session id `<sid>:<mac>` from `tok`.
+ * `login`, only while it differs from SESSION_USER (a superuser's SET
+ * SESSION AUTHORIZATION), is the login the backend authenticated, from
+ * `lg`, signed in the same mac.
  */
-const IDENTITY_ARRAY_V2 = `ARRAY['2', SESSION_USER::pg_catalog.text, r, au,
+const IDENTITY_FIELDS_V2 = `'2', SESSION_USER::pg_catalog.text, r, au,
       pg_catalog.host(pg_catalog.inet_client_addr()), pg_catalog.inet_client_port()::pg_catalog.text,
-      pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid()::pg_catalog.text, tok]::pg_catalog.text`;
+      pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid()::pg_catalog.text, tok`;
+const IDENTITY_ARRAY_V2 = `(CASE WHEN pg_catalog.texteq(lg, '') IS NOT FALSE THEN ARRAY[${IDENTITY_FIELDS_V2}]
+      ELSE ARRAY[${IDENTITY_FIELDS_V2}, lg] END)::pg_catalog.text`;
 
 /**
  * The key that says "this transaction's identity for the active role is in
@@ -135,7 +140,11 @@ export const SESSION_KEY_TABLE = 'session_key';
 /**
  * The session id (`%c`) with its signature, cached for the session in the
  * setting `dbwitness.session` as `<sid>:<mac>`:
- * mac = hex(SHA-256(key ':' sid ':' client port or '' ':' SESSION_USER ':' key)).
+ * mac = hex(SHA-256(key ':' sid ':' client port or '' ':' SESSION_USER ':' key)),
+ * or, while the login differs from SESSION_USER (SET SESSION AUTHORIZATION),
+ * hex(SHA-256(key ':L:' sid ':' port ':' octet length of login ':' login ':' SESSION_USER ':' key)):
+ * the `L` keeps the two forms apart (a sid never starts with it) and the
+ * length keeps the two names apart. The login is cached in `dbwitness.login`.
  * The key is in the session_key table, readable by the emitter and daemon
  * roles only. The daemon recomputes the mac (identity-message.ts); a
  * session that writes its own `dbwitness.session` cannot sign it, so its
@@ -144,7 +153,8 @@ export const SESSION_KEY_TABLE = 'session_key';
  * before the key, so no two inputs concatenate alike; the key at both ends
  * rules out extending a mac the session can read.
  */
-const SESSION_MAC_INPUT = `pg_catalog.convert_to(pg_catalog.concat(k, ':', sid, ':', pg_catalog.inet_client_port(), ':', SESSION_USER, ':', k), 'UTF8')`;
+const SESSION_MAC_INPUT = `pg_catalog.convert_to(CASE WHEN pg_catalog.texteq(lg, '') THEN pg_catalog.concat(k, ':', sid, ':', pg_catalog.inet_client_port(), ':', SESSION_USER, ':', k)
+      ELSE pg_catalog.concat(k, ':L:', sid, ':', pg_catalog.inet_client_port(), ':', pg_catalog.octet_length(lg), ':', lg, ':', SESSION_USER, ':', k) END, 'UTF8')`;
 
 /**
  * Writes the caller's identity once per (transaction, active role). SECURITY
@@ -172,6 +182,7 @@ DECLARE
   r pg_catalog.text := pg_catalog.current_setting('role');
   au pg_catalog.text := pg_catalog.current_setting('dbwitness.app_user', true);
   tok pg_catalog.text := pg_catalog.current_setting('dbwitness.session', true);
+  lg pg_catalog.text := pg_catalog.current_setting('dbwitness.login', true);
   k pg_catalog.text;
   sid pg_catalog.text;
 BEGIN
@@ -182,12 +193,15 @@ BEGIN
       -- Writes must not fail because the key table was dropped; doctor reports it.
       k := NULL;
     END;
-    SELECT ${sessionIdSql('a.backend_start', 'a.pid')}
-      INTO sid FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
+    -- usesysid is the login the backend authenticated: SET SESSION AUTHORIZATION changes SESSION_USER, not it.
+    SELECT ${sessionIdSql('a.backend_start', 'a.pid')},
+           CASE WHEN pg_catalog.texteq(pg_catalog.pg_get_userbyid(a.usesysid)::pg_catalog.text, SESSION_USER::pg_catalog.text) THEN '' ELSE pg_catalog.pg_get_userbyid(a.usesysid)::pg_catalog.text END
+      INTO sid, lg FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
     -- Without a key (deleted by hand) nothing is cached and the mac is empty: the daemon reports it.
     tok := pg_catalog.concat(sid, ':', CASE WHEN k IS NOT NULL THEN pg_catalog.encode(pg_catalog.sha256(${SESSION_MAC_INPUT}), 'hex') END);
     IF k IS NOT NULL THEN
-      PERFORM pg_catalog.set_config('dbwitness.session', tok, false), pg_catalog.set_config('dbwitness.session_user', SESSION_USER::pg_catalog.text, false);
+      PERFORM pg_catalog.set_config('dbwitness.session', tok, false), pg_catalog.set_config('dbwitness.session_user', SESSION_USER::pg_catalog.text, false),
+        pg_catalog.set_config('dbwitness.login', lg, false);
     END IF;
   END IF;
   PERFORM pg_catalog.set_config('dbwitness.emitted', ${EMITTED_KEY}, true),

@@ -13,7 +13,7 @@ import { compareKeys } from '../../src/core/canonical.js';
 import type { RowChange, SourceMessage } from '../../src/core/ports.js';
 import { DDL_PREFIX, HEARTBEAT_PREFIX, IDENTITY_PREFIX } from './postgres-config.js';
 import { heartbeatNonce } from './heartbeat-tracker.js';
-import { DdlPayload, parseIdentity, parsePayload, toSessionIdentity, verifySessionToken, type IdentityPayloadV1, type SessionTokenProblem } from './identity-message.js';
+import { actingAs, DdlPayload, parseIdentity, parsePayload, toSessionIdentity, verifySessionToken, type IdentityPayloadV1, type SessionTokenProblem } from './identity-message.js';
 import { SessionKeyRing } from './session-key-ring.js';
 import { checkpointOf, formatLsn } from './lsn.js';
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from './pgoutput-decoder.js';
@@ -196,17 +196,34 @@ export class PgoutputTranslator {
     if (!r.ok) return [this.#alert('identity_invalid', `identity message at ${formatLsn(msg.lsn)} failed validation (${r.problem}); the transaction's changes are treated as unattributed`, msg.lsn)];
     const p = r.value;
     if (p.v === 1) return this.#identity(text, p, p.session_id, null);
-    // The native emitter reads the session id from the backend itself: nothing to verify.
-    if (p.v === 3) return this.#identity(text, p, p.session, null);
+    // The native emitter reads the session id (and the login) from the backend itself: nothing to verify.
+    if (p.v === 3) return this.#identity(text, actingAs(p), p.session, this.#actingAlert(p, msg.lsn));
     const atMs = Number((tx.commitTime + PG_EPOCH_MICROS) / 1000n);
+    // An unverified message's login is not trusted: its changes keep SESSION_USER, with the session alert.
+    const unverified = { ...p, login: null };
     const verified = (): SourceMessage[] | null => {
       const t = verifySessionToken(p, this.#keys.keys, atMs);
       // Accepted by the previous key: only until its grace period ends, so not cached.
-      if ('sid' in t) return this.#identity(text, p, t.sid, null, !t.previousKey);
-      return t.problem === 'bad_signature' && this.#keys.mayRetry ? null : this.#identity(text, p, null, this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn));
+      if ('sid' in t) return this.#identity(text, actingAs(p), t.sid, this.#actingAlert(p, msg.lsn), !t.previousKey);
+      return t.problem === 'bad_signature' && this.#keys.mayRetry ? null : this.#identity(text, unverified, null, this.#sessionAlert(t.problem, p.db_user, p.pid, msg.lsn));
     };
     // null: signed with a key not held (yet): read the keys and check once more.
-    return verified() ?? this.#reloadKeys().then(() => verified() ?? this.#identity(text, p, null, this.#sessionAlert('bad_signature', p.db_user, p.pid, msg.lsn)));
+    return verified() ?? this.#reloadKeys().then(() => verified() ?? this.#identity(text, unverified, null, this.#sessionAlert('bad_signature', p.db_user, p.pid, msg.lsn)));
+  }
+
+  /**
+   * A superuser's SET SESSION AUTHORIZATION: the changes are attributed to
+   * the login (actingAs), and this says so once per distinct message.
+   */
+  #actingAlert(p: { db_user: string; login: string | null; pid: number }, lsn: bigint): SourceMessage | null {
+    if (p.login === null) return null;
+    const where = `identity message at ${formatLsn(lsn)} (backend pid ${p.pid})`;
+    return this.#alert(
+      'identity_session_authorization',
+      `${where}: login ${JSON.stringify(p.login)} acts as ${JSON.stringify(p.db_user)} (SET SESSION AUTHORIZATION); its changes are attributed to login ${JSON.stringify(p.login)} with role ${JSON.stringify(p.db_user)} or the role it set`,
+      lsn,
+      { db_user: p.login, session_user: p.db_user, pid: String(p.pid) },
+    );
   }
 
   /** New keys make every cached verdict stale: a key dropped at once must stop passing. */

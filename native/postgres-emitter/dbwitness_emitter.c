@@ -8,7 +8,11 @@
  * PostgreSQL text array, version 3:
  *
  *   {3,<session_user>,<role setting>,<dbwitness.app_user>,<client addr>,
- *    <client port>,<application_name>,<backend pid>,<session id %c>}
+ *    <client port>,<application_name>,<backend pid>,<session id %c>[,<login>]}
+ *
+ * <login>, only while it differs from the session user, is the user the
+ * backend authenticated as: a superuser's SET SESSION AUTHORIZATION changes
+ * the session user, not the login.
  *
  * Version 3 differs from version 2 only in the session id: it is read from
  * the backend itself on every emission, so it needs no signature.
@@ -193,6 +197,11 @@ dbwitness_emit_identity(PG_FUNCTION_ARGS)
 	/* The log session id %c: hex(backend start, seconds) '.' hex(pid). */
 	snprintf(number, sizeof(number), "%lx.%x", (long) MyStartTime, MyProcPid);
 	append_element(&buf, number);
+	if (GetAuthenticatedUserId() != session_user)
+	{
+		appendStringInfoChar(&buf, ',');
+		append_element(&buf, GetUserNameFromId(GetAuthenticatedUserId(), false));
+	}
 	appendStringInfoChar(&buf, '}');
 
 	/* pgoutput sends a message's bytes as written: always UTF-8, as the PL/pgSQL emitter's convert_to. */

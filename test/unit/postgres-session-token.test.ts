@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { NO_SESSION_KEYS, parseIdentity, sessionKeysFromRow, verifySessionToken, type IdentityPayloadV2, type SessionKeys } from '../../adapters/postgres/identity-message.js';
+import { actingAs, NO_SESSION_KEYS, parseIdentity, sessionKeysFromRow, verifySessionToken, type IdentityPayloadV2, type SessionKeys } from '../../adapters/postgres/identity-message.js';
 import { parsePgTextArray } from '../../adapters/postgres/pg-text-array.js';
 import { PgoutputTranslator } from '../../adapters/postgres/pgoutput-translator.js';
 import { SessionKeyRing } from '../../adapters/postgres/session-key-ring.js';
@@ -23,7 +23,7 @@ function mac(key: string, sid: string, port: number | null, user: string): strin
 }
 
 function payload(over: Partial<IdentityPayloadV2> = {}): IdentityPayloadV2 {
-  return { v: 2, db_user: 'alice', role: null, app_user: null, client_addr: '10.0.0.7', client_port: 50412, application: 'ehr', pid: PID, session: `${SID}:${mac(KEY, SID, 50412, 'alice')}`, ...over };
+  return { v: 2, db_user: 'alice', role: null, app_user: null, client_addr: '10.0.0.7', client_port: 50412, application: 'ehr', pid: PID, session: `${SID}:${mac(KEY, SID, 50412, 'alice')}`, login: null, ...over };
 }
 
 describe('session id signature', () => {
@@ -94,7 +94,7 @@ function arrayOut(items: ReadonlyArray<string | null>): string {
 
 /** The version 2 message emit_session_identity() writes for a payload (role null as `none`). */
 function v2Text(p: IdentityPayloadV2): string {
-  return arrayOut(['2', p.db_user, p.role ?? 'none', p.app_user, p.client_addr, p.client_port === null ? null : String(p.client_port), p.application, String(p.pid), p.session]);
+  return arrayOut(['2', p.db_user, p.role ?? 'none', p.app_user, p.client_addr, p.client_port === null ? null : String(p.client_port), p.application, String(p.pid), p.session, ...(p.login === null ? [] : [p.login])]);
 }
 
 describe('the text array of version 2', () => {
@@ -115,16 +115,44 @@ describe('the text array of version 2', () => {
     expect(parseIdentity(Buffer.from(v2Text(payload({ role: 'clinician' }))))).toMatchObject({ ok: true, value: { role: 'clinician' } });
     expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', '', null, null, '', '42', 's'])))).toMatchObject({ ok: true, value: { role: null, app_user: null, client_addr: null, client_port: null, pid: 42 } });
     expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', 'x42', 's'])))).toMatchObject({ ok: false });
-    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', '42'])))).toMatchObject({ ok: false, problem: '8 elements, expected 9' });
+    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', '42'])))).toMatchObject({ ok: false, problem: '8 elements, expected 9 or 10' });
     expect(parseIdentity(Buffer.from(arrayOut(['2', null, 'none', null, null, null, '', '42', 's'])))).toMatchObject({ ok: false });
     expect(parseIdentity(Buffer.from('{2,"unterminated'))).toMatchObject({ ok: false, problem: 'not a text array' });
+  });
+});
+
+describe('a session whose login differs from SESSION_USER (SET SESSION AUTHORIZATION)', () => {
+  /** What emit_session_identity() signs while the login differs: the 'L' form with the login's length. */
+  const loginMac = (login: string, user: string): string => createHash('sha256').update(`${KEY}:L:${SID}:50412:${[...login].length}:${login}:${user}:${KEY}`, 'utf8').digest('hex');
+
+  it('accepts the login only as signed with the session id, and reads it back from the array', () => {
+    const p = payload({ login: 'postgres', session: `${SID}:${loginMac('postgres', 'alice')}` });
+    expect(verifySessionToken(p, keys(KEY), NOW)).toEqual({ sid: SID, previousKey: false });
+    expect(parseIdentity(Buffer.from(v2Text(p)))).toEqual({ ok: true, value: p });
+    // A login the session wrote itself (the mac was made without it), another login, or a shifted split of the names: refused.
+    expect(verifySessionToken(payload({ login: 'postgres' }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    expect(verifySessionToken(payload({ login: 'dba2', session: `${SID}:${loginMac('postgres', 'alice')}` }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    const shifted = payload({ db_user: 'b:alice', login: 'a', session: `${SID}:${loginMac('a:b', 'alice')}` });
+    expect(verifySessionToken(shifted, keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+    // The plain form cannot pass for a login form, nor the other way round.
+    expect(verifySessionToken(payload({ session: `${SID}:${loginMac('postgres', 'alice')}` }), keys(KEY), NOW)).toEqual({ problem: 'bad_signature' });
+  });
+
+  it('attributes the changes to the login, acting as the session user', () => {
+    expect(actingAs({ db_user: 'alice', role: null, login: 'postgres' })).toEqual({ db_user: 'postgres', role: 'alice', login: 'postgres' });
+    expect(actingAs({ db_user: 'alice', role: 'clinician', login: 'postgres' })).toMatchObject({ db_user: 'postgres', role: 'clinician' });
+    expect(actingAs({ db_user: 'alice', role: null, login: null })).toEqual({ db_user: 'alice', role: null, login: null });
+    // A tenth element that repeats db_user, or is missing, is not what an emitter writes.
+    expect(parseIdentity(Buffer.from(arrayOut(['2', 'alice', 'none', null, null, null, '', '42', 's', 'alice'])))).toMatchObject({ ok: false });
+    expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', null, null, null, '', '42', '6560f00d.2a', null])))).toMatchObject({ ok: false });
+    expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', null, null, null, '', '42', '6560f00d.2a', 'postgres'])))).toMatchObject({ ok: true, value: { v: 3, login: 'postgres' } });
   });
 });
 
 describe('the text array of version 3 (native emitter)', () => {
   it('carries the session id itself, accepted only when it names the message\'s own backend pid', () => {
     const ok = parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'clinician', 'dr "x"', '127.0.0.1', '5432', 'ehr', '42', '6560f00d.2a'])));
-    expect(ok).toEqual({ ok: true, value: { v: 3, db_user: 'alice', role: 'clinician', app_user: 'dr "x"', client_addr: '127.0.0.1', client_port: 5432, application: 'ehr', pid: 42, session: '6560f00d.2a' } });
+    expect(ok).toEqual({ ok: true, value: { v: 3, db_user: 'alice', role: 'clinician', app_user: 'dr "x"', client_addr: '127.0.0.1', client_port: 5432, application: 'ehr', pid: 42, session: '6560f00d.2a', login: null } });
     expect(parseIdentity(Buffer.from(arrayOut(['3', 'alice', 'none', '', null, null, '', '42', '6560f00d.2a'])))).toMatchObject({ ok: true, value: { role: null, app_user: null, client_addr: null, client_port: null } });
     // Another backend's pid, a signed v 2 token, or no id: not this backend's session.
     for (const session of ['6560f00d.2b', `6560f00d.2a:${'0'.repeat(64)}`, '', 'x.2a']) {
