@@ -61,6 +61,8 @@ export type IdentityPayload = IdentityPayloadV1 | IdentityPayloadV2 | IdentityPa
 const SESSION_ID = /^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/;
 
 export const DdlPayload = IdentityPayloadV1.extend({
+  /** The authenticated login where it differs from db_user (SET SESSION AUTHORIZATION); absent in setups before it. */
+  login: z.string().nullable().default(null),
   command_tag: z.string(),
   object_type: z.string().nullable(),
   object_identity: z.string().nullable(),

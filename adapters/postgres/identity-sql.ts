@@ -39,7 +39,8 @@ function sessionIdSql(start: string, pid: string): string {
 
 /**
  * JSON object fields every identity-bearing message carries. Expects
- * plpgsql variables `started` (backend start), `r` (role setting), `au` (app user).
+ * plpgsql variables `started` (backend start), `r` (role setting), `au` (app user)
+ * and `lg` (the authenticated login where it differs from SESSION_USER, else NULL).
  */
 const IDENTITY_FIELDS = `'v', 1,
       'db_user', SESSION_USER,
@@ -49,7 +50,8 @@ const IDENTITY_FIELDS = `'v', 1,
       'client_port', pg_catalog.inet_client_port(),
       'application', pg_catalog.current_setting('application_name'),
       'pid', pg_catalog.pg_backend_pid(),
-      'session_id', ${sessionIdSql('started', 'pg_catalog.pg_backend_pid()')}`;
+      'session_id', ${sessionIdSql('started', 'pg_catalog.pg_backend_pid()')},
+      'login', lg`;
 
 /**
  * The per-transaction identity (version 2) as a PostgreSQL text array:
@@ -313,8 +315,11 @@ DECLARE
   r text := current_setting('role');
   au text := current_setting('dbwitness.app_user', true);
   started timestamptz;
+  lg text;
 BEGIN
-  SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
+  -- usesysid is the login the backend authenticated: a superuser's SET SESSION AUTHORIZATION changes SESSION_USER, not it.
+  SELECT a.backend_start, CASE WHEN pg_get_userbyid(a.usesysid) <> SESSION_USER THEN pg_get_userbyid(a.usesysid)::text END
+    INTO started, lg FROM pg_stat_get_activity(pg_backend_pid()) AS a;
   FOR c IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
     CONTINUE WHEN c.schema_name IS NOT NULL AND starts_with(c.schema_name, 'pg_temp');
     PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, convert_to(json_build_object(
@@ -342,8 +347,11 @@ DECLARE
   r text := current_setting('role');
   au text := current_setting('dbwitness.app_user', true);
   started timestamptz;
+  lg text;
 BEGIN
-  SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) AS a;
+  -- usesysid is the login the backend authenticated: a superuser's SET SESSION AUTHORIZATION changes SESSION_USER, not it.
+  SELECT a.backend_start, CASE WHEN pg_get_userbyid(a.usesysid) <> SESSION_USER THEN pg_get_userbyid(a.usesysid)::text END
+    INTO started, lg FROM pg_stat_get_activity(pg_backend_pid()) AS a;
   FOR c IN SELECT * FROM pg_event_trigger_dropped_objects() WHERE original AND NOT is_temporary LOOP
     PERFORM pg_logical_emit_message(true, ${quoteLiteral(DDL_PREFIX)}, convert_to(json_build_object(
       ${IDENTITY_FIELDS},

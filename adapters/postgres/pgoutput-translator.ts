@@ -163,8 +163,11 @@ export class PgoutputTranslator {
     const detail: Record<string, string> = { command_tag: d.command_tag };
     if (d.object_type !== null) detail['object_type'] = d.object_type;
     if (d.object_identity !== null) detail['object_identity'] = d.object_identity;
+    // DDL messages read the login fresh from the backend (no cache a session could write): trusted as is.
+    const acting = this.#actingAlert(d, msg.lsn);
     return [
-      { kind: 'identity', identity: toSessionIdentity(d, d.session_id) },
+      ...(acting === null ? [] : [acting]),
+      { kind: 'identity', identity: toSessionIdentity(actingAs(d), d.session_id) },
       {
         kind: 'change',
         change: { action: 'ddl', schema: d.schema, table: null, key: null, before: null, after: null, columns: [], statement: d.statement, detail },

@@ -168,6 +168,11 @@ describe.each(['plpgsql', 'native'] as const)('postgres identity (%s emitter)', 
       const back = await collector.waitChange('patients', (c) => c.key?.['id'] === '61');
       expect(back.items[0]?.identity).toMatchObject({ db_user: 'postgres', role: 'postgres' });
       expect(back.alerts).toEqual([]);
+      // DDL messages carry the login too.
+      await exec(url('postgres'), ['SET SESSION AUTHORIZATION alice', 'CREATE TABLE clinic.impersonated (id int)']);
+      const ddl = await collector.waitTx((t) => t.items.some((i) => i.change.action === 'ddl' && i.change.detail?.['object_identity'] === 'clinic.impersonated'));
+      expect(ddl.items.find((i) => i.change.action === 'ddl')?.identity).toMatchObject({ db_user: 'postgres', role: 'alice' });
+      expect(ddl.alerts.map((a) => a.code)).toContain('identity_session_authorization');
     });
 
     // The PL/pgSQL emitter caches the login in a setting: one the session writes itself is not believed.
