@@ -144,7 +144,7 @@ export const SESSION_KEY_TABLE = 'session_key';
  * setting `dbwitness.session` as `<sid>:<mac>`:
  * mac = hex(SHA-256(key ':' sid ':' client port or '' ':' SESSION_USER ':' key)),
  * or, while the login differs from SESSION_USER (SET SESSION AUTHORIZATION),
- * hex(SHA-256(key ':L:' sid ':' port ':' octet length of login ':' login ':' SESSION_USER ':' key)):
+ * hex(SHA-256(key ':L:' sid ':' port ':' length of login in characters ':' login ':' SESSION_USER ':' key)):
  * the `L` keeps the two forms apart (a sid never starts with it) and the
  * length keeps the two names apart. The login is cached in `dbwitness.login`.
  * The key is in the session_key table, readable by the emitter and daemon
@@ -156,7 +156,7 @@ export const SESSION_KEY_TABLE = 'session_key';
  * rules out extending a mac the session can read.
  */
 const SESSION_MAC_INPUT = `pg_catalog.convert_to(CASE WHEN pg_catalog.texteq(lg, '') THEN pg_catalog.concat(k, ':', sid, ':', pg_catalog.inet_client_port(), ':', SESSION_USER, ':', k)
-      ELSE pg_catalog.concat(k, ':L:', sid, ':', pg_catalog.inet_client_port(), ':', pg_catalog.octet_length(lg), ':', lg, ':', SESSION_USER, ':', k) END, 'UTF8')`;
+      ELSE pg_catalog.concat(k, ':L:', sid, ':', pg_catalog.inet_client_port(), ':', pg_catalog.length(lg), ':', lg, ':', SESSION_USER, ':', k) END, 'UTF8')`;
 
 /**
  * Writes the caller's identity once per (transaction, active role). SECURITY

@@ -168,6 +168,12 @@ describe.each(['plpgsql', 'native'] as const)('postgres identity (%s emitter)', 
       const back = await collector.waitChange('patients', (c) => c.key?.['id'] === '61');
       expect(back.items[0]?.identity).toMatchObject({ db_user: 'postgres', role: 'postgres' });
       expect(back.alerts).toEqual([]);
+      // A login with non-ASCII letters acting as another: the signed length counts characters, as the daemon does.
+      await server.query('CREATE ROLE "dba_jörg" SUPERUSER LOGIN', [], { database: db }).catch(() => undefined);
+      await exec(url('dba_jörg'), ['SET SESSION AUTHORIZATION alice', "INSERT INTO clinic.patients VALUES (64, 'M64', 'as alice', NULL, NULL)"]);
+      const jorg = await collector.waitChange('patients', (c) => c.key?.['id'] === '64');
+      expect(jorg.items[0]?.identity).toMatchObject({ db_user: 'dba_jörg', role: 'alice' });
+      expect(jorg.alerts.map((a) => a.code)).toEqual(['identity_session_authorization']);
       // DDL messages carry the login too.
       await exec(url('postgres'), ['SET SESSION AUTHORIZATION alice', 'CREATE TABLE clinic.impersonated (id int)']);
       const ddl = await collector.waitTx((t) => t.items.some((i) => i.change.action === 'ddl' && i.change.detail?.['object_identity'] === 'clinic.impersonated'));
