@@ -11,6 +11,7 @@ import { openBinlogSource } from './binlog-source.js';
 import { MysqlSourceConfig } from './mysql-config.js';
 import { doctor } from './mysql-doctor.js';
 import { applyPlan, planSetup, planUninstall } from './mysql-setup-plan.js';
+import { auditedColumns } from './table-columns.js';
 
 export const mysqlAdapter: SourceAdapter<MysqlSourceConfig> = {
   name: 'mysql',
@@ -20,6 +21,7 @@ export const mysqlAdapter: SourceAdapter<MysqlSourceConfig> = {
   planUninstall,
   applyPlan: (config, plan, ctx) => applyPlan(config, plan, ctx),
   doctor,
+  auditedColumns,
   openSource: (config, ctx) => openBinlogSource(config, ctx.logger),
 };
 

@@ -12,6 +12,7 @@ import { connectAdmin } from './postgres-connection.js';
 import { planSetupWith, buildKeyRotationPlan, buildUninstallPlan } from './postgres-setup-plan.js';
 import { applyPlanWith } from './postgres-apply.js';
 import { doctorWith } from './postgres-doctor.js';
+import { auditedColumnsWith } from './postgres-columns.js';
 import { PostgresChangeSource } from './postgres-source.js';
 
 export { PostgresSourceConfig } from './postgres-config.js';
@@ -35,5 +36,6 @@ export const postgresAdapter: SourceAdapter<PostgresSourceConfig> = {
   planKeyRotation: async (config, graceMs) => buildKeyRotationPlan(config, graceMs),
   applyPlan: (config, plan, ctx) => withClient(config, (c) => applyPlanWith(c, config, plan, ctx.logger)),
   doctor: (config) => withClient(config, (c) => doctorWith(c, config)),
+  auditedColumns: (config) => withClient(config, (c) => auditedColumnsWith(c, config)),
   openSource: async (config, ctx) => new PostgresChangeSource(config, ctx.logger),
 };

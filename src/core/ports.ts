@@ -208,5 +208,11 @@ export interface SourceAdapter<C = unknown> {
   planKeyRotation?(config: C, graceMs: number, ctx: AdapterContext): Promise<SetupPlan>;
   applyPlan(config: C, plan: SetupPlan, ctx: AdapterContext): Promise<void>;
   doctor(config: C, ctx: AdapterContext): Promise<readonly Finding[]>;
+  /**
+   * The audited tables, named as the policy names them (`schema.table`),
+   * each with its column names in table order: doctor checks the subject
+   * mapping and redaction rules against them. Catalog reads only.
+   */
+  auditedColumns?(config: C, ctx: AdapterContext): Promise<ReadonlyMap<string, readonly string[]>>;
   openSource(config: C, ctx: AdapterContext): Promise<ChangeSource>;
 }

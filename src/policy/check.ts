@@ -8,11 +8,22 @@ import type { Finding } from '../core/ports.js';
 import { PolicyConfig, type PolicyConfigInput } from './config.js';
 import { loadHmacKey } from './hmac.js';
 import { configUsesHmac } from './redaction.js';
+import { checkPolicyColumns } from './check-columns.js';
+import { similarName } from '../core/similar-name.js';
+
+/** The subject name reports by patient read (`report patient`, the index's patient_id). */
+const PATIENT_SUBJECT = 'patient_id';
 
 /**
  * @param auditedTables every `schema.table` some source audits (empty: unknown, table checks skipped)
+ * @param columns the audited tables' columns, read from the database (null: unknown, column checks skipped)
  */
-export function checkPolicy(input: PolicyConfig | PolicyConfigInput, auditedTables: readonly string[], env: NodeJS.ProcessEnv = process.env): Finding[] {
+export function checkPolicy(
+  input: PolicyConfig | PolicyConfigInput,
+  auditedTables: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  columns: ReadonlyMap<string, readonly string[]> | null = null,
+): Finding[] {
   const config = PolicyConfig.parse(input);
   const out: Finding[] = [];
   const audited = new Set(auditedTables);
@@ -24,7 +35,20 @@ export function checkPolicy(input: PolicyConfig | PolicyConfigInput, auditedTabl
   }
   for (const [table, subjects] of Object.entries(config.subjects)) {
     if (known && !audited.has(table)) {
-      out.push({ id: 'policy.subjects.unaudited', status: 'warn', title: `Mapped table ${table} is not audited`, detail: 'no source audits it, so its mapping is never used', fix: `add ${table} to a source's tables, or remove its mapping` });
+      const near = similarName(table, audited);
+      out.push({ id: 'policy.subjects.unaudited', status: 'warn', title: `Mapped table ${table} is not audited`, detail: 'no source audits it, so its mapping is never used', fix: `${near !== null ? `did you mean ${near}? ` : ''}add ${table} to a source's tables, or remove its mapping` });
+    }
+    const names = Object.keys(subjects);
+    if (!names.includes(PATIENT_SUBJECT)) {
+      // Other subject names are allowed (they land in subject.*), but only patient_id is indexed for reports.
+      const near = names.find((n) => similarName(n, [PATIENT_SUBJECT]) !== null);
+      out.push({
+        id: 'policy.subjects.no_patient_id',
+        status: 'warn',
+        title: `${table} is mapped without ${PATIENT_SUBJECT}`,
+        detail: `its events carry subject ${names.join(', ')} but no ${PATIENT_SUBJECT}, so \`report patient\` never lists them`,
+        fix: near !== undefined ? `did you mean ${PATIENT_SUBJECT}? rename subjects.${table}.${near}` : `add ${PATIENT_SUBJECT} to subjects.${table} if its rows belong to a patient`,
+      });
     }
     for (const [name, mapping] of Object.entries(subjects)) {
       if (!('lookup' in mapping)) continue;
@@ -45,6 +69,21 @@ export function checkPolicy(input: PolicyConfig | PolicyConfigInput, auditedTabl
   }
 
   const r = config.redaction;
+  for (const [table, rules] of Object.entries(r.tables)) {
+    if (!known || audited.has(table)) continue;
+    // Rules for a table no source audits apply to nothing; if the name is a slip for an audited table, that table falls to the default rule.
+    const protective = Object.values(rules).some((rule) => rule !== 'keep');
+    const exposed = protective && r.default === 'keep';
+    const near = similarName(table, audited);
+    out.push({
+      id: 'policy.redaction.unaudited',
+      status: exposed ? 'fail' : 'warn',
+      title: `Redaction rules name ${table}, which is not audited`,
+      detail: `its rules apply to nothing${exposed ? ', and every audited table without rules is kept in clear (redaction.default is keep)' : ''}`,
+      fix: `${near !== null ? `did you mean ${near}? ` : ''}name an audited table in redaction.tables, or remove the entry`,
+    });
+  }
+  if (columns !== null) out.push(...checkPolicyColumns(config, columns));
   if (configUsesHmac(r)) {
     if (!r.hmac_key) {
       out.push({ id: 'policy.hmac_key', status: 'fail', title: 'The redaction policy hashes values but names no HMAC key', detail: 'run refuses to start without one', fix: 'set redaction.hmac_key to { env: VAR } or { file: PATH } with at least 32 random bytes (`openssl rand -hex 32`)' });

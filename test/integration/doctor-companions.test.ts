@@ -67,10 +67,48 @@ describe('doctor --config: patient mapping and redaction', () => {
   let pg: PgServer;
   beforeAll(async () => {
     pg = await startPostgres({ version: 15 });
-    await pg.query('CREATE SCHEMA clinic; CREATE TABLE clinic.patients (id bigint primary key, name text)');
+    await pg.query('CREATE SCHEMA clinic; CREATE TABLE clinic.patients (id bigint primary key, name text, ssn text)');
+    await pg.query('CREATE TABLE clinic.encounters (id bigint primary key, patient_id bigint, note text)');
   });
   afterAll(async () => {
     await pg?.close();
+  });
+
+  it('checks the columns the policy names against the tables a schema resolves to', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { tempDir } = await import('../harness/index.js');
+    const dir = await tempDir('dbw-doctor-columns-');
+    const file = join(dir, 'dbwitness.yaml');
+    const config = (encountersColumn: string, ssnRule: string): string => `sources:
+  - id: clinic
+    url: ${pg.url()}
+    schemas: [clinic]
+subjects:
+  clinic.patients: { patient_id: { column: id } }
+  clinic.encounters: { patient_id: { column: ${encountersColumn} } }
+redaction:
+  default: keep
+  statement: drop
+  tables:
+    clinic.patients: { ${ssnRule}: drop }
+`;
+    type Report = { findings: Array<{ id: string; status: string; title: string; fix?: string }> };
+    await writeFile(file, config('patientid', 'snn'));
+    const bad = await runCli(['doctor', '--config', file, '--json']);
+    expect(bad.code).toBe(1);
+    const policy = (JSON.parse(bad.stdout) as Report).findings.filter((f) => f.id.startsWith('policy.') && f.status !== 'ok' && f.id !== 'policy.default_keep');
+    expect(policy.map((f) => [f.id, f.status, f.title])).toEqual([
+      ['policy.subjects.column_missing', 'fail', 'clinic.encounters.patient_id reads column patientid, which clinic.encounters does not have'],
+      ['policy.redaction.column_missing', 'fail', 'Redaction rule for clinic.patients.snn, which clinic.patients does not have'],
+    ]);
+    expect(policy[0]!.fix).toMatch(/did you mean patient_id\?/);
+    expect(policy[1]!.fix).toMatch(/did you mean ssn\?/);
+
+    await writeFile(file, config('patient_id', 'ssn'));
+    const good = await runCli(['doctor', '--config', file, '--json']);
+    const fixed = (JSON.parse(good.stdout) as Report).findings.filter((f) => f.id.startsWith('policy.') && f.status !== 'ok');
+    // Only the deliberate keep-by-default remains; the schema's tables count as audited (no "not audited" warning).
+    expect(fixed.map((f) => f.id)).toEqual(['policy.default_keep']);
   });
 
   it('reports a lookup mapping through a table no source audits as a failure', async () => {

@@ -68,6 +68,14 @@ describe('mysql setup, doctor, uninstall (MariaDB 10.11)', () => {
     expect(doc.find((f) => f.id === 'mysql.triggers')?.status).toBe('fail');
   });
 
+  it("reads the audited tables' columns, the hostile name included, for doctor's policy checks", async () => {
+    const cols = await mysqlAdapter.auditedColumns!(sourceConfig(db, { tables: [], schemas: ['clinic'] }), ctx);
+    expect(cols.get('clinic.patients')).toEqual(['id', 'mrn', 'name', 'dob', 'balance']);
+    expect(cols.get('clinic.encounters')).toEqual(['id', 'patient_id', 'note', 'seen_at']);
+    expect(cols.get("clinic.we`ird.ta'ble x")).toEqual(['id', 'v']);
+    await expect(mysqlAdapter.auditedColumns!(sourceConfig(db, { tables: ['clinic.nope'] }), ctx)).rejects.toMatchObject({ code: 'E_MYSQL_TABLE_MISSING' });
+  });
+
   it('refuses to apply without the password variable and names the fix', async () => {
     const config = sourceConfig(db, { replication_password_env: 'DBWITNESS_TEST_UNSET_PW' });
     const plan = await mysqlAdapter.planSetup(config, ctx);

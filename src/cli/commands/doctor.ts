@@ -42,8 +42,24 @@ Examples:
     if (flags.config !== undefined) {
       // Patient mapping and redaction: what the trail will hold about patients.
       const policy = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
-      const tables = Array.isArray(entry.tables) ? (entry.tables as string[]) : [];
-      findings.push(...checkPolicy(policy, tables));
+      let tables = Array.isArray(entry.tables) ? (entry.tables as string[]) : [];
+      // The live schema, where it can be read: the tables --schema resolves to, and the columns the policy names.
+      let columns: ReadonlyMap<string, readonly string[]> | null = null;
+      if (adapter.auditedColumns !== undefined) {
+        try {
+          columns = await adapter.auditedColumns(sourceConfig, { logger });
+          tables = [...columns.keys()];
+        } catch (e) {
+          findings.push({
+            id: 'policy.columns',
+            status: 'warn',
+            title: "The policy's column names were not checked",
+            detail: `the audited tables' columns could not be read: ${e instanceof Error ? e.message : String(e)}`,
+            fix: 'fix the findings above (the audited tables must exist), then run doctor again',
+          });
+        }
+      }
+      findings.push(...checkPolicy(policy, tables, process.env, columns));
     }
     const failed = findings.some((f) => f.status === 'fail');
     if (flags.json) {
