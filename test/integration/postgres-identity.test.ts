@@ -174,6 +174,18 @@ describe.each(['plpgsql', 'native'] as const)('postgres identity (%s emitter)', 
       const jorg = await collector.waitChange('patients', (c) => c.key?.['id'] === '64');
       expect(jorg.items[0]?.identity).toMatchObject({ db_user: 'dba_jörg', role: 'alice' });
       expect(jorg.alerts.map((a) => a.code)).toEqual(['identity_session_authorization']);
+      // Within one transaction that already wrote as itself: the change after the switch carries the new identity.
+      await exec(url('postgres'), [
+        "INSERT INTO clinic.patients VALUES (65, 'M65', 'as itself', NULL, NULL)",
+        'SET SESSION AUTHORIZATION alice',
+        "INSERT INTO clinic.patients VALUES (66, 'M66', 'then as alice', NULL, NULL)",
+      ]);
+      const mid = await collector.waitChange('patients', (c) => c.key?.['id'] === '66');
+      expect(mid.items.map((i) => [i.change.key?.['id'], i.identity?.db_user, i.identity?.role])).toEqual([
+        ['65', 'postgres', 'postgres'],
+        ['66', 'postgres', 'alice'],
+      ]);
+      expect(mid.alerts.map((a) => a.code)).toEqual(['identity_session_authorization']);
       // DDL messages carry the login too.
       await exec(url('postgres'), ['SET SESSION AUTHORIZATION alice', 'CREATE TABLE clinic.impersonated (id int)']);
       const ddl = await collector.waitTx((t) => t.items.some((i) => i.change.action === 'ddl' && i.change.detail?.['object_identity'] === 'clinic.impersonated'));
