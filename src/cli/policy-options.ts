@@ -13,7 +13,8 @@ import type { ConfigFile } from '../config/config-schema.js';
 import { validate } from '../config/load-config.js';
 import type { DraftEvent } from '../core/event.js';
 import { usageError } from '../core/errors.js';
-import { PolicyConfig, policyFromConfig, type PolicyConfigInput, type SubjectFallback } from '../policy/index.js';
+import type { Logger } from '../core/logger.js';
+import { PolicyConfig, policyFromConfig, type MissingPolicyColumns, type PolicyConfigInput, type SubjectFallback } from '../policy/index.js';
 
 export interface PolicyFlags {
   redaction?: string;
@@ -28,7 +29,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--hmac-key-file <file>', 'key (>= 32 random bytes, hex or base64) for HMAC redaction; keep it outside the store');
 }
 
-export function policyTransform(flags: PolicyFlags, config: ConfigFile, lookupFallback: SubjectFallback | null = null): (draft: DraftEvent) => DraftEvent {
+export function policyTransform(flags: PolicyFlags, config: ConfigFile, lookupFallback: SubjectFallback | null = null, logger: Logger | null = null): (draft: DraftEvent) => DraftEvent {
   const raw = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
   const input: PolicyConfigInput = { subjects: raw.subjects, redaction: { ...raw.redaction } };
   if (flags.redaction !== undefined) {
@@ -38,6 +39,16 @@ export function policyTransform(flags: PolicyFlags, config: ConfigFile, lookupFa
     input.redaction!.default = flags.redaction as (typeof RULES)[number];
   }
   if (flags.hmacKeyFile !== undefined) input.redaction!.hmac_key = { file: flags.hmacKeyFile };
-  const policy = policyFromConfig(input, lookupFallback === null ? {} : { lookupFallback });
+  const onMissingColumns =
+    logger === null
+      ? undefined
+      : ({ table, columns, present }: MissingPolicyColumns): void => {
+          // Names only: column names are schema, never row values.
+          logger.warn(
+            { table, missing: columns, columns: present },
+            `the policy names ${columns.map((c) => `${c.column} (${c.setting})`).join(', ')}, which ${table} does not have: that mapping or rule applies to nothing. Fix the name (case-sensitive) in the config and restart run; \`dbwitness doctor --config\` lists every such name`,
+          );
+        };
+  const policy = policyFromConfig(input, { ...(lookupFallback === null ? {} : { lookupFallback }), onMissingColumns });
   return (draft) => policy.apply(draft);
 }

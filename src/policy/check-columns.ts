@@ -17,7 +17,8 @@ export function checkPolicyColumns(config: PolicyConfig, columns: ReadonlyMap<st
   const out: Finding[] = [];
   const missing = (table: string, column: string): boolean => {
     const cols = columns.get(table);
-    return cols !== undefined && !cols.includes(column);
+    // No columns at all means they could not be seen (MySQL shows only columns the account holds a privilege on), not that none exist.
+    return cols !== undefined && cols.length > 0 && !cols.includes(column);
   };
   const hint = (table: string, column: string): string => {
     const cols = columns.get(table) ?? [];

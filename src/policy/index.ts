@@ -17,3 +17,4 @@ export { loadHmacKey, makeHmac, MIN_HMAC_KEY_BYTES, type Hmac } from './hmac.js'
 export { redactSqlLiterals, type Dialect } from './statement.js';
 export { SubjectResolver, DEFAULT_LOOKUP_CACHE_SIZE, type SubjectFallback, type SubjectStats } from './subjects.js';
 export { checkPolicy } from './check.js';
+export { namedColumns, PolicyColumnWatch, type MissingPolicyColumns } from './named-columns.js';

@@ -11,6 +11,7 @@ import { loadHmacKey, makeHmac, type Hmac } from './hmac.js';
 import { configUsesHmac, redactKey, redactRow, tableRules, type TableRules } from './redaction.js';
 import { redactSqlLiterals } from './statement.js';
 import { SubjectResolver, type SubjectFallback, type SubjectStats } from './subjects.js';
+import { PolicyColumnWatch, type MissingPolicyColumns } from './named-columns.js';
 
 export interface EventPolicy {
   /**
@@ -31,6 +32,8 @@ export interface CompilePolicyOptions {
   lookupFallback?: SubjectFallback | undefined;
   /** Entries per lookup parent kept in memory (default 100,000). */
   lookupCacheSize?: number | undefined;
+  /** Called once per table when its first insert lacks a column the policy names (a misspelt mapping or rule). */
+  onMissingColumns?: ((missing: MissingPolicyColumns) => void) | undefined;
 }
 
 /**
@@ -61,6 +64,7 @@ export function compilePolicy(input: PolicyConfig | PolicyConfigInput, opts: Com
     }
     return r;
   };
+  const watch = opts.onMissingColumns !== undefined ? new PolicyColumnWatch(config, opts.onMissingColumns) : null;
   const dialectOf = (d: DraftEvent): 'postgres' | 'mysql' => (d.source.engine === 'postgres' || d.source.engine === 'pglog' ? 'postgres' : 'mysql');
 
   return {
@@ -70,6 +74,7 @@ export function compilePolicy(input: PolicyConfig | PolicyConfigInput, opts: Com
       const table = obj && obj.schema !== null && obj.table !== null ? `${obj.schema}.${obj.table}` : null;
       let out: DraftEvent = draft;
       if (table !== null && obj) {
+        watch?.observe(table, draft);
         const subject = subjects.resolve(table, draft);
         const rules = rulesFor(table);
         if (rules.keepsAll) {

@@ -34,6 +34,7 @@ redaction:
   tables:
     clinic.patients: { name: redact, dob: drop, balance: keep }
     clinic.prescriptions: { dose: redact }
+    clinic.encounters: { nots: redact } # misspelt on purpose: run warns about it once
 `;
 
 async function storedEvents(dir: string): Promise<AuditEvent[]> {
@@ -125,6 +126,13 @@ export function reportsSuite(name: string, makeTarget: () => Promise<Conformance
       expect(res.code, res.stderr).toBe(0);
       return JSON.parse(res.stdout) as { sections: { title: string; rows: Record<string, unknown>[] }[]; notes: string[] };
     }
+
+    it('run warns once about a column the policy names that the table lacks, with names only', () => {
+      const lines = daemonLog.split('\n').filter((l) => l.includes('the policy names'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('nots (redaction.tables.clinic.encounters), which clinic.encounters does not have');
+      expect(lines[0]).not.toContain('PHI-NOTE');
+    });
 
     it('patient report lists every change to the patient, across tables, attributed, in order', async () => {
       const r = await report(['patient', '1']);

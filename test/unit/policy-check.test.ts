@@ -105,6 +105,12 @@ describe('checkPolicy against the live schema', () => {
     expect(hashed.find((x) => x.id === 'policy.redaction.column_missing')?.status).toBe('warn');
   });
 
+  it('skips a table whose columns could not be seen', () => {
+    const hidden = new Map(columns).set('clinic.encounters', []);
+    const f = checkPolicy({ subjects: { 'clinic.encounters': { patient_id: { column: 'patient_id' } } }, redaction: { hmac_key: { env: 'K' } } }, tables, key, hidden);
+    expect(ids(f)).toEqual([]);
+  });
+
   it('reports redaction rules for a table no source audits, failing when the rest is kept in clear', () => {
     const f = checkPolicy({ subjects, redaction: { default: 'keep', statement: 'drop', tables: { 'clinic.patient': { ssn: 'drop' } } } }, tables, key, columns);
     expect(f.find((x) => x.id === 'policy.redaction.unaudited')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/^did you mean clinic\.patients\?/) });

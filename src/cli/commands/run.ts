@@ -96,7 +96,7 @@ Examples:
       const output = await openOutput(flags, config, logger);
       store = output.store;
       stopIndex = output.stopIndex;
-      const transform = policyTransform(flags, config, output.lookupFallback);
+      const transform = policyTransform(flags, config, output.lookupFallback, logger);
       const signingKeyFile = flags.signingKey ?? config.store?.signing_key;
       const { DaemonServices } = await import('../../daemon/daemon-services.js');
       services = new DaemonServices({ config, logger, signingKey: signingKeyFile === undefined ? null : await loadSigningKey(signingKeyFile), httpListen: flags.http, indexWorkerHeap: output.indexWorkerHeap });
