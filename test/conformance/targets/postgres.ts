@@ -63,7 +63,7 @@ export class PostgresTarget implements ConformanceTarget {
    * test/integration/postgres-identity.test.ts; it also leaves a DDL event.)
    */
   async execWithoutIdentity(statements: readonly string[]): Promise<void> {
-    await this.#exec('postgres', ["SELECT pg_catalog.set_config('dbwitness.emitted', pg_catalog.pg_current_xact_id()::text || ':' || pg_catalog.current_setting('role'), true)", ...statements], {});
+    await this.#exec('postgres', ["SELECT pg_catalog.set_config('dbwitness.emitted', pg_catalog.pg_current_xact_id()::text || ':' || pg_catalog.current_setting('role') || ':' || SESSION_USER, true)", ...statements], {});
   }
 
   async #exec(user: string, statements: readonly string[], opts: ExecOptions): Promise<void> {
