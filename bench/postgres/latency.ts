@@ -1,21 +1,35 @@
 /**
- * (c) Commit-to-durable latency under steady load: pgbench TPC-B at a fixed
- * rate (-R) while `dbwitness run` audits the four pgbench tables. Each event
+ * (c) Commit-to-durable latency under steady load: pgbench at a fixed rate
+ * (-R) while `dbwitness run` audits the four pgbench tables. Each event
  * carries the source commit time (`time`) and when the store made it
  * durable (`recorded_at`); their difference is the latency (same host
  * clock). Reported as p50/p99 over all events.
+ *
+ * The load is TPC-B (4 row changes per transaction), or with
+ * PG_BENCH_LAT_ROWS_PER_TX=N a script of one N-row INSERT per transaction:
+ * the same row-change rate in fewer transactions, for a machine whose
+ * pgbench cannot reach the TPC-B rate asked for (every transaction costs
+ * the server a commit and a client round trip on the same two cores).
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgServer } from '../../test/harness/index.js';
 import { tempDir, waitFor } from '../../test/harness/index.js';
 import { applySetup, pgConfig } from '../../test/integration/postgres-fixture.js';
 import { readEvents } from '../../src/store/reader.js';
-import { env, exited, PGBENCH_TABLES, run, sql, waitConfirmed, currentLsn } from './bench-common.js';
+import { benchNodeArgs, DEPLOYED_ENV, DEPLOYED_NODE_FLAGS, env, exited, PGBENCH_TABLES, run, sql, waitConfirmed, currentLsn } from './bench-common.js';
 
 export interface LatencyResult {
   tps: number;
+  /** Row changes per transaction: 4 for TPC-B, else the N of PG_BENCH_LAT_ROWS_PER_TX. */
+  rowsPerTx: number;
+  /** TPC-B, or one N-row INSERT per transaction. */
+  load: 'tpcb' | 'insert';
+  /** What pgbench reported it reached (it falls behind -R when the machine cannot keep up). */
+  reachedTps: number | null;
+  /** `dbwitness run` with deploy/'s memory settings (PG_BENCH_LAT_DEPLOYED=1) or Node's defaults. */
+  deployed: boolean;
   /** What wrote the identity messages on the source (PG_BENCH_LAT_EMITTER). */
   identityEmitter: 'plpgsql' | 'native';
   seconds: number;
@@ -48,7 +62,19 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   await applySetup(pgConfig(server, db, { tables: TABLES, slot: 'bench_lat', publication: 'bench_lat', identity_emitter: opts.identityEmitter ?? 'plpgsql' }));
   const store = await tempDir('dbw-bench-lat-');
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLES.join(','), '--slot', 'bench_lat', '--publication', 'bench_lat', '--id', 'lat', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const rowsPerTx = env('PG_BENCH_LAT_ROWS_PER_TX', 0);
+  const script = join(store, '..', `dbw-bench-lat-${process.pid}.sql`);
+  if (rowsPerTx > 0) {
+    // One statement: one identity message and one commit per N audited rows.
+    await writeFile(script, `\\set aid random(1, 400000)\nINSERT INTO pgbench_history (tid, bid, aid, delta, mtime) SELECT 1 + g % 40, 1 + g % 4, :aid, g, CURRENT_TIMESTAMP FROM pg_catalog.generate_series(1, ${rowsPerTx}) AS g;\n`);
+  }
+  const deployed = process.env['PG_BENCH_LAT_DEPLOYED'] === '1';
+  const nodeArgs = deployed ? [...DEPLOYED_NODE_FLAGS, ...benchNodeArgs()] : benchNodeArgs();
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'dbwitness.js'), 'run', '--source', url, '--tables', TABLES.join(','), '--slot', 'bench_lat', '--publication', 'bench_lat', '--id', 'lat', '--store', store, '--unsigned', '--redaction', 'keep', '--log-level', 'error'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: deployed ? { ...process.env, ...DEPLOYED_ENV } : process.env,
+  });
+  let reachedTps: number | null = null;
   try {
     await waitConfirmed(server, db, 'bench_lat', await currentLsn(server, db), 60_000);
     // The slot was confirmed at its creation, so that alone does not mean the
@@ -56,14 +82,17 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
     // the first transactions waited for it, a start-up cost that read as a
     // 0.3 s tail in the first second of every run.
     await waitFor(async () => (await sql<{ a: boolean }>(server, db, "SELECT active AS a FROM pg_replication_slots WHERE slot_name = 'bench_lat'"))[0]?.a === true, { what: 'dbwitness streaming from the slot', timeoutMs: 60_000 });
-    const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', '4', '-j', '2', '-R', String(tps), '-T', String(seconds), url]);
+    const r = await run(pgbench, ['-n', '-M', 'prepared', '-c', '4', '-j', '2', '-R', String(tps), '-T', String(seconds), ...(rowsPerTx > 0 ? ['-f', script] : []), url]);
     if (r.code !== 0) throw new Error(`pgbench failed: ${r.stderr}`);
+    const reached = /tps = ([0-9.]+)/.exec(r.stdout);
+    reachedTps = reached ? Number(reached[1]) : null;
     const [last] = await sql<{ l: string }>(server, db, "SELECT max(pg_current_wal_insert_lsn())::text AS l");
     await sql(server, db, 'SELECT 1');
     await waitConfirmed(server, db, 'bench_lat', last?.l ?? '0/0', 300_000).catch(() => undefined);
   } finally {
     child.kill('SIGTERM');
     await exited(child);
+    await rm(script, { force: true });
   }
   const lat: number[] = [];
   const steady: number[] = [];
@@ -92,5 +121,5 @@ export async function latency(server: PgServer, db: string, repoRoot: string, tp
       xs.sort((a, b) => a - b);
       return { fromS, events: xs.length, p50Ms: pct(xs, 50), p99Ms: pct(xs, 99), maxMs: xs.at(-1) ?? 0 };
     });
-  return { tps, identityEmitter: opts.identityEmitter ?? 'plpgsql', seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0, slices, steady: { events: steady.length, p50Ms: pct(steady, 50), p99Ms: pct(steady, 99), maxMs: steady.at(-1) ?? 0 } };
+  return { tps, rowsPerTx: rowsPerTx > 0 ? rowsPerTx : 4, load: rowsPerTx > 0 ? 'insert' : 'tpcb', reachedTps, deployed, identityEmitter: opts.identityEmitter ?? 'plpgsql', seconds, events: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? 0, slices, steady: { events: steady.length, p50Ms: pct(steady, 50), p99Ms: pct(steady, 99), maxMs: steady.at(-1) ?? 0 } };
 }

@@ -4,7 +4,8 @@
  * Sizes: PG_BENCH_DRAIN_ROWS, PG_BENCH_DRAIN_RUNS, PG_BENCH_TPS_RUNS,
  * PG_BENCH_TPS_SECONDS, PG_BENCH_TPS_CLIENTS, PG_BENCH_TPS_SCALE, PG_BENCH_RSS_ROWS,
  * PG_BENCH_RSS_WIDTH (characters per row: wide rows), PG_BENCH_TRIGCPU_ROUNDS, PG_BENCH_TRIGCPU_TX,
- * PG_BENCH_LAT_TPS, PG_BENCH_LAT_SECONDS, PG_BENCH_LAT_EMITTER=native (latency with the native identity emitter).
+ * PG_BENCH_LAT_TPS, PG_BENCH_LAT_ROWS (row changes/s when no drain ran), PG_BENCH_LAT_ROWS_PER_TX (N-row INSERT
+ * transactions instead of TPC-B), PG_BENCH_LAT_DEPLOYED=1, PG_BENCH_LAT_SECONDS, PG_BENCH_LAT_EMITTER=native.
  * PG_BENCH_DRAIN_DEPLOYED=1|flags|env runs the drained daemon with the deployed V8 and malloc settings (or one of them).
  * Profiling: PG_BENCH_NODE_ARGS (extra node flags for the daemon), PG_BENCH_DAEMON_STDOUT (file for its stdout, e.g. --trace-gc).
  * tps and trigcpu also measure the native identity emitter (built for Debian's PostgreSQL 15 from
@@ -68,10 +69,14 @@ if (wanted.has('drain')) {
 if (wanted.has('latency')) {
   if (latNative && nativeDir === null) throw new Error('PG_BENCH_LAT_EMITTER=native: the native emitter could not be built (see above)');
   await using server = await startPostgres({ version: 15, database: 'bench', config: latNative ? TRIGGER_CONFIG : SERVER_CONFIG });
-  // Half the drain rate of `dbwitness run` at 1 row per transaction, in TPC-B transactions (4 row changes each).
+  // Half the drain rate of `dbwitness run` at 1 row per transaction, in row changes per second (PG_BENCH_LAT_ROWS
+  // gives it without a drain run; PG_BENCH_LAT_TPS gives the transaction rate itself), in transactions of
+  // 4 row changes (TPC-B) or of PG_BENCH_LAT_ROWS_PER_TX.
   const drain1 = drains.find((d) => d.rowsPerTx === 1)?.rowsPerSecond['dbwitness run'];
-  const tpsTarget = Math.max(10, Math.round(drain1 !== undefined ? drain1 / 2 / 4 : Number(process.env['PG_BENCH_LAT_TPS'] ?? 200)));
-  process.stderr.write(`(c) commit-to-durable latency at ${tpsTarget} TPC-B tps\n`);
+  const perTx = Number(process.env['PG_BENCH_LAT_ROWS_PER_TX'] ?? 0) || 4;
+  const rowRate = drain1 !== undefined ? drain1 / 2 : process.env['PG_BENCH_LAT_ROWS'] !== undefined ? Number(process.env['PG_BENCH_LAT_ROWS']) : null;
+  const tpsTarget = Math.max(10, Math.round(rowRate !== null ? rowRate / perTx : Number(process.env['PG_BENCH_LAT_TPS'] ?? 200)));
+  process.stderr.write(`(c) commit-to-durable latency at ${tpsTarget} tps of ${perTx} row changes\n`);
   lat = await latency(server, 'bench', repoRoot, tpsTarget, { identityEmitter: latNative ? 'native' : 'plpgsql' });
 }
 if (wanted.has('rss')) {
@@ -159,7 +164,7 @@ if (lat !== null) {
   lines.push(
     '## (c) Commit-to-durable latency under steady load',
     '',
-    `pgbench TPC-B at a fixed ${lat.tps} tps (-R; half of the 1-row-per-transaction drain rate of \`dbwitness run\` measured above, in 4-row TPC-B transactions) for ${lat.seconds} s, audited by \`dbwitness run\`, identity written by the ${lat.identityEmitter === 'native' ? 'native (C)' : 'PL/pgSQL'} emitter. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
+    `pgbench ${lat.load === 'tpcb' ? 'TPC-B' : `with one ${lat.rowsPerTx}-row INSERT per transaction`} at a fixed ${lat.tps} tps (-R), ${fmt(lat.tps * lat.rowsPerTx)} row changes/s${drains.length > 0 ? ' (half of the 1-row-per-transaction drain rate of `dbwitness run` measured above)' : ''}; pgbench reached ${lat.reachedTps === null ? 'an unknown rate' : `${lat.reachedTps.toFixed(0)} tps (${fmt(Math.round(lat.reachedTps * lat.rowsPerTx))} row changes/s)`}. ${lat.seconds} s, audited by \`dbwitness run\` (${lat.deployed ? "deploy/'s memory settings" : "Node's defaults"}), identity written by the ${lat.identityEmitter === 'native' ? 'native (C)' : 'PL/pgSQL'} emitter. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
     '',
     '| events | p50 | p99 | max |',
     '|---|---:|---:|---:|',

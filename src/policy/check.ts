@@ -15,19 +15,28 @@ import { similarName } from '../core/similar-name.js';
 const PATIENT_SUBJECT = 'patient_id';
 
 /**
- * @param auditedTables every `schema.table` some source audits (empty: unknown, table checks skipped)
- * @param columns the audited tables' columns, read from the database (null: unknown, column checks skipped)
+/** What the sources audit: tables by name, and schemas (or MySQL databases) whose every table is audited. */
+export interface AuditedScope {
+  readonly tables: readonly string[];
+  readonly schemas?: readonly string[];
+}
+
+/**
+ * @param scope what every source audits, as tables or as a scope with schemas (empty: unknown, table checks skipped)
+ * @param columns the audited tables' columns, read from the database (null: unknown, column checks skipped; tables absent from it are not checked)
  */
 export function checkPolicy(
   input: PolicyConfig | PolicyConfigInput,
-  auditedTables: readonly string[],
+  scope: readonly string[] | AuditedScope,
   env: NodeJS.ProcessEnv = process.env,
   columns: ReadonlyMap<string, readonly string[]> | null = null,
 ): Finding[] {
   const config = PolicyConfig.parse(input);
   const out: Finding[] = [];
-  const audited = new Set(auditedTables);
-  const known = audited.size > 0;
+  const { tables: auditedTables, schemas = [] } = Array.isArray(scope) ? { tables: scope as readonly string[] } : (scope as AuditedScope);
+  const names = new Set(auditedTables);
+  const audited = { has: (table: string): boolean => names.has(table) || schemas.some((s) => table.startsWith(`${s}.`)) };
+  const known = names.size > 0 || schemas.length > 0;
 
   const mapped = Object.keys(config.subjects);
   if (mapped.length === 0) {
@@ -35,18 +44,18 @@ export function checkPolicy(
   }
   for (const [table, subjects] of Object.entries(config.subjects)) {
     if (known && !audited.has(table)) {
-      const near = similarName(table, audited);
+      const near = similarName(table, names);
       out.push({ id: 'policy.subjects.unaudited', status: 'warn', title: `Mapped table ${table} is not audited`, detail: 'no source audits it, so its mapping is never used', fix: `${near !== null ? `did you mean ${near}? ` : ''}add ${table} to a source's tables, or remove its mapping` });
     }
-    const names = Object.keys(subjects);
-    if (!names.includes(PATIENT_SUBJECT)) {
+    const subjectNames = Object.keys(subjects);
+    if (!subjectNames.includes(PATIENT_SUBJECT)) {
       // Other subject names are allowed (they land in subject.*), but only patient_id is indexed for reports.
-      const near = names.find((n) => similarName(n, [PATIENT_SUBJECT]) !== null);
+      const near = subjectNames.find((n) => similarName(n, [PATIENT_SUBJECT]) !== null);
       out.push({
         id: 'policy.subjects.no_patient_id',
         status: 'warn',
         title: `${table} is mapped without ${PATIENT_SUBJECT}`,
-        detail: `its events carry subject ${names.join(', ')} but no ${PATIENT_SUBJECT}, so \`report patient\` never lists them`,
+        detail: `its events carry subject ${subjectNames.join(', ')} but no ${PATIENT_SUBJECT}, so \`report patient\` never lists them`,
         fix: near !== undefined ? `did you mean ${PATIENT_SUBJECT}? rename subjects.${table}.${near}` : `add ${PATIENT_SUBJECT} to subjects.${table} if its rows belong to a patient`,
       });
     }
@@ -74,7 +83,7 @@ export function checkPolicy(
     // Rules for a table no source audits apply to nothing; if the name is a slip for an audited table, that table falls to the default rule.
     const protective = Object.values(rules).some((rule) => rule !== 'keep');
     const exposed = protective && r.default === 'keep';
-    const near = similarName(table, audited);
+    const near = similarName(table, names);
     out.push({
       id: 'policy.redaction.unaudited',
       status: exposed ? 'fail' : 'warn',

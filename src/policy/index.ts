@@ -16,5 +16,5 @@ export { compilePolicy, policyFromConfig, type EventPolicy, type CompilePolicyOp
 export { loadHmacKey, makeHmac, MIN_HMAC_KEY_BYTES, type Hmac } from './hmac.js';
 export { redactSqlLiterals, type Dialect } from './statement.js';
 export { SubjectResolver, DEFAULT_LOOKUP_CACHE_SIZE, type SubjectFallback, type SubjectStats } from './subjects.js';
-export { checkPolicy } from './check.js';
+export { checkPolicy, type AuditedScope } from './check.js';
 export { namedColumns, PolicyColumnWatch, type MissingPolicyColumns } from './named-columns.js';

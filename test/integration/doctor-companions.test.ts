@@ -79,10 +79,14 @@ describe('doctor --config: patient mapping and redaction', () => {
     const { tempDir } = await import('../harness/index.js');
     const dir = await tempDir('dbw-doctor-columns-');
     const file = join(dir, 'dbwitness.yaml');
+    // A second source (never connected to by this doctor run) audits billing: its rules are not "unaudited".
     const config = (encountersColumn: string, ssnRule: string): string => `sources:
   - id: clinic
     url: ${pg.url()}
     schemas: [clinic]
+  - id: billing
+    url: mysql://dbwitness@billing.invalid:3306/
+    tables: [billing.invoices]
 subjects:
   clinic.patients: { patient_id: { column: id } }
   clinic.encounters: { patient_id: { column: ${encountersColumn} } }
@@ -91,10 +95,11 @@ redaction:
   statement: drop
   tables:
     clinic.patients: { ${ssnRule}: drop }
+    billing.invoices: { card: drop }
 `;
     type Report = { findings: Array<{ id: string; status: string; title: string; fix?: string }> };
     await writeFile(file, config('patientid', 'snn'));
-    const bad = await runCli(['doctor', '--config', file, '--json']);
+    const bad = await runCli(['doctor', '--config', file, '--source-id', 'clinic', '--json']);
     expect(bad.code).toBe(1);
     const policy = (JSON.parse(bad.stdout) as Report).findings.filter((f) => f.id.startsWith('policy.') && f.status !== 'ok' && f.id !== 'policy.default_keep');
     expect(policy.map((f) => [f.id, f.status, f.title])).toEqual([
@@ -105,7 +110,7 @@ redaction:
     expect(policy[1]!.fix).toMatch(/did you mean ssn\?/);
 
     await writeFile(file, config('patient_id', 'ssn'));
-    const good = await runCli(['doctor', '--config', file, '--json']);
+    const good = await runCli(['doctor', '--config', file, '--source-id', 'clinic', '--json']);
     const fixed = (JSON.parse(good.stdout) as Report).findings.filter((f) => f.id.startsWith('policy.') && f.status !== 'ok');
     // Only the deliberate keep-by-default remains; the schema's tables count as audited (no "not audited" warning).
     expect(fixed.map((f) => f.id)).toEqual(['policy.default_keep']);

@@ -118,6 +118,16 @@ describe('checkPolicy against the live schema', () => {
     expect(kept.find((x) => x.id === 'policy.redaction.unaudited')?.status).toBe('warn');
   });
 
+  it("counts a schema's tables as audited, and does not check columns of tables it cannot see", () => {
+    const f = checkPolicy(
+      { subjects: { 'billing.invoices': { patient_id: { column: 'payer' } } }, redaction: { default: 'keep', statement: 'drop', tables: { 'billing.invoices': { card: 'drop' } } } },
+      { tables, schemas: ['billing'] },
+      key,
+      columns,
+    );
+    expect(ids(f)).toEqual([['policy.default_keep', 'warn', 'Column values are stored in clear by default']]);
+  });
+
   it('warns about a mapped table without patient_id, suggesting a misspelt name', () => {
     const f = checkPolicy({ subjects: { 'clinic.patients': { pateint_id: { column: 'id' } } }, redaction: { hmac_key: { env: 'K' } } }, tables, key, columns);
     expect(f.find((x) => x.id === 'policy.subjects.no_patient_id')).toMatchObject({ status: 'warn', fix: 'did you mean patient_id? rename subjects.clinic.patients.pateint_id' });

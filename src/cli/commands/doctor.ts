@@ -42,13 +42,17 @@ Examples:
     if (flags.config !== undefined) {
       // Patient mapping and redaction: what the trail will hold about patients.
       const policy = validate(PolicyConfig, { subjects: config.subjects ?? {}, redaction: config.redaction ?? {} }, 'config');
-      let tables = Array.isArray(entry.tables) ? (entry.tables as string[]) : [];
-      // The live schema, where it can be read: the tables --schema resolves to, and the columns the policy names.
+      // The policy is shared by every source in the file: a table another source audits is audited.
+      const others = config.sources.filter((s) => s.id !== entry['id']);
+      const listed = (e: Record<string, unknown>, key: string): string[] => (Array.isArray(e[key]) ? (e[key] as string[]) : []);
+      let tables = [...listed(entry, 'tables'), ...others.flatMap((s) => listed(s, 'tables'))];
+      const schemas = [...listed(entry, 'schemas'), ...others.flatMap((s) => listed(s, 'schemas'))];
+      // The live schema, where it can be read: the tables this source's schemas resolve to, and the columns the policy names.
       let columns: ReadonlyMap<string, readonly string[]> | null = null;
       if (adapter.auditedColumns !== undefined) {
         try {
           columns = await adapter.auditedColumns(sourceConfig, { logger });
-          tables = [...columns.keys()];
+          tables = [...columns.keys(), ...others.flatMap((s) => listed(s, 'tables'))];
         } catch (e) {
           findings.push({
             id: 'policy.columns',
@@ -59,7 +63,7 @@ Examples:
           });
         }
       }
-      findings.push(...checkPolicy(policy, tables, process.env, columns));
+      findings.push(...checkPolicy(policy, { tables, schemas }, process.env, columns));
     }
     const failed = findings.some((f) => f.status === 'fail');
     if (flags.json) {
