@@ -164,13 +164,25 @@ if (lat !== null) {
   lines.push(
     '## (c) Commit-to-durable latency under steady load',
     '',
-    `pgbench ${lat.load === 'tpcb' ? 'TPC-B' : `with one ${lat.rowsPerTx}-row INSERT per transaction`} at a fixed ${lat.tps} tps (-R), ${fmt(lat.tps * lat.rowsPerTx)} row changes/s${drains.length > 0 ? ' (half of the 1-row-per-transaction drain rate of `dbwitness run` measured above)' : ''}; pgbench reached ${lat.reachedTps === null ? 'an unknown rate' : `${lat.reachedTps.toFixed(0)} tps (${fmt(Math.round(lat.reachedTps * lat.rowsPerTx))} row changes/s)`}. ${lat.seconds} s, audited by \`dbwitness run\` (${lat.deployed ? "deploy/'s memory settings" : "Node's defaults"}), identity written by the ${lat.identityEmitter === 'native' ? 'native (C)' : 'PL/pgSQL'} emitter. Latency = recorded_at − time of each of the ${fmt(lat.events)} row events (store durability minus source commit, same host clock).`,
+    `pgbench ${lat.load === 'tpcb' ? 'TPC-B' : `with one ${lat.rowsPerTx}-row INSERT per transaction`} at a fixed ${lat.tps} tps (-R), ${fmt(lat.tps * lat.rowsPerTx)} row changes/s${drains.length > 0 ? ' (half of the 1-row-per-transaction drain rate of `dbwitness run` measured above)' : ''}; pgbench reached ${lat.reachedTps === null ? 'an unknown rate' : `${lat.reachedTps.toFixed(0)} tps (${fmt(Math.round(lat.reachedTps * lat.rowsPerTx))} row changes/s)`}. ${lat.seconds} s, audited by \`dbwitness run\` (${lat.deployed ? "deploy/'s memory settings" : "Node's defaults"}), identity written by the ${lat.identityEmitter === 'native' ? 'native (C)' : 'PL/pgSQL'} emitter. First, recorded_at − time of each of the ${fmt(lat.events)} row events (when the store built the event's batch, before its write and fdatasync, minus the source commit; same host clock):`,
     '',
     '| events | p50 | p99 | max |',
     '|---|---:|---:|---:|',
     `| all ${fmt(lat.events)} | ${lat.p50Ms.toFixed(1)} ms | ${lat.p99Ms.toFixed(1)} ms | ${lat.maxMs.toFixed(1)} ms |`,
     `| after the first 5 s (${fmt(lat.steady.events)}) | ${lat.steady.p50Ms.toFixed(1)} ms | **${lat.steady.p99Ms.toFixed(1)} ms** | ${lat.steady.maxMs.toFixed(1)} ms |`,
     '',
+    ...(lat.durable === null
+      ? []
+      : [
+          'Up to durability (the daemon\'s `dbwitness_commit_to_durable_seconds` histogram: commit until the fdatasync is done, one observation per transaction; quantiles interpolated within buckets; the rows above take recorded_at, which is set before the write and fdatasync):',
+          '',
+          '| transactions | within 25 ms | p50 | p99 |',
+          '|---|---:|---:|---:|',
+          ...([['all', lat.durable.all], ['after the first 5 s', lat.durable.steady]] as const).map(
+            ([label, d]) => `| ${label} (${fmt(d.transactions)}) | ${(100 * d.within25Ms).toFixed(2)}% | ${d.p50Ms.toFixed(1)} ms | **${d.p99Ms.toFixed(1)} ms** |`,
+          ),
+          '',
+        ]),
     `Per ${lat.slices.length > 1 ? lat.slices[1]!.fromS - lat.slices[0]!.fromS : 5}-second slice of commit time:`,
     '',
     '| from | events | p50 | p99 | max |',

@@ -34,6 +34,9 @@ export class DaemonMetrics implements AppendTimer {
   readonly #append: Histogram<'source'>;
   readonly #fsync: Histogram<'source'>;
   readonly #anchors: Counter<'source'>;
+  readonly #durable: Histogram<'source'>;
+  /** Per-source children of #durable: observing through a child skips hashing the label object. */
+  readonly #durableBySource = new Map<string, { observe(v: number): void }>();
 
   constructor(monitor: SourceMonitor, external: ExternalCounters = {}) {
     const r = this.registry;
@@ -54,6 +57,14 @@ export class DaemonMetrics implements AppendTimer {
       help: 'fdatasync latency of segment files, one observation per group commit',
       labelNames: ['source'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [r],
+    });
+    // Freshness of the trail as an operator's SLO: from the source's commit to the event being durable, per transaction.
+    this.#durable = new Histogram({
+      name: 'dbwitness_commit_to_durable_seconds',
+      help: 'Seconds from a transaction\'s commit at the source (an event\'s time, for log sources) until its events are durable in the store, one observation per transaction; includes any clock offset between the two hosts',
+      labelNames: ['source'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [r],
     });
     this.#anchors = new Counter({ name: 'dbwitness_anchors_published_total', help: 'Chain heads published to the anchor file or webhook', labelNames: ['source'], registers: [r] });
@@ -164,7 +175,15 @@ export class DaemonMetrics implements AppendTimer {
   onEvents(sourceId: string, events: readonly AuditEvent[]): void {
     let action: string | null = null;
     let run = 0;
+    const now = Date.now();
+    let durable = this.#durableBySource.get(sourceId);
+    if (durable === undefined) this.#durableBySource.set(sourceId, (durable = this.#durable.labels({ source: sourceId })));
     for (const e of events) {
+      // Once per transaction: its first event (alerts and heartbeats are not changes).
+      if (e.tx?.index === 0 && e.action !== 'alert' && e.action !== 'heartbeat') {
+        const committed = Date.parse(e.time);
+        if (!Number.isNaN(committed)) durable.observe(Math.max(0, now - committed) / 1000);
+      }
       if (e.action !== action) {
         if (action !== null) this.#events.inc({ source: sourceId, action }, run);
         action = e.action;

@@ -33,3 +33,18 @@ describe('event metrics', () => {
     expect(sample(text, 'dbwitness_unattributed_changes_total', 'source="pg"')).toBe(3);
   });
 });
+
+describe('commit-to-durable metric', () => {
+  it('observes each transaction once, at its first event, from its commit time', async () => {
+    const metrics = new DaemonMetrics(new SourceMonitor());
+    const at = (msAgo: number): string => new Date(Date.now() - msAgo).toISOString().replace('Z', '000Z');
+    const change = (index: number, time: string, action = 'insert'): AuditEvent => ({ action, time, tx: { id: 't', index, count: 3 }, detail: null }) as unknown as AuditEvent;
+    // Two transactions (3 events, 4 ms ago; 1 event, 2 minutes ago), an alert and a heartbeat: two observations (buckets are cumulative).
+    metrics.onEvents('pg', [change(0, at(4)), change(1, at(4)), change(2, at(4)), change(0, at(120_000), 'update'), change(0, at(10), 'alert'), change(0, at(10), 'heartbeat')]);
+    const text = (await metrics.text()).body;
+    expect(sample(text, 'dbwitness_commit_to_durable_seconds_count', 'source="pg"')).toBe(2);
+    expect(sample(text, 'dbwitness_commit_to_durable_seconds_bucket', 'le="0.025",source="pg"')).toBe(1);
+    expect(sample(text, 'dbwitness_commit_to_durable_seconds_bucket', 'le="60",source="pg"')).toBe(1);
+    expect(sample(text, 'dbwitness_commit_to_durable_seconds_bucket', 'le="300",source="pg"')).toBe(2);
+  });
+});
