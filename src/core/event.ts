@@ -11,7 +11,9 @@
  *   Binary values are `{ base64 }`; a PostgreSQL TOASTed value that was not
  *   sent is `{ unchanged_toast: true }` and is never invented.
  * - `time` is the commit time at the source; `recorded_at` is when the store
- *   made the event durable. Both are UTC ISO 8601 with microseconds.
+ *   wrote the event: set as its batch is built, just before the write and
+ *   fdatasync that make it durable (a time inside the file cannot follow
+ *   them). Both are UTC ISO 8601 with microseconds.
  * - `id` is deterministic: the same source change yields the same id on every
  *   replay, which is how the store removes duplicates after a crash.
  * - `seq`, `recorded_at`, `prev` and `hash` are assigned by the store.
