@@ -116,6 +116,61 @@ redaction:
     expect(fixed.map((f) => f.id)).toEqual(['policy.default_keep']);
   });
 
+  it('doctors every source of a config file without --source-id, then the shared policy once', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { tempDir, freePort } = await import('../harness/index.js');
+    await pg.query('CREATE DATABASE billing');
+    await pg.query('CREATE SCHEMA billing; CREATE TABLE billing.invoices (id bigint primary key, patient_id bigint, card text)', [], { database: 'billing' });
+    const dir = await tempDir('dbw-doctor-all-');
+    const file = join(dir, 'dbwitness.yaml');
+    const config = (thirdUrl: string | null): string => `sources:
+  - id: clinic
+    url: ${pg.url()}
+    tables: [clinic.patients]
+  - id: billing
+    url: ${pg.url({ database: 'billing' })}
+    tables: [billing.invoices]
+${thirdUrl === null ? '' : `  - id: gone\n    url: ${thirdUrl}\n    tables: [gone.t]\n`}subjects:
+  clinic.patients: { patient_id: { column: id } }
+  billing.invoices: { patient_id: { column: patient } }
+redaction:
+  default: keep
+  statement: drop
+  tables:
+    billing.invoices: { card: drop }
+`;
+    type Report = { ok: boolean; sources: Array<{ id: string; ok: boolean; findings: Array<{ id: string; status: string }> }>; policy: Array<{ id: string; status: string; title: string }> };
+    await writeFile(file, config(null));
+    const r = await runCli(['doctor', '--config', file, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.sources.map((x) => x.id)).toEqual(['clinic', 'billing']);
+    // Neither database is set up: each source fails on its own findings.
+    expect(report.sources.every((x) => x.findings.some((f) => f.id === 'pg.slot' && f.status === 'fail'))).toBe(true);
+    // The policy is checked once, against the columns of both databases.
+    expect(report.policy.filter((f) => f.status === 'fail').map((f) => f.title)).toEqual(['billing.invoices.patient_id reads column patient, which billing.invoices does not have']);
+
+    const text = await runCli(['doctor', '--config', file]);
+    expect(text.stdout).toContain(`dbwitness doctor: clinic (`);
+    expect(text.stdout).toContain(`dbwitness doctor: billing (`);
+    expect(text.stdout).toContain('dbwitness doctor: patient mapping and redaction');
+
+    // A source that cannot be reached: the others are still checked, and the exit code says environment error.
+    await writeFile(file, config(`postgres://nobody@127.0.0.1:${await freePort()}/x`));
+    const gone = await runCli(['doctor', '--config', file, '--json']);
+    expect(gone.code).toBe(2);
+    const partial = JSON.parse(gone.stdout) as Report;
+    expect(partial.sources.map((x) => [x.id, x.findings[0]?.id])).toEqual([
+      ['clinic', expect.any(String)],
+      ['billing', expect.any(String)],
+      ['gone', 'source.unreachable'],
+    ]);
+    // Refused with --log-audit, which checks one source.
+    const companion = await runCli(['doctor', '--config', file, '--log-audit', dir]);
+    expect(companion.code).toBe(2);
+    expect(companion.stderr).toMatch(/--source-id/);
+  });
+
   it('reports a lookup mapping through a table no source audits as a failure', async () => {
     const { writeFile } = await import('node:fs/promises');
     const { tempDir } = await import('../harness/index.js');
