@@ -62,7 +62,7 @@ export class DaemonMetrics implements AppendTimer {
     // Freshness of the trail as an operator's SLO: from the source's commit to the event being durable, per transaction.
     this.#durable = new Histogram({
       name: 'dbwitness_commit_to_durable_seconds',
-      help: 'Seconds from a transaction\'s commit at the source (an event\'s time, for log sources) until its events are durable in the store, one observation per transaction; includes any clock offset between the two hosts',
+      help: 'Seconds from a transaction\'s commit at the source (an event\'s time, for log sources) until its events are durable in the store, one observation per transaction; includes any clock offset between the two hosts, and reads up to 1 s high where commit times are whole seconds (MariaDB binlogs)',
       labelNames: ['source'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [r],
