@@ -165,6 +165,10 @@ redaction:
       ['billing', expect.any(String)],
       ['gone', 'source.unreachable'],
     ]);
+    // A flag for one source still needs --source-id, as before.
+    const oneFlag = await runCli(['doctor', '--config', file, '--tables', 'clinic.patients']);
+    expect(oneFlag.code).toBe(2);
+    expect(oneFlag.stderr).toMatch(/--source-id/);
     // Refused with --log-audit, which checks one source.
     const companion = await runCli(['doctor', '--config', file, '--log-audit', dir]);
     expect(companion.code).toBe(2);

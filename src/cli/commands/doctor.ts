@@ -36,7 +36,9 @@ Examples:
   cmd.action(async (flags: DoctorFlags) => {
     const { config, logger } = await loadContext(flags);
     // A config file with several sources and none chosen: every source, then the shared policy once.
-    const everySource = flags.config !== undefined && config.sources.length > 1 && flags.sourceId === undefined && flags.id === undefined && flags.url === undefined && flags.source === undefined;
+    // A flag that describes one source (--tables, --slot, ...) still needs --source-id to say which.
+    const chosen: Array<keyof SourceFlags> = ['url', 'source', 'sourceId', 'id', 'tables', 'schema', 'database', 'slot', 'publication', 'passwordEnv', 'identityEmitter'];
+    const everySource = flags.config !== undefined && config.sources.length > 1 && chosen.every((k) => flags[k] === undefined);
     if (everySource && flags.logAudit !== undefined) {
       throw usageError('E_DOCTOR_LOG_AUDIT', '--log-audit checks one source, and the config file lists several', 'name the source with --source-id');
     }
