@@ -1,36 +1,54 @@
 /**
- * The columns the policy names, per table, and a check of them against the
- * rows the daemon actually sees: `run` reports a misspelt column once, at
- * the first insert on its table, for operators who never run
- * `doctor --config` (which checks the same against the catalog).
+ * The columns the policy names, per table, with the setting that names
+ * each. `doctor --config` checks them against the catalog
+ * (check-columns.ts); `run` checks them against the rows it sees, and
+ * reports a misspelt column once, at the first insert on its table, for
+ * operators who never run doctor.
  */
 import type { DraftEvent } from '../core/event.js';
-import type { PolicyConfig } from './config.js';
+import type { ColumnRule, PolicyConfig } from './config.js';
 
-/** table -> column -> what names it (e.g. `subjects.clinic.encounters.patient_id.column`). */
-export function namedColumns(config: PolicyConfig): Map<string, Map<string, string>> {
-  const out = new Map<string, Map<string, string>>();
-  const add = (table: string, column: string, where: string): void => {
-    let m = out.get(table);
-    if (m === undefined) out.set(table, (m = new Map()));
-    if (!m.has(column)) m.set(column, where);
-  };
+export type NamedColumn =
+  | { readonly kind: 'subject'; readonly table: string; readonly column: string; readonly setting: string; readonly subject: string; readonly mappedTable: string }
+  | { readonly kind: 'redaction'; readonly table: string; readonly column: string; readonly setting: string; readonly rule: ColumnRule };
+
+/**
+ * Every column the policy names, in config order. A subject entry's
+ * `table` is where the column must be (a lookup's parent, for its
+ * `parent_key` and `column`), `mappedTable` the table whose events it maps.
+ */
+export function namedColumnList(config: PolicyConfig): NamedColumn[] {
+  const out: NamedColumn[] = [];
   for (const [table, subjects] of Object.entries(config.subjects)) {
     for (const [name, mapping] of Object.entries(subjects)) {
       const at = `subjects.${table}.${name}`;
+      const subject = (inTable: string, column: string, where: string): NamedColumn => ({ kind: 'subject', table: inTable, column, setting: `${at}.${where}`, subject: name, mappedTable: table });
       if ('column' in mapping) {
-        add(table, mapping.column, `${at}.column`);
+        out.push(subject(table, mapping.column, 'column'));
         continue;
       }
       const { table: parent, key, column, parent_key: parentKey } = mapping.lookup;
-      add(table, key, `${at}.lookup.key`);
-      if (parentKey !== undefined) add(parent, parentKey, `${at}.lookup.parent_key`);
+      out.push(subject(table, key, 'lookup.key'));
+      if (parentKey !== undefined) out.push(subject(parent, parentKey, 'lookup.parent_key'));
       // Read only when the parent does not map the same subject itself (subjects.ts).
-      if (config.subjects[parent]?.[name] === undefined) add(parent, column, `${at}.lookup.column`);
+      if (config.subjects[parent]?.[name] === undefined) out.push(subject(parent, column, 'lookup.column'));
     }
   }
   for (const [table, rules] of Object.entries(config.redaction.tables)) {
-    for (const column of Object.keys(rules)) if (column !== '*') add(table, column, `redaction.tables.${table}`);
+    for (const [column, rule] of Object.entries(rules)) {
+      if (column !== '*') out.push({ kind: 'redaction', table, column, setting: `redaction.tables.${table}`, rule });
+    }
+  }
+  return out;
+}
+
+/** table -> column -> the first setting that names it. */
+export function namedColumns(config: PolicyConfig): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const { table, column, setting } of namedColumnList(config)) {
+    let m = out.get(table);
+    if (m === undefined) out.set(table, (m = new Map()));
+    if (!m.has(column)) m.set(column, setting);
   }
   return out;
 }
