@@ -1,10 +1,9 @@
 /**
  * (c) Commit-to-durable latency under steady load: pgbench at a fixed rate
  * (-R) while `dbwitness run` audits the four pgbench tables. Each event
- * carries the source commit time (`time`) and when the store made it
- * durable (`recorded_at`, set when the batch is built, just before its
- * write and fdatasync); their difference is reported as p50/p99 over all
- * events. The latency up to durability itself comes from the daemon's
+ * carries the source commit time (`time`) and `recorded_at`, which the
+ * store sets when it builds the batch, just before its write and
+ * fdatasync; their difference is reported as p50/p99 over all events. The latency up to durability itself comes from the daemon's
  * commit-to-durable histogram, read from /metrics before and after.
  *
  * The load is TPC-B (4 row changes per transaction), or with
