@@ -216,6 +216,6 @@ dbwitness_emit_identity(PG_FUNCTION_ARGS)
 	emitted_top = top;
 	emitted_sub = GetCurrentSubTransactionId();
 	emitted_session_user = session_user;
-	strlcpy(emitted_role, role, sizeof(emitted_role));
+	snprintf(emitted_role, sizeof(emitted_role), "%s", role);
 	PG_RETURN_POINTER(NULL);
 }
