@@ -167,8 +167,7 @@ const SESSION_MAC_INPUT = `pg_catalog.convert_to(CASE WHEN pg_catalog.texteq(lg,
 
 /**
  * Writes the caller's identity once per (transaction, active role, session
- * user). SECURITY
- * DEFINER, owned by the NOLOGIN emitter role: the only role that may call
+ * user). SECURITY DEFINER, owned by the NOLOGIN emitter role: the only role that may call
  * pg_logical_emit_message. PUBLIC may execute it, and that is safe: it takes
  * no arguments and every field comes from the session itself (SESSION_USER,
  * the role setting, the connection), so a direct call writes the caller's
