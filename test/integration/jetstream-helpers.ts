@@ -7,7 +7,8 @@ import { eventHash } from '../../src/core/canonical.js';
 import { GENESIS_HASH, type AuditEvent } from '../../src/core/event.js';
 import { readEvents } from '../../src/store/index.js';
 import { applyNatsSetup, NatsSetupConfig } from '../../src/jetstream/index.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger, type Logger } from '../../src/core/logger.js';
 
 export async function readChain(dir: string, sourceId: string): Promise<AuditEvent[]> {
   const out: AuditEvent[] = [];
@@ -63,4 +64,16 @@ export async function setupNats(url: string, extra: Record<string, unknown> = {}
   const config = NatsSetupConfig.parse({ servers: url, replicas: 1, lease_ttl: TEST_LEASE_TTL, ack_wait: '30s', max_bytes: 256 * 1024 * 1024, ...extra });
   await applyNatsSetup(config, { logger: silentLogger() });
   return config;
+}
+
+/** A logger whose lines land in `lines`, to see the edge retrying (never row values: the edge logs counts only). JS_TEST_DEBUG=1 echoes them. */
+export function capturingLogger(lines: string[]): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      if (process.env['JS_TEST_DEBUG']) process.stderr.write(chunk);
+      done();
+    },
+  });
+  return createLogger('warn', sink);
 }

@@ -6,7 +6,6 @@
  * once while the archiver rides out the same outage.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { runPipeline } from '../../src/pipeline/index.js';
@@ -14,23 +13,11 @@ import { openStore } from '../../src/store/index.js';
 import { ArchiveConfig, JetStreamOutputConfig, openJetStreamStore, runArchiver } from '../../src/jetstream/index.js';
 import { startNats, tempDir, waitFor, type NatsServer } from '../harness/index.js';
 import { ScriptedSource } from './fixtures/jetstream-scripted-source.js';
-import { assertChainValid, exactlyOnceProblems, readChain, setupNats } from './jetstream-helpers.js';
+import { assertChainValid, capturingLogger, exactlyOnceProblems, readChain, setupNats } from './jetstream-helpers.js';
 
 const TX = 300;
 const PER_TX = 2;
 const BATCH = 20;
-
-/** Log lines of the edge, to see it retrying (never row values: the logger redacts and the edge logs counts only). */
-function capturingLogger(lines: string[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-      if (process.env.JS_TEST_DEBUG) process.stderr.write(chunk);
-      done();
-    },
-  });
-  return createLogger('warn', sink);
-}
 
 describe('JetStream outage', () => {
   let nats: NatsServer;

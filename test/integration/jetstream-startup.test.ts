@@ -6,12 +6,10 @@
  * NATS server started without JetStream on the same port and store, then
  * restarted with it.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/core/logger.js';
 import { JetStreamOutputConfig, openJetStreamStore } from '../../src/jetstream/index.js';
 import { startNats, waitFor, type NatsServer } from '../harness/index.js';
-import { setupNats } from './jetstream-helpers.js';
+import { capturingLogger, setupNats } from './jetstream-helpers.js';
 
 describe('JetStream edge start-up', () => {
   let nats: NatsServer;
@@ -27,15 +25,9 @@ describe('JetStream edge start-up', () => {
     await nats.stop();
     await nats.start({ jetstream: false });
     const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-        done();
-      },
-    });
     const output = JetStreamOutputConfig.parse({ kind: 'jetstream', servers: nats.url() });
     let settled: 'open' | Error | null = null;
-    const opening = openJetStreamStore({ config: output, logger: createLogger('warn', sink) }).then(
+    const opening = openJetStreamStore({ config: output, logger: capturingLogger(lines) }).then(
       (store) => {
         settled = 'open';
         return store;
